@@ -1,0 +1,19 @@
+"""fastgmm: fast, deterministic, multi-threaded Gaussian mixture models.
+
+>>> import fastgmm
+>>> gm = fastgmm.GaussianMixture(n_components=3, random_state=0).fit(X)  # doctest: +SKIP
+"""
+
+from ._model import GaussianMixture, fit
+from ._openmp_helpers import openmp_enabled
+from ._validation import ConvergenceWarning, NotFittedError
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ConvergenceWarning",
+    "GaussianMixture",
+    "NotFittedError",
+    "fit",
+    "openmp_enabled",
+]

@@ -1,0 +1,730 @@
+"""Chunked, multi-threaded kernels for Gaussian mixture EM.
+
+One skeleton serves every covariance type and every caller:
+
+* ``em_statistics``: the fused E-step + sufficient statistics of one EM
+  iteration (one pass over ``X``; no n_samples-sized array is written);
+* ``assignment_statistics``: sufficient statistics of given responsibilities
+  (hard labels or a soft ``resp`` array), used by initialization;
+* ``estimate_log_prob``: the E-step alone (``score_samples``, ``predict``,
+  ``predict_proba``).
+
+Rows are cut into chunks of ``CHUNK_SIZE`` rows and chunks into at most
+``MAX_BLOCKS`` contiguous blocks. The partition depends only on the data's shape,
+never on the thread count; each block accumulates its chunks in order into its own
+statistics buffer, and the buffers are summed in block order. Results are
+therefore bit-identical for any ``n_threads``.
+
+Inside a chunk the rows are transposed into a per-thread ``(n_features, chunk)``
+buffer, so the innermost loops run over rows with unit stride and vectorize for
+any ``n_features``.
+
+Statistics layout (a flat float64 vector, see ``n_statistics``)::
+
+    [0]                  sum_n w_n log p(x_n)
+    [1, 1+K)             N_k = sum_n w_n gamma_nk
+    [1+K, 1+K+K*d)       S1_k = sum_n w_n gamma_nk (x_n - c_k)            (K, d)
+    [1+K+K*d, ...)       S2, by covariance type, with D = x_n - c_k:
+        full       (K, d, d) sum_n w_n gamma_nk D D^T   (upper triangle filled)
+        tied       (d, d)    sum_k sum_n w_n gamma_nk D D^T (upper triangle)
+        diag       (K, d)    sum_n w_n gamma_nk D**2
+        spherical  (K, d)    same as diag; the M-step averages over features
+
+``c_k`` is the shift (the current means during EM), which keeps the one-pass
+covariance free of catastrophic cancellation.
+"""
+
+from cython cimport floating
+from cython.parallel cimport parallel, prange
+from libc.stdlib cimport calloc, free
+from libc.string cimport memset
+
+import numpy as np
+
+from ._openmp_helpers cimport omp_get_max_threads
+
+
+cdef extern from "_fastmath.h" nogil:
+    double fgmm_exp_floor(double x) noexcept
+    double fgmm_log_pos(double x) noexcept
+
+
+cdef enum:
+    CHUNK_SIZE = 256   # rows per chunk: (n_features + K) * 256 doubles of scratch
+    MAX_BLOCKS = 64    # fixed partition, independent of the thread count
+    LANES = 8          # partial sums per dot product (fixed order: deterministic)
+
+# Covariance kinds (the Python layer maps names to these codes).
+cdef enum:
+    COV_FULL = 0
+    COV_TIED = 1
+    COV_DIAG = 2
+    COV_SPHERICAL = 3
+
+# Where the responsibilities of a chunk come from.
+cdef enum:
+    GAMMA_ESTEP = 0    # computed from the current parameters
+    GAMMA_LABELS = 1   # one-hot from integer labels (negative label: no component)
+    GAMMA_RESP = 2     # given soft responsibilities (n_samples, K)
+
+COVARIANCE_KINDS = {"full": COV_FULL, "tied": COV_TIED, "diag": COV_DIAG,
+                    "spherical": COV_SPHERICAL}
+
+# Scratch and statistics memory for the block buffers is capped so that a fit with
+# a very large statistics vector (big d and K, full covariance) uses fewer blocks.
+cdef Py_ssize_t BLOCK_MEMORY_BUDGET = 256 * 1024 * 1024
+
+
+cdef struct Problem:
+    Py_ssize_t n_samples
+    Py_ssize_t n_features
+    Py_ssize_t n_components
+    int kind
+    int gamma_source
+    bint want_stats
+    const double* sample_weight     # (n,) or NULL for unit weights
+    const double* means             # (K, d): E-step centres
+    const double* shift             # (K, d): statistics shift c_k
+    const double* prec_chol         # full (K,d,d) | tied (d,d) | diag (K,d) | sph (K,)
+    const double* log_const         # (K,) log pi_k + log det U_k - d/2 log 2 pi
+    const double* tied_offsets      # (K, d): (mu_k - mu_0) U, tied E-step only
+    const Py_ssize_t* labels_in     # (n,) for GAMMA_LABELS
+    const double* resp_in           # (n, K) for GAMMA_RESP
+    double* log_norm_out            # (n,) or NULL
+    double* resp_out                # (n, K) or NULL
+    Py_ssize_t* labels_out          # (n,) or NULL
+    Py_ssize_t n_stats
+    Py_ssize_t s1_offset
+    Py_ssize_t s2_offset
+
+
+cdef struct Scratch:
+    double* xt      # (d, CHUNK): transposed chunk
+    double* diff    # (d, CHUNK): chunk minus a centre
+    double* ybuf    # (d, CHUNK): tied-transformed chunk
+    double* lp      # (K, CHUNK): log-probabilities, then weighted responsibilities
+    double* row_a   # (CHUNK,)
+    double* row_b   # (CHUNK,)
+    double* row_c   # (CHUNK,)
+
+
+def n_statistics(str covariance_type, Py_ssize_t n_components, Py_ssize_t n_features):
+    """Length of the flat statistics vector (see the module docstring)."""
+    cdef int kind = COVARIANCE_KINDS[covariance_type]
+    return 1 + n_components + n_components * n_features + _s2_size(
+        kind, n_components, n_features)
+
+
+cdef Py_ssize_t _s2_size(int kind, Py_ssize_t K, Py_ssize_t d) noexcept nogil:
+    if kind == COV_FULL:
+        return K * d * d
+    if kind == COV_TIED:
+        return d * d
+    return K * d
+
+
+def n_blocks(Py_ssize_t n_samples, Py_ssize_t n_stats):
+    """Number of row blocks of the fixed partition for this problem size.
+
+    Depends only on the shape of the problem, never on the thread count: that is
+    what makes every result bit-identical for any ``n_threads``.
+    """
+    cdef Py_ssize_t n_chunks = (n_samples + CHUNK_SIZE - 1) // CHUNK_SIZE
+    cdef Py_ssize_t cap = max(1, BLOCK_MEMORY_BUDGET // max(1, 8 * n_stats))
+    return min(n_chunks, MAX_BLOCKS, cap)
+
+
+def chunk_size():
+    """Rows per chunk of the fixed partition (exposed for tests)."""
+    return CHUNK_SIZE
+
+
+# --------------------------------------------------------------------------------
+# Small vector helpers (inlined; loops run over rows with unit stride).
+# --------------------------------------------------------------------------------
+
+cdef inline double _dot(const double* a, const double* b, Py_ssize_t m) noexcept nogil:
+    """sum_i a[i] b[i] with LANES partial sums combined in a fixed order."""
+    cdef double acc[LANES]
+    cdef Py_ssize_t i, t, blk
+    cdef Py_ssize_t m_lanes = m - m % LANES
+    cdef double total
+    for t in range(LANES):
+        acc[t] = 0.0
+    for blk in range(m_lanes // LANES):
+        i = blk * LANES
+        for t in range(LANES):
+            acc[t] += a[i + t] * b[i + t]
+    total = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]))
+    for i in range(m_lanes, m):
+        total += a[i] * b[i]
+    return total
+
+
+cdef inline double _sum(const double* a, Py_ssize_t m) noexcept nogil:
+    """sum_i a[i] with LANES partial sums combined in a fixed order."""
+    cdef double acc[LANES]
+    cdef Py_ssize_t i, t, blk
+    cdef Py_ssize_t m_lanes = m - m % LANES
+    cdef double total
+    for t in range(LANES):
+        acc[t] = 0.0
+    for blk in range(m_lanes // LANES):
+        i = blk * LANES
+        for t in range(LANES):
+            acc[t] += a[i + t]
+    total = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]))
+    for i in range(m_lanes, m):
+        total += a[i]
+    return total
+
+
+cdef inline void _center(const double* xt, const double* centre, Py_ssize_t m,
+                         Py_ssize_t d, double* diff) noexcept nogil:
+    """diff[j, i] = xt[j, i] - centre[j] for the (d, CHUNK) layout."""
+    cdef Py_ssize_t i, j
+    cdef double c
+    for j in range(d):
+        c = centre[j]
+        for i in range(m):
+            diff[j * CHUNK_SIZE + i] = xt[j * CHUNK_SIZE + i] - c
+
+
+cdef inline void _upper_transform_sq(const double* diff, const double* U, Py_ssize_t m,
+                                     Py_ssize_t d, double* y, double* maha) noexcept nogil:
+    """maha[i] = || diff[:, i]^T U ||^2 for an upper-triangular U (d, d), row-major."""
+    cdef Py_ssize_t i, j, l
+    cdef double u
+    for i in range(m):
+        maha[i] = 0.0
+    for j in range(d):
+        u = U[j]                      # U[0, j]
+        for i in range(m):
+            y[i] = diff[i] * u
+        for l in range(1, j + 1):
+            u = U[l * d + j]
+            for i in range(m):
+                y[i] += diff[l * CHUNK_SIZE + i] * u
+        for i in range(m):
+            maha[i] += y[i] * y[i]
+
+
+cdef inline void _upper_transform(const double* diff, const double* U, Py_ssize_t m,
+                                  Py_ssize_t d, double* y) noexcept nogil:
+    """y[j, i] = (diff[:, i]^T U)[j] for an upper-triangular U, (d, CHUNK) layout."""
+    cdef Py_ssize_t i, j, l
+    cdef double u
+    cdef double* yj
+    for j in range(d):
+        yj = y + j * CHUNK_SIZE
+        u = U[j]
+        for i in range(m):
+            yj[i] = diff[i] * u
+        for l in range(1, j + 1):
+            u = U[l * d + j]
+            for i in range(m):
+                yj[i] += diff[l * CHUNK_SIZE + i] * u
+
+
+# --------------------------------------------------------------------------------
+# Phase A: log-probabilities of a chunk, lp[k, i] = log pi_k + log N(x_i | k).
+# --------------------------------------------------------------------------------
+
+cdef void _chunk_log_prob(const Problem* p, Scratch* s, Py_ssize_t m) noexcept nogil:
+    cdef Py_ssize_t d = p.n_features, K = p.n_components
+    cdef Py_ssize_t i, j, k
+    cdef double* maha = s.row_a
+    cdef double* lp
+    cdef const double* mu
+    cdef const double* prec
+    cdef double half_c, v, t, pk2
+    for k in range(K):
+        lp = s.lp + k * CHUNK_SIZE
+        mu = p.means + k * d
+        if p.kind == COV_FULL:
+            _center(s.xt, mu, m, d, s.diff)
+            _upper_transform_sq(s.diff, p.prec_chol + k * d * d, m, d, s.row_b, maha)
+        elif p.kind == COV_TIED:
+            # ybuf holds (x - mu_0) U for the chunk (computed once in _process_chunk).
+            for i in range(m):
+                maha[i] = 0.0
+            for j in range(d):
+                v = p.tied_offsets[k * d + j]
+                for i in range(m):
+                    t = s.ybuf[j * CHUNK_SIZE + i] - v
+                    maha[i] += t * t
+        elif p.kind == COV_DIAG:
+            prec = p.prec_chol + k * d
+            for i in range(m):
+                maha[i] = 0.0
+            for j in range(d):
+                v = mu[j]
+                pk2 = prec[j]
+                for i in range(m):
+                    t = (s.xt[j * CHUNK_SIZE + i] - v) * pk2
+                    maha[i] += t * t
+        else:  # COV_SPHERICAL
+            for i in range(m):
+                maha[i] = 0.0
+            for j in range(d):
+                v = mu[j]
+                for i in range(m):
+                    t = s.xt[j * CHUNK_SIZE + i] - v
+                    maha[i] += t * t
+            pk2 = p.prec_chol[k] * p.prec_chol[k]
+            for i in range(m):
+                maha[i] *= pk2
+        half_c = p.log_const[k]
+        for i in range(m):
+            lp[i] = half_c - 0.5 * maha[i]
+
+
+# --------------------------------------------------------------------------------
+# Phase B: per-row log-sum-exp; lp becomes the (weighted) responsibilities.
+# --------------------------------------------------------------------------------
+
+cdef double _chunk_normalize(const Problem* p, Scratch* s, Py_ssize_t r0,
+                             Py_ssize_t m) noexcept nogil:
+    """Turn lp (K, CHUNK) into w_i * gamma_ik in place; return sum_i w_i log p(x_i).
+
+    Also writes the requested predict outputs (log_norm, resp, labels) for the rows.
+    """
+    cdef Py_ssize_t K = p.n_components
+    cdef Py_ssize_t i, k, best
+    cdef double* row_max = s.row_a
+    cdef double* row_sum = s.row_b
+    cdef double* log_norm = s.row_c
+    cdef double* lp
+    cdef double e, v, inv, w, total = 0.0
+    for i in range(m):
+        row_max[i] = s.lp[i]
+    if p.labels_out != NULL:
+        for i in range(m):
+            best = 0
+            for k in range(1, K):
+                if s.lp[k * CHUNK_SIZE + i] > s.lp[best * CHUNK_SIZE + i]:
+                    best = k
+            p.labels_out[r0 + i] = best
+    for k in range(1, K):
+        lp = s.lp + k * CHUNK_SIZE
+        for i in range(m):
+            v = lp[i]
+            row_max[i] = v if v > row_max[i] else row_max[i]
+    for i in range(m):
+        row_sum[i] = 0.0
+    for k in range(K):
+        lp = s.lp + k * CHUNK_SIZE
+        for i in range(m):
+            e = fgmm_exp_floor(lp[i] - row_max[i])
+            lp[i] = e
+            row_sum[i] += e
+    for i in range(m):
+        log_norm[i] = row_max[i] + fgmm_log_pos(row_sum[i])
+        row_sum[i] = 1.0 / row_sum[i]
+    if p.log_norm_out != NULL:
+        for i in range(m):
+            p.log_norm_out[r0 + i] = log_norm[i]
+    for k in range(K):
+        lp = s.lp + k * CHUNK_SIZE
+        for i in range(m):
+            lp[i] *= row_sum[i]
+    if p.resp_out != NULL:
+        for i in range(m):
+            for k in range(K):
+                p.resp_out[(r0 + i) * K + k] = s.lp[k * CHUNK_SIZE + i]
+    if not p.want_stats:
+        return 0.0
+    if p.sample_weight != NULL:
+        for i in range(m):
+            w = p.sample_weight[r0 + i]
+            log_norm[i] *= w
+            row_sum[i] = w       # reuse: row weights
+        for k in range(K):
+            lp = s.lp + k * CHUNK_SIZE
+            for i in range(m):
+                lp[i] *= row_sum[i]
+    return _sum(log_norm, m)
+
+
+cdef void _chunk_given_gamma(const Problem* p, Scratch* s, Py_ssize_t r0,
+                             Py_ssize_t m) noexcept nogil:
+    """Fill lp (K, CHUNK) with w_i * gamma_ik from labels or a resp array."""
+    cdef Py_ssize_t K = p.n_components
+    cdef Py_ssize_t i, k, label
+    cdef double w
+    for k in range(K):
+        for i in range(m):
+            s.lp[k * CHUNK_SIZE + i] = 0.0
+    for i in range(m):
+        w = 1.0 if p.sample_weight == NULL else p.sample_weight[r0 + i]
+        if p.gamma_source == GAMMA_LABELS:
+            label = p.labels_in[r0 + i]
+            if 0 <= label < K:
+                s.lp[label * CHUNK_SIZE + i] = w
+        else:
+            for k in range(K):
+                s.lp[k * CHUNK_SIZE + i] = w * p.resp_in[(r0 + i) * K + k]
+
+
+# --------------------------------------------------------------------------------
+# Phase C: accumulate the sufficient statistics of a chunk into a block buffer.
+# --------------------------------------------------------------------------------
+
+cdef void _chunk_accumulate(const Problem* p, Scratch* s, Py_ssize_t m,
+                            double* stats) noexcept nogil:
+    cdef Py_ssize_t d = p.n_features, K = p.n_components
+    cdef Py_ssize_t i, j, l, k
+    cdef const double* gamma
+    cdef const double* dj
+    cdef double* gd = s.row_a
+    cdef double* s1
+    cdef double* s2
+    for k in range(K):
+        gamma = s.lp + k * CHUNK_SIZE
+        stats[1 + k] += _sum(gamma, m)
+        _center(s.xt, p.shift + k * d, m, d, s.diff)
+        s1 = stats + p.s1_offset + k * d
+        if p.kind == COV_FULL or p.kind == COV_TIED:
+            s2 = stats + p.s2_offset + (k * d * d if p.kind == COV_FULL else 0)
+        else:
+            s2 = stats + p.s2_offset + k * d
+        for j in range(d):
+            dj = s.diff + j * CHUNK_SIZE
+            for i in range(m):
+                gd[i] = gamma[i] * dj[i]
+            s1[j] += _sum(gd, m)
+            if p.kind == COV_FULL or p.kind == COV_TIED:
+                for l in range(j, d):
+                    s2[j * d + l] += _dot(gd, s.diff + l * CHUNK_SIZE, m)
+            else:
+                s2[j] += _dot(gd, dj, m)
+
+
+# --------------------------------------------------------------------------------
+# The skeleton: one chunk, one block, all blocks.
+# --------------------------------------------------------------------------------
+
+cdef void _process_chunk(const Problem* p, const floating* X, Scratch* s,
+                         Py_ssize_t r0, Py_ssize_t m, double* stats) noexcept nogil:
+    cdef Py_ssize_t d = p.n_features
+    cdef Py_ssize_t i, j
+    cdef const floating* row
+    cdef double ll
+    for i in range(m):
+        row = X + (r0 + i) * d
+        for j in range(d):
+            s.xt[j * CHUNK_SIZE + i] = row[j]
+    if p.gamma_source == GAMMA_ESTEP:
+        if p.kind == COV_TIED:
+            _center(s.xt, p.means, m, d, s.diff)
+            _upper_transform(s.diff, p.prec_chol, m, d, s.ybuf)
+        _chunk_log_prob(p, s, m)
+        ll = _chunk_normalize(p, s, r0, m)
+        if p.want_stats:
+            stats[0] += ll
+    else:
+        _chunk_given_gamma(p, s, r0, m)
+    if p.want_stats:
+        _chunk_accumulate(p, s, m, stats)
+
+
+cdef inline Scratch _make_scratch(double* buffer, Py_ssize_t d,
+                                  Py_ssize_t K) noexcept nogil:
+    """Carve one thread's scratch buffer into its named parts."""
+    cdef Scratch s
+    s.xt = buffer
+    s.diff = buffer + d * CHUNK_SIZE
+    s.ybuf = buffer + 2 * d * CHUNK_SIZE
+    s.lp = buffer + 3 * d * CHUNK_SIZE
+    s.row_a = buffer + (3 * d + K) * CHUNK_SIZE
+    s.row_b = s.row_a + CHUNK_SIZE
+    s.row_c = s.row_b + CHUNK_SIZE
+    return s
+
+
+cdef int _run_blocks(const Problem* p, const floating* X, double* block_stats,
+                     Py_ssize_t n_blocks_, double* stats, int n_threads) noexcept nogil:
+    """Process all rows over the fixed block partition; return 0 or -1 (no memory)."""
+    cdef Py_ssize_t n = p.n_samples, d = p.n_features, K = p.n_components
+    cdef Py_ssize_t n_chunks = (n + CHUNK_SIZE - 1) // CHUNK_SIZE
+    cdef Py_ssize_t b, bb, c, c_start, c_stop, r0, m, q
+    cdef int failed[1]
+    cdef Scratch s
+    cdef double* buffer = NULL
+    cdef double* my_stats = NULL
+    cdef double acc
+    cdef Py_ssize_t scratch_len = (3 * d + K + 3) * CHUNK_SIZE
+
+    failed[0] = 0
+    if n_blocks_ == 0:
+        if p.want_stats:
+            memset(stats, 0, p.n_stats * sizeof(double))
+        return 0
+    n_threads = <int> min(<Py_ssize_t> max(n_threads, 1), n_blocks_)
+    with parallel(num_threads=n_threads):
+        buffer = <double*> calloc(scratch_len, sizeof(double))
+        if buffer == NULL:
+            failed[0] = 1
+        s = _make_scratch(buffer, d, K)
+        for b in prange(n_blocks_, schedule='static'):
+            if buffer != NULL:
+                my_stats = NULL
+                if p.want_stats:
+                    my_stats = block_stats + b * p.n_stats
+                    memset(my_stats, 0, p.n_stats * sizeof(double))
+                c_start = b * n_chunks // n_blocks_
+                c_stop = (b + 1) * n_chunks // n_blocks_
+                for c in range(c_start, c_stop):
+                    r0 = c * CHUNK_SIZE
+                    m = min(<Py_ssize_t> CHUNK_SIZE, n - r0)
+                    _process_chunk(p, X, &s, r0, m, my_stats)
+        free(buffer)
+    if failed[0] != 0:
+        return -1
+    if p.want_stats:
+        # Ordered reduction over blocks: the same order for any thread count.
+        if p.n_stats * n_blocks_ < 32768:
+            n_threads = 1
+        for q in prange(p.n_stats, schedule='static', num_threads=n_threads):
+            acc = 0.0
+            for bb in range(n_blocks_):
+                acc = acc + block_stats[bb * p.n_stats + q]
+            stats[q] = acc
+    return 0
+
+
+cdef void _fill_problem(Problem* p, Py_ssize_t n, Py_ssize_t d, Py_ssize_t K, int kind):
+    memset(p, 0, sizeof(Problem))
+    p.n_samples = n
+    p.n_features = d
+    p.n_components = K
+    p.kind = kind
+    p.s1_offset = 1 + K
+    p.s2_offset = 1 + K + K * d
+    p.n_stats = p.s2_offset + _s2_size(kind, K, d)
+
+
+cdef void _check_stats_buffers(const Problem* p, double[:, ::1] block_stats,
+                               double[::1] stats) except *:
+    if stats.shape[0] != p.n_stats:
+        raise ValueError(f"stats must have length {p.n_stats}, got {stats.shape[0]}")
+    expected = n_blocks(p.n_samples, p.n_stats)
+    if block_stats.shape[0] < expected or (expected > 0 and block_stats.shape[1] != p.n_stats):
+        raise ValueError(
+            f"block_stats must have shape ({expected}, {p.n_stats}), "
+            f"got ({block_stats.shape[0]}, {block_stats.shape[1]})")
+
+
+cdef void _check_parameters(const Problem* p, const double[:, ::1] means,
+                            const double[::1] prec_chol, const double[::1] log_const) except *:
+    cdef Py_ssize_t K = p.n_components, d = p.n_features
+    cdef Py_ssize_t expected_prec = {COV_FULL: K * d * d, COV_TIED: d * d,
+                                     COV_DIAG: K * d, COV_SPHERICAL: K}[p.kind]
+    if means.shape[0] != K or means.shape[1] != d:
+        raise ValueError(f"means must have shape ({K}, {d})")
+    if prec_chol.shape[0] != expected_prec:
+        raise ValueError(f"precisions_cholesky must have {expected_prec} values")
+    if log_const.shape[0] != K:
+        raise ValueError(f"log_norm_const must have length {K}")
+
+
+cdef const double* _weights_ptr(const double[::1] sample_weight, Py_ssize_t n) except? NULL:
+    if sample_weight.shape[0] == 0:
+        return NULL
+    if sample_weight.shape[0] != n:
+        raise ValueError(f"sample_weight must have length {n} or 0")
+    return &sample_weight[0]
+
+
+def _tied_offsets(const double[:, ::1] means, const double[::1] prec_chol):
+    """(mu_k - mu_0) U for every component: the tied E-step's per-component shift."""
+    d = means.shape[1]
+    mu = np.asarray(means)
+    U = np.asarray(prec_chol).reshape(d, d)
+    return np.ascontiguousarray((mu - mu[0]) @ np.triu(U))
+
+
+def em_statistics(
+    const floating[:, ::1] X,                 # IN (n_samples, n_features)
+    const double[::1] sample_weight,          # IN (n_samples,) or (0,): unit weights
+    const double[:, ::1] means,               # IN (K, n_features)
+    const double[::1] precisions_cholesky,    # IN flat, see module docstring
+    const double[::1] log_norm_const,         # IN (K,)
+    const double[:, ::1] shift,               # IN (K, n_features): c_k, usually means
+    int covariance_kind,                      # IN COVARIANCE_KINDS[...]
+    double[:, ::1] block_stats,               # OUT workspace (n_blocks, n_stats)
+    double[::1] stats,                        # OUT (n_stats,)
+    int n_threads,                            # IN
+):
+    """Fused E-step and sufficient statistics of one EM iteration.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features), float32 or float64, C-contiguous
+    sample_weight : ndarray of shape (n_samples,) or (0,) for unit weights
+    means : ndarray of shape (n_components, n_features)
+        Component means.
+    precisions_cholesky : ndarray, flattened
+        Upper-triangular ``U_k`` with ``precision_k = U_k U_k^T`` (full: (K, d, d),
+        tied: (d, d), diag: (K, d), spherical: (K,)).
+    log_norm_const : ndarray of shape (n_components,)
+        ``log pi_k + log det U_k - n_features / 2 * log(2 pi)``.
+    shift : ndarray of shape (n_components, n_features)
+        The shift ``c_k`` of the statistics; the current means, except when the
+        caller repeats a pass about better centres.
+    covariance_kind : int
+    block_stats : ndarray of shape (n_blocks(n_samples, n_stats), n_stats)
+        Workspace, overwritten.
+    stats : ndarray of shape (n_stats,)
+        Output statistics (module docstring); ``stats[0]`` is the weighted sum of
+        the per-row log-likelihoods under the given parameters.
+    n_threads : int
+    """
+    cdef Problem p
+    _fill_problem(&p, X.shape[0], X.shape[1], means.shape[0], covariance_kind)
+    _check_parameters(&p, means, precisions_cholesky, log_norm_const)
+    _check_stats_buffers(&p, block_stats, stats)
+    if shift.shape[0] != p.n_components or shift.shape[1] != p.n_features:
+        raise ValueError("shift must have the shape of means")
+    p.gamma_source = GAMMA_ESTEP
+    p.want_stats = True
+    p.sample_weight = _weights_ptr(sample_weight, p.n_samples)
+    p.means = &means[0, 0]
+    p.shift = &shift[0, 0]
+    p.prec_chol = &precisions_cholesky[0]
+    p.log_const = &log_norm_const[0]
+    offsets = None
+    cdef const double[:, ::1] offsets_view
+    if covariance_kind == COV_TIED:
+        offsets = _tied_offsets(means, precisions_cholesky)
+        offsets_view = offsets
+        p.tied_offsets = &offsets_view[0, 0]
+    cdef const floating* X_ptr = NULL
+    cdef int status
+    if p.n_samples > 0:
+        X_ptr = &X[0, 0]
+    cdef double* block_ptr = NULL
+    cdef Py_ssize_t n_blocks_ = n_blocks(p.n_samples, p.n_stats)
+    if n_blocks_ > 0:
+        block_ptr = &block_stats[0, 0]
+    with nogil:
+        status = _run_blocks(&p, X_ptr, block_ptr, n_blocks_, &stats[0], n_threads)
+    if status != 0:
+        raise MemoryError("could not allocate per-thread scratch buffers")
+
+
+def assignment_statistics(
+    const floating[:, ::1] X,                 # IN (n_samples, n_features)
+    const double[::1] sample_weight,          # IN (n_samples,) or (0,)
+    const double[:, ::1] shift,               # IN (K, n_features): c_k
+    const Py_ssize_t[::1] labels,             # IN (n_samples,) or (0,)
+    const double[:, ::1] resp,                # IN (n_samples, K) or (0, K)
+    int covariance_kind,                      # IN
+    double[:, ::1] block_stats,               # OUT workspace
+    double[::1] stats,                        # OUT (n_stats,), stats[0] is 0
+    int n_threads,                            # IN
+):
+    """Sufficient statistics of given responsibilities (an M-step's input).
+
+    Exactly one of ``labels`` (hard assignment; a negative label assigns the row to
+    no component) and ``resp`` (soft responsibilities, rows summing to 1) is
+    non-empty.
+    """
+    cdef Problem p
+    _fill_problem(&p, X.shape[0], X.shape[1], shift.shape[0], covariance_kind)
+    _check_stats_buffers(&p, block_stats, stats)
+    if shift.shape[1] != p.n_features:
+        raise ValueError("shift must have shape (n_components, n_features)")
+    p.want_stats = True
+    p.sample_weight = _weights_ptr(sample_weight, p.n_samples)
+    p.shift = &shift[0, 0]
+    if labels.shape[0] > 0 or p.n_samples == 0 and resp.shape[0] == 0:
+        if labels.shape[0] != p.n_samples:
+            raise ValueError("labels must have length n_samples")
+        p.gamma_source = GAMMA_LABELS
+        p.labels_in = &labels[0] if p.n_samples > 0 else NULL
+    else:
+        if resp.shape[0] != p.n_samples or resp.shape[1] != p.n_components:
+            raise ValueError("resp must have shape (n_samples, n_components)")
+        p.gamma_source = GAMMA_RESP
+        p.resp_in = &resp[0, 0]
+    cdef const floating* X_ptr = NULL
+    cdef int status
+    if p.n_samples > 0:
+        X_ptr = &X[0, 0]
+    cdef double* block_ptr = NULL
+    cdef Py_ssize_t n_blocks_ = n_blocks(p.n_samples, p.n_stats)
+    if n_blocks_ > 0:
+        block_ptr = &block_stats[0, 0]
+    with nogil:
+        status = _run_blocks(&p, X_ptr, block_ptr, n_blocks_, &stats[0], n_threads)
+    if status != 0:
+        raise MemoryError("could not allocate per-thread scratch buffers")
+
+
+def estimate_log_prob(
+    const floating[:, ::1] X,                 # IN (n_samples, n_features)
+    const double[:, ::1] means,               # IN (K, n_features)
+    const double[::1] precisions_cholesky,    # IN flat
+    const double[::1] log_norm_const,         # IN (K,)
+    int covariance_kind,                      # IN
+    double[::1] log_norm,                     # OUT (n_samples,) or (0,)
+    double[:, ::1] resp,                      # OUT (n_samples, K) or (0, K)
+    Py_ssize_t[::1] labels,                   # OUT (n_samples,) or (0,)
+    int n_threads,                            # IN
+):
+    """E-step only: per-row log-likelihood, responsibilities and/or labels.
+
+    Each output is written only if it is non-empty. ``labels`` is the arg-max of
+    the weighted log-probabilities (first index on ties).
+    """
+    cdef Problem p
+    _fill_problem(&p, X.shape[0], X.shape[1], means.shape[0], covariance_kind)
+    _check_parameters(&p, means, precisions_cholesky, log_norm_const)
+    cdef Py_ssize_t n = p.n_samples
+    if log_norm.shape[0] not in (0, n) or labels.shape[0] not in (0, n):
+        raise ValueError("log_norm and labels must have length n_samples or 0")
+    if resp.shape[0] not in (0, n) or (resp.shape[0] > 0 and resp.shape[1] != p.n_components):
+        raise ValueError("resp must have shape (n_samples, n_components) or (0, K)")
+    p.gamma_source = GAMMA_ESTEP
+    p.want_stats = False
+    p.means = &means[0, 0]
+    p.prec_chol = &precisions_cholesky[0]
+    p.log_const = &log_norm_const[0]
+    if n > 0:
+        if log_norm.shape[0] > 0:
+            p.log_norm_out = &log_norm[0]
+        if resp.shape[0] > 0:
+            p.resp_out = &resp[0, 0]
+        if labels.shape[0] > 0:
+            p.labels_out = &labels[0]
+    offsets = None
+    cdef const double[:, ::1] offsets_view
+    if covariance_kind == COV_TIED:
+        offsets = _tied_offsets(means, precisions_cholesky)
+        offsets_view = offsets
+        p.tied_offsets = &offsets_view[0, 0]
+    cdef const floating* X_ptr = NULL
+    cdef int status
+    cdef Py_ssize_t n_chunks = (n + CHUNK_SIZE - 1) // CHUNK_SIZE
+    if n > 0:
+        X_ptr = &X[0, 0]
+    with nogil:
+        status = _run_blocks(&p, X_ptr, NULL, min(n_chunks, <Py_ssize_t> MAX_BLOCKS),
+                             NULL, n_threads)
+    if status != 0:
+        raise MemoryError("could not allocate per-thread scratch buffers")
+
+
+def _vector_exp_floor(const double[::1] x, double[::1] out):
+    """exp with the responsibility floor, as used by the kernels (for tests)."""
+    cdef Py_ssize_t i
+    for i in range(x.shape[0]):
+        out[i] = fgmm_exp_floor(x[i])
+
+
+def _vector_log(const double[::1] x, double[::1] out):
+    """The kernels' log for positive normal numbers (for tests)."""
+    cdef Py_ssize_t i
+    for i in range(x.shape[0]):
+        out[i] = fgmm_log_pos(x[i])

@@ -1,0 +1,400 @@
+"""The GaussianMixture estimator (scikit-learn compatible API)."""
+
+import inspect
+
+import numpy as np
+
+from ._em import fit_mixture
+from ._estep import estimate_log_prob
+from ._mstep import (GaussianParams, covariance_kind, n_parameters,
+                     precisions_from_cholesky)
+from ._openmp_helpers import check_n_threads, effective_n_threads
+from ._validation import (COVARIANCE_TYPES, INIT_METHODS, NotFittedError, check_choice,
+                          check_data, check_int, check_means_init,
+                          check_precisions_init, check_random_state_param, check_real,
+                          check_sample_weight, check_weights_init)
+
+_EMPTY_LOG_NORM = np.empty(0)
+_EMPTY_LABELS = np.empty(0, dtype=np.intp)
+
+
+def _sampling_generator(random_state):
+    """Generator for ``sample``: an int seed gives the same draw on every call."""
+    if isinstance(random_state, np.random.Generator):
+        return random_state
+    if isinstance(random_state, np.random.RandomState):
+        return np.random.default_rng(random_state.randint(2 ** 31 - 1))
+    return np.random.default_rng(random_state)
+
+
+class GaussianMixture:
+    """Gaussian mixture model fitted by Expectation-Maximization.
+
+    A drop-in replacement for ``sklearn.mixture.GaussianMixture``: the same
+    parameters, methods and fitted attributes, computed by multi-threaded compiled
+    kernels that make one pass over ``X`` per EM iteration. Results are
+    bit-identical for any ``n_threads``.
+
+    Parameters
+    ----------
+    n_components : int, default=1
+        Number of mixture components.
+    covariance_type : {"full", "tied", "diag", "spherical"}, default="full"
+        ``"full"``: each component has its own covariance matrix; ``"tied"``: all
+        components share one; ``"diag"``: each has a diagonal covariance;
+        ``"spherical"``: each has a single variance.
+    tol : float, default=1e-3
+        Convergence threshold: EM stops when the mean log-likelihood (the lower
+        bound) changes by less than ``tol`` between iterations.
+    reg_covar : float, default=1e-6
+        Non-negative value added to the diagonal of every covariance.
+    max_iter : int, default=100
+        Maximum number of EM iterations per initialization.
+    n_init : int, default=1
+        Number of initializations; the run with the best lower bound is kept.
+    init_params : {"kmeans", "k-means++", "random", "random_from_data"}, default="kmeans"
+        How the initial responsibilities are obtained.
+    weights_init : array-like of shape (n_components,), default=None
+        Initial mixture weights (must sum to 1).
+    means_init : array-like of shape (n_components, n_features), default=None
+        Initial means.
+    precisions_init : array-like, default=None
+        Initial precisions (inverse covariances), shaped like ``covariances_``.
+    random_state : int, RandomState, Generator or None, default=None
+        Seed for initialization. Restart ``i`` uses its own stream derived from it.
+    warm_start : bool, default=False
+        If True, ``fit`` continues from the previous fit's parameters (``n_init``
+        is then ignored).
+    verbose : int, default=0
+        Print progress (1: iterations, 2: also timings and lower-bound changes).
+    verbose_interval : int, default=10
+        Iterations between progress messages.
+    n_threads : int or None, default=None
+        OpenMP threads for the kernels. ``None`` uses all usable cores (honouring
+        ``OMP_NUM_THREADS``, CPU affinity and threadpoolctl limits); negative values
+        count back from the number of usable cores (-1 = all).
+
+    Attributes
+    ----------
+    weights_ : ndarray of shape (n_components,)
+    means_ : ndarray of shape (n_components, n_features)
+    covariances_ : ndarray
+        full: (n_components, n_features, n_features); tied: (n_features, n_features);
+        diag: (n_components, n_features); spherical: (n_components,).
+    precisions_ : ndarray, same shape as ``covariances_``
+    precisions_cholesky_ : ndarray, same shape as ``covariances_``
+        Upper-triangular ``U`` with ``precisions_ = U U^T`` (full, tied), or the
+        inverse standard deviations (diag, spherical).
+    converged_ : bool
+    n_iter_ : int
+        EM iterations of the best initialization.
+    lower_bound_ : float
+        Mean log-likelihood at the start of the last iteration of the best run.
+    lower_bounds_ : list of float
+        That lower bound at every iteration of the best run (the learning curve).
+    n_features_in_ : int
+    """
+
+    def __init__(self, n_components=1, *, covariance_type="full", tol=1e-3, reg_covar=1e-6,
+                 max_iter=100, n_init=1, init_params="kmeans", weights_init=None,
+                 means_init=None, precisions_init=None, random_state=None,
+                 warm_start=False, verbose=0, verbose_interval=10, n_threads=None):
+        self.n_components = n_components
+        self.covariance_type = covariance_type
+        self.tol = tol
+        self.reg_covar = reg_covar
+        self.max_iter = max_iter
+        self.n_init = n_init
+        self.init_params = init_params
+        self.weights_init = weights_init
+        self.means_init = means_init
+        self.precisions_init = precisions_init
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.verbose = verbose
+        self.verbose_interval = verbose_interval
+        self.n_threads = n_threads
+
+    _estimator_type = "DensityEstimator"   # scikit-learn < 1.6 reads this
+
+    def __sklearn_tags__(self):
+        """Estimator tags for scikit-learn >= 1.6 (pipelines, model selection).
+
+        Imported lazily: scikit-learn is not a dependency of fastgmm.
+        """
+        from sklearn.utils import Tags, TargetTags
+        return Tags(estimator_type="density_estimator", target_tags=TargetTags(required=False))
+
+    # ---------------------------------------------------------------- parameters
+    @classmethod
+    def _param_names(cls):
+        signature = inspect.signature(cls.__init__)
+        return sorted(name for name in signature.parameters if name != "self")
+
+    def get_params(self, deep=True):
+        """Hyper-parameters of this estimator, as a dict (scikit-learn protocol)."""
+        return {name: getattr(self, name) for name in self._param_names()}
+
+    def set_params(self, **params):
+        """Set hyper-parameters (scikit-learn protocol); returns self."""
+        valid = self._param_names()
+        for name, value in params.items():
+            if name not in valid:
+                raise ValueError(f"Invalid parameter {name!r} for GaussianMixture; valid "
+                                 f"parameters are: {', '.join(valid)}.")
+            setattr(self, name, value)
+        return self
+
+    def __repr__(self):
+        defaults = {name: p.default for name, p in
+                    inspect.signature(type(self).__init__).parameters.items()}
+        changed = []
+        for name in self._param_names():
+            value = getattr(self, name)
+            default = defaults[name]
+            if isinstance(value, np.ndarray) or value is not default and value != default:
+                changed.append(f"{name}={'array(...)' if isinstance(value, np.ndarray) else repr(value)}")
+        return f"GaussianMixture({', '.join(changed)})"
+
+    def _check_parameters(self, n_features):
+        """Validate the hyper-parameters; return the validated init arrays."""
+        K = check_int(self.n_components, "n_components", low=1)
+        check_choice(self.covariance_type, "covariance_type", COVARIANCE_TYPES)
+        check_real(self.tol, "tol", low=0.0)
+        check_real(self.reg_covar, "reg_covar", low=0.0)
+        check_int(self.max_iter, "max_iter", low=0)
+        check_int(self.n_init, "n_init", low=1)
+        check_choice(self.init_params, "init_params", INIT_METHODS)
+        check_random_state_param(self.random_state)
+        if not isinstance(self.warm_start, (bool, np.bool_)):
+            raise TypeError(f"warm_start must be True or False, got {self.warm_start!r}.")
+        check_int(self.verbose, "verbose", low=0)
+        check_int(self.verbose_interval, "verbose_interval", low=1)
+        check_n_threads(self.n_threads)
+        weights = means = precisions = None
+        if self.weights_init is not None:
+            weights = check_weights_init(self.weights_init, K)
+        if self.means_init is not None:
+            means = check_means_init(self.means_init, K, n_features)
+        if self.precisions_init is not None:
+            precisions = check_precisions_init(self.precisions_init, self.covariance_type,
+                                               K, n_features)
+        return weights, means, precisions
+
+    # ------------------------------------------------------------------- fitting
+    def fit(self, X, y=None, sample_weight=None):
+        """Estimate the model parameters with EM.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data; float32 data are processed as float32.
+        y : ignored
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights; an integer weight counts the row that many times.
+
+        Returns
+        -------
+        self : GaussianMixture
+        """
+        X = check_data(X)
+        n_samples, n_features = X.shape
+        weights_init, means_init, precisions_init = self._check_parameters(n_features)
+        sample_weight = check_sample_weight(sample_weight, n_samples)
+        n_rows = n_samples if sample_weight.size == 0 else int(np.count_nonzero(sample_weight))
+        if n_rows < self.n_components:
+            raise ValueError(
+                f"Expected n_samples >= n_components but got n_components = "
+                f"{self.n_components}, n_samples = {n_rows}"
+                + (" (rows with positive sample_weight)" if sample_weight.size else "")
+                + "; use fewer components or more data."
+            )
+        warm = self.warm_start and hasattr(self, "converged_")
+        if warm and getattr(self, "n_features_in_", n_features) != n_features:
+            raise ValueError(f"warm_start=True but X has {n_features} features while the "
+                             f"previous fit had {self.n_features_in_}.")
+        best = fit_mixture(
+            X, sample_weight, self.n_components, self.covariance_type, tol=self.tol,
+            reg_covar=self.reg_covar, max_iter=self.max_iter, n_init=self.n_init,
+            init_params=self.init_params, weights_init=weights_init, means_init=means_init,
+            precisions_init=precisions_init, random_state=self.random_state,
+            n_threads=effective_n_threads(self.n_threads),
+            warm_params=self._params() if warm else None,
+            warm_lower_bound=self.lower_bound_ if warm else -np.inf,
+            verbose=self.verbose, verbose_interval=self.verbose_interval,
+        )
+        self._set_fitted(best.params)
+        self.converged_ = bool(best.converged)
+        self.n_iter_ = int(best.n_iter)
+        self.lower_bound_ = float(best.lower_bound)
+        self.lower_bounds_ = [float(v) for v in best.lower_bounds]
+        self.n_features_in_ = n_features
+        return self
+
+    def fit_predict(self, X, y=None, sample_weight=None):
+        """Fit the model and return the component label of every sample.
+
+        Equal to ``fit(X).predict(X)``.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+        """
+        return self.fit(X, sample_weight=sample_weight).predict(X)
+
+    def _set_fitted(self, params):
+        self.weights_ = params.weights
+        self.means_ = params.means
+        self.covariances_ = params.covariances
+        self.precisions_cholesky_ = params.precisions_cholesky
+        self.precisions_ = precisions_from_cholesky(params.precisions_cholesky,
+                                                    self.covariance_type)
+
+    def _params(self):
+        return GaussianParams(self.weights_, self.means_, self.covariances_,
+                              self.precisions_cholesky_)
+
+    # ---------------------------------------------------------------- prediction
+    def _check_fitted(self):
+        if not hasattr(self, "means_"):
+            raise NotFittedError(
+                "This GaussianMixture instance is not fitted yet. Call 'fit' with "
+                "appropriate arguments before using this estimator.")
+
+    def _estep(self, X, *, log_norm=False, resp=False, labels=False):
+        """Run the E-step kernel on validated X and return the requested outputs."""
+        self._check_fitted()
+        X = check_data(X, n_features=self.n_features_in_)
+        n = X.shape[0]
+        K = self.weights_.shape[0]
+        out_log_norm = np.empty(n) if log_norm else _EMPTY_LOG_NORM
+        out_resp = np.empty((n, K)) if resp else np.empty((0, K))
+        out_labels = np.empty(n, dtype=np.intp) if labels else _EMPTY_LABELS
+        means, prec_chol, log_const = self._params().kernel_arguments(self.covariance_type)
+        estimate_log_prob(X, means, prec_chol, log_const, covariance_kind(self.covariance_type),
+                          out_log_norm, out_resp, out_labels,
+                          effective_n_threads(self.n_threads))
+        return out_log_norm, out_resp, out_labels
+
+    def score_samples(self, X):
+        """Log-likelihood ``log p(x)`` of every sample.
+
+        Returns
+        -------
+        log_prob : ndarray of shape (n_samples,)
+        """
+        return self._estep(X, log_norm=True)[0]
+
+    def score(self, X, y=None, sample_weight=None):
+        """Mean log-likelihood of ``X`` (weighted by ``sample_weight`` if given).
+
+        Returns
+        -------
+        float
+        """
+        log_prob = self.score_samples(X)
+        weights = check_sample_weight(sample_weight, log_prob.shape[0])
+        if weights.size == 0:
+            return float(log_prob.mean())
+        return float(np.dot(weights, log_prob) / weights.sum())
+
+    def predict(self, X):
+        """Most probable component of every sample.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+        """
+        return self._estep(X, labels=True)[2]
+
+    def predict_proba(self, X):
+        """Posterior probability (responsibility) of each component for every sample.
+
+        Returns
+        -------
+        resp : ndarray of shape (n_samples, n_components)
+        """
+        return self._estep(X, resp=True)[1]
+
+    def sample(self, n_samples=1):
+        """Draw samples from the fitted mixture.
+
+        Uses ``random_state``: with an int seed, repeated calls give the same draw.
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features)
+        y : ndarray of shape (n_samples,)
+            The component each sample was drawn from.
+        """
+        self._check_fitted()
+        n_samples = check_int(n_samples, "n_samples", low=1)
+        rng = _sampling_generator(self.random_state)
+        counts = rng.multinomial(n_samples, self.weights_ / self.weights_.sum())
+        d = self.means_.shape[1]
+        pieces = []
+        for k, count in enumerate(counts):
+            z = rng.standard_normal((count, d))
+            if self.covariance_type == "full":
+                z = z @ np.linalg.cholesky(self.covariances_[k]).T
+            elif self.covariance_type == "tied":
+                z = z @ np.linalg.cholesky(self.covariances_).T
+            else:  # diag: per-feature variances; spherical: one variance
+                z = z * np.sqrt(self.covariances_[k])
+            pieces.append(self.means_[k] + z)
+        X = np.concatenate(pieces, axis=0)
+        y = np.repeat(np.arange(len(counts)), counts)
+        return X, y
+
+    def _n_parameters(self):
+        return n_parameters(self.covariance_type, self.means_.shape[0], self.means_.shape[1])
+
+    def bic(self, X):
+        """Bayesian information criterion on ``X`` (lower is better).
+
+        Returns
+        -------
+        float
+        """
+        self._check_fitted()
+        X = check_data(X, n_features=self.n_features_in_)
+        return float(-2 * self.score(X) * X.shape[0] + self._n_parameters() * np.log(X.shape[0]))
+
+    def aic(self, X):
+        """Akaike information criterion on ``X`` (lower is better).
+
+        Returns
+        -------
+        float
+        """
+        self._check_fitted()
+        X = check_data(X, n_features=self.n_features_in_)
+        return float(-2 * self.score(X) * X.shape[0] + 2 * self._n_parameters())
+
+
+def fit(X, n_components=1, *, sample_weight=None, **params):
+    """Fit a Gaussian mixture in one call.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+    n_components : int, default=1
+    sample_weight : array-like of shape (n_samples,), default=None
+    **params
+        Any other GaussianMixture hyper-parameter.
+
+    Returns
+    -------
+    GaussianMixture
+        The fitted estimator.
+
+    Examples
+    --------
+    >>> import numpy as np, fastgmm
+    >>> X = np.array([[1, 2], [1, 4], [1, 0], [10, 2], [10, 4], [10, 0]])
+    >>> gm = fastgmm.fit(X, 2, random_state=0)
+    >>> np.round(gm.means_[np.argsort(gm.means_[:, 0])], 6)
+    array([[ 1.,  2.],
+           [10.,  2.]])
+    """
+    return GaussianMixture(n_components, **params).fit(X, sample_weight=sample_weight)

@@ -1,0 +1,78 @@
+"""Shared helpers for the fastgmm tests (the package is imported as installed)."""
+
+import numpy as np
+import pytest
+
+from fastgmm._estep import chunk_size
+from fastgmm._mstep import GaussianParams, compute_precision_cholesky
+
+COVARIANCE_TYPES = ["full", "tied", "diag", "spherical"]
+CHUNK = chunk_size()
+# Awkward sizes: empty, one row, around one chunk, and more chunks than blocks + rest.
+AWKWARD_SIZES = [0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 70 * CHUNK + 17]
+
+
+def make_mixture(n_samples, n_features, n_components, *, seed=0, separation=4.0,
+                 dtype=np.float64, offset=0.0):
+    """Samples of a random Gaussian mixture with anisotropic components.
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, n_features)
+    labels : ndarray of shape (n_samples,)
+    """
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(scale=separation, size=(n_components, n_features)) + offset
+    labels = rng.integers(0, n_components, size=n_samples)
+    shapes = 0.5 * rng.normal(size=(n_components, n_features, n_features)) + np.eye(n_features)
+    noise = rng.normal(size=(n_samples, n_features))
+    X = centres[labels] + np.einsum("nij,nj->ni", shapes[labels], noise)
+    return X.astype(dtype), labels
+
+
+def random_covariances(covariance_type, n_components, n_features, rng):
+    """Random well-conditioned covariances of the given type."""
+    if covariance_type == "full":
+        A = rng.normal(size=(n_components, n_features, n_features))
+        return A @ np.swapaxes(A, 1, 2) / n_features + 0.5 * np.eye(n_features)
+    if covariance_type == "tied":
+        A = rng.normal(size=(n_features, n_features))
+        return A @ A.T / n_features + 0.5 * np.eye(n_features)
+    if covariance_type == "diag":
+        return rng.uniform(0.5, 2.0, size=(n_components, n_features))
+    return rng.uniform(0.5, 2.0, size=n_components)
+
+
+def random_params(covariance_type, n_components, n_features, *, seed=0, scale=3.0):
+    """Random GaussianParams (weights, means, covariances, precision Cholesky)."""
+    rng = np.random.default_rng(seed)
+    weights = rng.dirichlet(np.full(n_components, 2.0))
+    means = rng.normal(scale=scale, size=(n_components, n_features))
+    covariances = random_covariances(covariance_type, n_components, n_features, rng)
+    return GaussianParams(weights, means, covariances,
+                          compute_precision_cholesky(covariances, covariance_type))
+
+
+def init_from_params(params, covariance_type):
+    """GaussianMixture keyword arguments that start EM exactly at ``params``."""
+    if covariance_type in ("full", "tied"):
+        precisions = np.linalg.inv(params.covariances)
+    else:
+        precisions = 1.0 / params.covariances
+    return dict(weights_init=params.weights, means_init=params.means,
+                precisions_init=precisions)
+
+
+def assert_rel_close(actual, expected, rtol, what=""):
+    """max |actual - expected| <= rtol * max |expected| (scale-aware closeness)."""
+    actual = np.asarray(actual, dtype=np.float64)
+    expected = np.asarray(expected, dtype=np.float64)
+    assert actual.shape == expected.shape, (what, actual.shape, expected.shape)
+    scale = max(np.max(np.abs(expected)) if expected.size else 0.0, 1e-300)
+    err = np.max(np.abs(actual - expected)) / scale if expected.size else 0.0
+    assert err <= rtol, f"{what}: relative error {err:.3e} > {rtol:.1e}"
+
+
+@pytest.fixture(params=COVARIANCE_TYPES)
+def covariance_type(request):
+    return request.param

@@ -1,0 +1,196 @@
+"""The public API: scikit-learn compatibility, attributes, methods."""
+
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+
+import fastgmm
+from conftest import COVARIANCE_TYPES, make_mixture
+from fastgmm import ConvergenceWarning, GaussianMixture, NotFittedError
+
+sklearn = pytest.importorskip("sklearn")
+from sklearn.base import clone  # noqa: E402
+from sklearn.mixture import GaussianMixture as SkGaussianMixture  # noqa: E402
+from sklearn.model_selection import GridSearchCV  # noqa: E402
+from sklearn.pipeline import make_pipeline  # noqa: E402
+from sklearn.preprocessing import StandardScaler  # noqa: E402
+
+
+def test_public_names():
+    assert set(fastgmm.__all__) >= {"GaussianMixture", "fit", "ConvergenceWarning",
+                                    "NotFittedError"}
+    assert isinstance(fastgmm.__version__, str)
+    assert isinstance(fastgmm.openmp_enabled(), bool)
+
+
+def test_constructor_signature_matches_sklearn():
+    ours = GaussianMixture().get_params()
+    theirs = SkGaussianMixture().get_params()
+    assert set(ours) == set(theirs) | {"n_threads"}
+    for name, value in theirs.items():
+        assert ours[name] == value, name
+
+
+def test_get_set_params_and_clone():
+    gm = GaussianMixture(3, covariance_type="diag", n_threads=1)
+    assert gm.get_params()["n_components"] == 3
+    assert gm.set_params(tol=1e-4, n_init=2) is gm
+    assert gm.tol == 1e-4 and gm.n_init == 2
+    with pytest.raises(ValueError, match="Invalid parameter 'bogus'"):
+        gm.set_params(bogus=1)
+    copy = clone(gm)
+    assert copy is not gm and copy.get_params() == gm.get_params()
+    assert "covariance_type='diag'" in repr(gm) and "n_init=2" in repr(gm)
+
+
+def test_works_in_sklearn_pipeline_and_grid_search():
+    X, _ = make_mixture(600, 2, 3, seed=1)
+    pipe = make_pipeline(StandardScaler(), GaussianMixture(3, random_state=0))
+    pipe.fit(X)
+    assert pipe.predict(X).shape == (600,)
+    search = GridSearchCV(GaussianMixture(random_state=0), {"n_components": [1, 2, 3]}, cv=3)
+    search.fit(X)
+    assert search.best_params_["n_components"] == 3
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_fitted_attribute_shapes_match_sklearn(covariance_type):
+    X, _ = make_mixture(500, 3, 4, seed=2)
+    ours = GaussianMixture(4, covariance_type=covariance_type, random_state=0).fit(X)
+    theirs = SkGaussianMixture(4, covariance_type=covariance_type, random_state=0).fit(X)
+    for name in ["weights_", "means_", "covariances_", "precisions_",
+                 "precisions_cholesky_"]:
+        assert getattr(ours, name).shape == getattr(theirs, name).shape, name
+        assert getattr(ours, name).dtype == np.float64
+    assert ours.n_features_in_ == 3
+    assert isinstance(ours.converged_, bool) and isinstance(ours.n_iter_, int)
+    assert isinstance(ours.lower_bound_, float)
+    assert len(ours.lower_bounds_) == ours.n_iter_
+    np.testing.assert_allclose(ours.weights_.sum(), 1.0)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_precisions_are_inverse_covariances(covariance_type):
+    X, _ = make_mixture(800, 3, 3, seed=3)
+    gm = GaussianMixture(3, covariance_type=covariance_type, random_state=0).fit(X)
+    if covariance_type in ("full", "tied"):
+        eye = np.broadcast_to(np.eye(3), gm.covariances_.shape)
+        np.testing.assert_allclose(gm.covariances_ @ gm.precisions_, eye, atol=1e-10)
+        # precisions_cholesky_ is upper triangular with U U^T = precisions_.
+        U = gm.precisions_cholesky_
+        assert np.all(np.tril(U, -1) == 0)
+        np.testing.assert_allclose(U @ np.swapaxes(U, -1, -2), gm.precisions_, rtol=1e-12)
+    else:
+        np.testing.assert_allclose(gm.covariances_ * gm.precisions_, 1.0, rtol=1e-12)
+
+
+def test_score_is_mean_of_score_samples_and_accepts_weights():
+    X, _ = make_mixture(400, 2, 2, seed=4)
+    gm = GaussianMixture(2, random_state=0).fit(X)
+    log_prob = gm.score_samples(X)
+    assert gm.score(X) == pytest.approx(log_prob.mean(), rel=1e-14)
+    w = np.random.default_rng(0).uniform(0, 1, 400)
+    assert gm.score(X, sample_weight=w) == pytest.approx(np.average(log_prob, weights=w))
+
+
+def test_fastgmm_fit_function():
+    X = np.array([[1, 2], [1, 4], [1, 0], [10, 2], [10, 4], [10, 0]])
+    gm = fastgmm.fit(X, 2, random_state=0, covariance_type="spherical")
+    assert isinstance(gm, GaussianMixture) and gm.covariance_type == "spherical"
+    order = np.argsort(gm.means_[:, 0])
+    np.testing.assert_allclose(gm.means_[order], [[1, 2], [10, 2]])
+    weighted = fastgmm.fit(X, 2, sample_weight=np.ones(6), random_state=0)
+    np.testing.assert_allclose(np.sort(weighted.means_[:, 0]), [1, 10])
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_sample_draws_from_the_mixture(covariance_type):
+    X, _ = make_mixture(3000, 2, 2, seed=5, separation=6.0)
+    gm = GaussianMixture(2, covariance_type=covariance_type, random_state=0).fit(X)
+    draws, labels = gm.sample(40000)
+    assert draws.shape == (40000, 2) and labels.shape == (40000,)
+    counts = np.bincount(labels, minlength=2) / 40000
+    np.testing.assert_allclose(counts, gm.weights_, atol=0.01)
+    for k in range(2):
+        np.testing.assert_allclose(draws[labels == k].mean(axis=0), gm.means_[k], atol=0.05)
+    same, _ = gm.sample(5)
+    again, _ = gm.sample(5)
+    assert np.array_equal(same, again)  # int random_state: reproducible draws
+    with pytest.raises(ValueError, match="n_samples"):
+        gm.sample(0)
+
+
+def test_not_fitted_error_is_value_and_attribute_error():
+    gm = GaussianMixture(2)
+    X = np.zeros((3, 2))
+    for method in (gm.predict, gm.predict_proba, gm.score_samples, gm.score, gm.bic, gm.aic):
+        with pytest.raises(NotFittedError, match="not fitted yet"):
+            method(X)
+    with pytest.raises(NotFittedError):
+        gm.sample(2)
+    assert issubclass(NotFittedError, ValueError) and issubclass(NotFittedError, AttributeError)
+
+
+def test_pickle_round_trip():
+    X, _ = make_mixture(500, 2, 3, seed=6)
+    gm = GaussianMixture(3, random_state=0).fit(X)
+    copy = pickle.loads(pickle.dumps(gm))
+    assert np.array_equal(copy.predict_proba(X), gm.predict_proba(X))
+    assert copy.get_params() == gm.get_params()
+
+
+def test_verbose_prints_progress(capsys):
+    X, _ = make_mixture(500, 2, 2, seed=7)
+    GaussianMixture(2, verbose=2, verbose_interval=1, random_state=0).fit(X)
+    out = capsys.readouterr().out
+    assert "Initialization 0" in out and "Iteration 1" in out
+    assert "converged" in out and "lower bound" in out
+
+
+def test_accepts_integer_fortran_strided_and_readonly_input():
+    X, _ = make_mixture(600, 3, 2, seed=8)
+    reference = GaussianMixture(2, random_state=0).fit(X)
+    ints = np.round(X * 1000).astype(np.int64)
+    fit_int = GaussianMixture(2, random_state=0).fit(ints)
+    np.testing.assert_allclose(fit_int.means_, reference.means_ * 1000, rtol=1e-3)
+    variants = [np.asfortranarray(X), np.repeat(X, 2, axis=1)[:, ::2]]
+    readonly = X.copy()
+    readonly.flags.writeable = False
+    variants.append(readonly)
+    for variant in variants:
+        before = variant.copy()
+        gm = GaussianMixture(2, random_state=0).fit(variant)
+        np.testing.assert_allclose(gm.means_, reference.means_, rtol=1e-12)
+        assert np.array_equal(variant, before)
+        np.testing.assert_allclose(gm.score_samples(variant), reference.score_samples(X))
+
+
+def test_caller_arrays_are_never_modified():
+    X, _ = make_mixture(400, 2, 2, seed=9)
+    w = np.random.default_rng(1).uniform(0.5, 1.5, 400)
+    means = np.array([[0.0, 0.0], [1.0, 1.0]])
+    weights = np.array([0.5, 0.5])
+    precisions = np.stack([np.eye(2), np.eye(2)])
+    arrays = [X, w, means, weights, precisions]
+    copies = [a.copy() for a in arrays]
+    gm = GaussianMixture(2, means_init=means, weights_init=weights, precisions_init=precisions)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        gm.fit(X, sample_weight=w)
+        gm.fit_predict(X, sample_weight=w)
+    gm.predict(X), gm.predict_proba(X), gm.score(X, sample_weight=w), gm.bic(X)
+    for original, copy in zip(arrays, copies):
+        assert np.array_equal(original, copy)
+    assert gm.means_init is means  # hyper-parameters are stored, not copied or changed
+
+
+def test_openmp_disabled_build_flag_is_reported():
+    # Threads only matter when OpenMP is compiled in; either way the answer is a bool.
+    from fastgmm._openmp_helpers import effective_n_threads
+    assert effective_n_threads(1) == 1
+    n = effective_n_threads(None)
+    assert n >= 1
+    if not fastgmm.openmp_enabled():
+        assert n == 1

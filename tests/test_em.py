@@ -1,0 +1,238 @@
+"""Whole EM fits against the numpy reference and scikit-learn."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+import _reference as ref
+from conftest import (CHUNK, COVARIANCE_TYPES, assert_rel_close, init_from_params,
+                      make_mixture, random_params)
+from fastgmm import ConvergenceWarning, GaussianMixture
+
+sklearn_mixture = pytest.importorskip("sklearn.mixture")
+
+
+def _fit(X, covariance_type, params, n_iter, sample_weight=None, **kwargs):
+    """``n_iter`` EM iterations started exactly at ``params``."""
+    gm = GaussianMixture(params.means.shape[0], covariance_type=covariance_type,
+                         max_iter=n_iter, tol=0.0, **init_from_params(params, covariance_type),
+                         **kwargs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return gm.fit(X, sample_weight=sample_weight)
+
+
+@pytest.mark.parametrize("n_samples", [1, CHUNK - 1, CHUNK, CHUNK + 1, 9 * CHUNK + 3])
+@pytest.mark.parametrize("n_threads", [1, 2, 3])
+def test_fit_matches_reference_em(covariance_type, n_samples, n_threads):
+    K = 1 if n_samples == 1 else 3
+    d = 3
+    X, _ = make_mixture(n_samples, d, K, seed=n_samples)
+    params = random_params(covariance_type, K, d, seed=2)
+    sw = np.random.default_rng(3).uniform(0.1, 2.0, n_samples)
+    gm = GaussianMixture(K, covariance_type=covariance_type, max_iter=6, tol=0.0,
+                         n_threads=n_threads, **init_from_params(params, covariance_type))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        gm.fit(X, sample_weight=sw)
+    (w, m, c), bounds = ref.em(X, params.weights, params.means, params.covariances,
+                               covariance_type, 6, sample_weight=sw)
+    assert_rel_close(gm.weights_, w, 1e-10, "weights")
+    assert_rel_close(gm.means_, m, 1e-10, "means")
+    assert_rel_close(gm.covariances_, c, 1e-10, "covariances")
+    assert_rel_close(gm.precisions_, ref.precisions(c, covariance_type), 1e-9, "precisions")
+    assert_rel_close(gm.lower_bounds_, bounds, 1e-10, "lower bounds")
+    assert gm.n_iter_ == 6 and len(gm.lower_bounds_) == 6
+    assert gm.lower_bound_ == gm.lower_bounds_[-1]
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_fit_matches_sklearn_from_same_start(covariance_type):
+    X, _ = make_mixture(2000, 4, 4, seed=21, separation=2.5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        start = sklearn_mixture.GaussianMixture(4, covariance_type=covariance_type,
+                                                max_iter=1, random_state=0).fit(X)
+        init = dict(weights_init=start.weights_, means_init=start.means_,
+                    precisions_init=start.precisions_)
+        sk = sklearn_mixture.GaussianMixture(4, covariance_type=covariance_type, max_iter=10,
+                                             tol=0.0, **init).fit(X)
+        fg = GaussianMixture(4, covariance_type=covariance_type, max_iter=10, tol=0.0,
+                             **init).fit(X)
+    for name in ["weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_"]:
+        if name == "precisions_cholesky_" and covariance_type in ("full", "tied"):
+            continue  # scikit-learn returns a lower factor for user precisions; compare U U^T
+        assert_rel_close(getattr(fg, name), getattr(sk, name), 1e-7, name)
+    assert abs(fg.lower_bound_ - sk.lower_bound_) <= 1e-7 * abs(sk.lower_bound_)
+    np.testing.assert_allclose(fg.score_samples(X), sk.score_samples(X), rtol=1e-7)
+    np.testing.assert_allclose(fg.predict_proba(X), sk.predict_proba(X), atol=1e-7)
+    assert np.array_equal(fg.predict(X), sk.predict(X))
+    assert fg.bic(X) == pytest.approx(sk.bic(X), rel=1e-7)
+    assert fg.aic(X) == pytest.approx(sk.aic(X), rel=1e-7)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_log_likelihood_never_decreases(covariance_type, seed):
+    X, _ = make_mixture(3000, 3, 5, seed=seed, separation=1.5)
+    for reg_covar in (0.0, 1e-6):
+        gm = GaussianMixture(5, covariance_type=covariance_type, tol=0.0, max_iter=60,
+                             reg_covar=reg_covar, random_state=seed, init_params="random")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            gm.fit(X)
+        bounds = np.asarray(gm.lower_bounds_)
+        steps = np.diff(bounds)
+        # Exact EM (reg_covar=0) never decreases beyond rounding; reg_covar > 0 makes
+        # the M-step a near maximizer, off by O((reg_covar / variance)^2).
+        slack = 1e-12 if reg_covar == 0 else 1e-9
+        assert np.all(steps >= -slack * np.abs(bounds[1:])), steps.min()
+        assert bounds[-1] > bounds[0]
+
+
+def test_integer_sample_weight_equals_duplicated_rows(covariance_type):
+    X, _ = make_mixture(500, 3, 3, seed=5)
+    counts = np.random.default_rng(6).integers(0, 4, size=500)
+    params = random_params(covariance_type, 3, 3, seed=7)
+    weighted = _fit(X, covariance_type, params, 8, sample_weight=counts)
+    duplicated = _fit(np.repeat(X, counts, axis=0), covariance_type, params, 8)
+    for name in ["weights_", "means_", "covariances_"]:
+        assert_rel_close(getattr(weighted, name), getattr(duplicated, name), 1e-10, name)
+    assert_rel_close(weighted.lower_bounds_, duplicated.lower_bounds_, 1e-10, "bounds")
+
+
+def test_float32_within_1e4_of_float64(covariance_type):
+    X, _ = make_mixture(5000, 4, 3, seed=8)
+    params = random_params(covariance_type, 3, 4, seed=9)
+    fit64 = _fit(X, covariance_type, params, 20)
+    fit32 = _fit(X.astype(np.float32), covariance_type, params, 20)
+    for name in ["weights_", "means_", "covariances_"]:
+        assert_rel_close(getattr(fit32, name), getattr(fit64, name), 1e-4, name)
+    assert fit32.lower_bound_ == pytest.approx(fit64.lower_bound_, rel=1e-4)
+
+
+def test_float32_input_is_not_copied_to_float64(monkeypatch):
+    import fastgmm._em as em_module
+    seen = []
+    original = em_module.em_statistics
+
+    def spy(X, *args):
+        seen.append(X.dtype)
+        return original(X, *args)
+
+    monkeypatch.setattr(em_module, "em_statistics", spy)
+    X = make_mixture(400, 2, 2, dtype=np.float32)[0]
+    GaussianMixture(2, random_state=0).fit(X)
+    assert seen and all(dtype == np.float32 for dtype in seen)
+
+
+@pytest.mark.parametrize("init_params", ["kmeans", "k-means++", "random", "random_from_data"])
+def test_bit_identical_for_any_thread_count(covariance_type, init_params):
+    X, _ = make_mixture(3 * CHUNK * 7 + 11, 3, 4, seed=10)
+    fits = [GaussianMixture(4, covariance_type=covariance_type, init_params=init_params,
+                            random_state=3, n_threads=t, max_iter=30).fit(X)
+            for t in (1, 2, 3)]
+    for other in fits[1:]:
+        for name in ["weights_", "means_", "covariances_", "precisions_cholesky_"]:
+            assert np.array_equal(getattr(fits[0], name), getattr(other, name)), name
+        assert fits[0].lower_bounds_ == other.lower_bounds_
+        assert np.array_equal(fits[0].predict_proba(X), other.predict_proba(X))
+
+
+def test_same_random_state_same_fit_and_different_state_differs():
+    X, _ = make_mixture(2000, 2, 6, seed=12, separation=1.0)
+    a = GaussianMixture(6, random_state=1, init_params="random").fit(X)
+    b = GaussianMixture(6, random_state=1, init_params="random").fit(X)
+    c = GaussianMixture(6, random_state=2, init_params="random").fit(X)
+    assert np.array_equal(a.means_, b.means_)
+    assert not np.array_equal(a.means_, c.means_)
+
+
+def test_n_init_keeps_best_lower_bound(monkeypatch):
+    import fastgmm._em as em_module
+    runs = []
+    original = em_module.run_em
+
+    def spy(*args, **kwargs):
+        run = original(*args, **kwargs)
+        runs.append((run.lower_bound, run.params.means.copy()))
+        return run
+
+    monkeypatch.setattr(em_module, "run_em", spy)
+    X, _ = make_mixture(1500, 2, 6, seed=13, separation=2.0)
+    gm = GaussianMixture(6, n_init=6, init_params="random_from_data", max_iter=200,
+                         random_state=4).fit(X)
+    assert len(runs) == 6
+    bounds = [bound for bound, _ in runs]
+    assert len(set(bounds)) > 1, "restarts should explore different optima"
+    best = int(np.argmax(bounds))
+    assert gm.lower_bound_ == bounds[best]
+    assert np.array_equal(gm.means_, runs[best][1])
+
+
+def test_convergence_warning_and_attributes():
+    X, _ = make_mixture(1000, 2, 3, seed=14)
+    with pytest.warns(ConvergenceWarning, match="did not converge"):
+        gm = GaussianMixture(3, max_iter=2, tol=0.0, random_state=0).fit(X)
+    assert not gm.converged_ and gm.n_iter_ == 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        gm = GaussianMixture(3, random_state=0).fit(X)
+    assert gm.converged_ and gm.n_iter_ == len(gm.lower_bounds_)
+    assert abs(gm.lower_bounds_[-1] - gm.lower_bounds_[-2]) < gm.tol
+
+
+def test_max_iter_zero_returns_initialization():
+    X, _ = make_mixture(300, 2, 2, seed=15)
+    params = random_params("full", 2, 2, seed=1)
+    gm = GaussianMixture(2, max_iter=0, **init_from_params(params, "full")).fit(X)
+    assert gm.n_iter_ == 0 and not gm.converged_ and gm.lower_bounds_ == []
+    np.testing.assert_allclose(gm.means_, params.means)
+    np.testing.assert_allclose(gm.covariances_, params.covariances, rtol=1e-12)
+
+
+def test_warm_start_continues_from_previous_fit():
+    X, _ = make_mixture(2000, 2, 3, seed=16, separation=1.5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        warm = GaussianMixture(3, warm_start=True, max_iter=3, tol=0.0, random_state=0)
+        warm.fit(X)
+        first_bounds = list(warm.lower_bounds_)
+        warm.fit(X)
+        cold = GaussianMixture(3, max_iter=6, tol=0.0, random_state=0).fit(X)
+    np.testing.assert_allclose(first_bounds + warm.lower_bounds_, cold.lower_bounds_,
+                               rtol=1e-12)
+    np.testing.assert_allclose(warm.means_, cold.means_, rtol=1e-12)
+
+
+def test_fit_predict_equals_fit_then_predict(covariance_type):
+    X, _ = make_mixture(1200, 3, 4, seed=17, separation=1.5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        labels = GaussianMixture(4, covariance_type=covariance_type, max_iter=5,
+                                 random_state=0).fit_predict(X)
+        gm = GaussianMixture(4, covariance_type=covariance_type, max_iter=5,
+                             random_state=0).fit(X)
+    assert np.array_equal(labels, gm.predict(X))
+
+
+def test_responsibilities_sum_to_one_and_labels_are_argmax(covariance_type):
+    X, _ = make_mixture(2000, 3, 4, seed=18, separation=1.0)
+    gm = GaussianMixture(4, covariance_type=covariance_type, random_state=0).fit(X)
+    resp = gm.predict_proba(X)
+    assert np.all((resp >= 0) & (resp <= 1))
+    np.testing.assert_allclose(resp.sum(axis=1), 1.0, rtol=1e-13)
+    clear = np.sort(resp, axis=1)[:, -1] - np.sort(resp, axis=1)[:, -2] > 1e-9
+    assert np.array_equal(gm.predict(X)[clear], resp.argmax(axis=1)[clear])
+
+
+def test_far_from_origin_data_keeps_precision(covariance_type):
+    # The shifted one-pass statistics must not lose the covariance to cancellation.
+    X, _ = make_mixture(3000, 2, 2, seed=19, offset=1e7)
+    params = random_params(covariance_type, 2, 2, seed=20, scale=3.0)
+    params.means += 1e7
+    fg = _fit(X, covariance_type, params, 5)
+    (_, m, c), _ = ref.em(X, params.weights, params.means, params.covariances,
+                          covariance_type, 5)
+    assert_rel_close(fg.covariances_, c, 1e-6, "covariances")
+    assert_rel_close(fg.means_, m, 1e-12, "means")
