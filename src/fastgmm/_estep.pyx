@@ -41,18 +41,14 @@ from libc.string cimport memset
 
 import numpy as np
 
-from ._openmp_helpers cimport omp_get_max_threads
+from ._partition cimport (CHUNK_SIZE, block_first_chunk, lane_dot,
+                         lane_sum, n_chunks_of, ordered_block_sum, partition_blocks)
 
 
 cdef extern from "_fastmath.h" nogil:
     double fgmm_exp_floor(double x) noexcept
     double fgmm_log_pos(double x) noexcept
 
-
-cdef enum:
-    CHUNK_SIZE = 256   # rows per chunk: (n_features + K) * 256 doubles of scratch
-    MAX_BLOCKS = 64    # fixed partition, independent of the thread count
-    LANES = 8          # partial sums per dot product (fixed order: deterministic)
 
 # Covariance kinds (the Python layer maps names to these codes).
 cdef enum:
@@ -129,9 +125,7 @@ def n_blocks(Py_ssize_t n_samples, Py_ssize_t n_stats):
     Depends only on the shape of the problem, never on the thread count: that is
     what makes every result bit-identical for any ``n_threads``.
     """
-    cdef Py_ssize_t n_chunks = (n_samples + CHUNK_SIZE - 1) // CHUNK_SIZE
-    cdef Py_ssize_t cap = max(1, BLOCK_MEMORY_BUDGET // max(1, 8 * n_stats))
-    return min(n_chunks, MAX_BLOCKS, cap)
+    return partition_blocks(n_samples, n_stats, BLOCK_MEMORY_BUDGET)
 
 
 def chunk_size():
@@ -142,42 +136,6 @@ def chunk_size():
 # --------------------------------------------------------------------------------
 # Small vector helpers (inlined; loops run over rows with unit stride).
 # --------------------------------------------------------------------------------
-
-cdef inline double _dot(const double* a, const double* b, Py_ssize_t m) noexcept nogil:
-    """sum_i a[i] b[i] with LANES partial sums combined in a fixed order."""
-    cdef double acc[LANES]
-    cdef Py_ssize_t i, t, blk
-    cdef Py_ssize_t m_lanes = m - m % LANES
-    cdef double total
-    for t in range(LANES):
-        acc[t] = 0.0
-    for blk in range(m_lanes // LANES):
-        i = blk * LANES
-        for t in range(LANES):
-            acc[t] += a[i + t] * b[i + t]
-    total = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]))
-    for i in range(m_lanes, m):
-        total += a[i] * b[i]
-    return total
-
-
-cdef inline double _sum(const double* a, Py_ssize_t m) noexcept nogil:
-    """sum_i a[i] with LANES partial sums combined in a fixed order."""
-    cdef double acc[LANES]
-    cdef Py_ssize_t i, t, blk
-    cdef Py_ssize_t m_lanes = m - m % LANES
-    cdef double total
-    for t in range(LANES):
-        acc[t] = 0.0
-    for blk in range(m_lanes // LANES):
-        i = blk * LANES
-        for t in range(LANES):
-            acc[t] += a[i + t]
-    total = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]))
-    for i in range(m_lanes, m):
-        total += a[i]
-    return total
-
 
 cdef inline void _center(const double* xt, const double* centre, Py_ssize_t m,
                          Py_ssize_t d, double* diff) noexcept nogil:
@@ -343,7 +301,7 @@ cdef double _chunk_normalize(const Problem* p, Scratch* s, Py_ssize_t r0,
             lp = s.lp + k * CHUNK_SIZE
             for i in range(m):
                 lp[i] *= row_sum[i]
-    return _sum(log_norm, m)
+    return lane_sum(log_norm, m)
 
 
 cdef void _chunk_given_gamma(const Problem* p, Scratch* s, Py_ssize_t r0,
@@ -381,7 +339,7 @@ cdef void _chunk_accumulate(const Problem* p, Scratch* s, Py_ssize_t m,
     cdef double* s2
     for k in range(K):
         gamma = s.lp + k * CHUNK_SIZE
-        stats[1 + k] += _sum(gamma, m)
+        stats[1 + k] += lane_sum(gamma, m)
         _center(s.xt, p.shift + k * d, m, d, s.diff)
         s1 = stats + p.s1_offset + k * d
         if p.kind == COV_FULL or p.kind == COV_TIED:
@@ -392,12 +350,12 @@ cdef void _chunk_accumulate(const Problem* p, Scratch* s, Py_ssize_t m,
             dj = s.diff + j * CHUNK_SIZE
             for i in range(m):
                 gd[i] = gamma[i] * dj[i]
-            s1[j] += _sum(gd, m)
+            s1[j] += lane_sum(gd, m)
             if p.kind == COV_FULL or p.kind == COV_TIED:
                 for l in range(j, d):
-                    s2[j * d + l] += _dot(gd, s.diff + l * CHUNK_SIZE, m)
+                    s2[j * d + l] += lane_dot(gd, s.diff + l * CHUNK_SIZE, m)
             else:
-                s2[j] += _dot(gd, dj, m)
+                s2[j] += lane_dot(gd, dj, m)
 
 
 # --------------------------------------------------------------------------------
@@ -446,13 +404,12 @@ cdef int _run_blocks(const Problem* p, const floating* X, double* block_stats,
                      Py_ssize_t n_blocks_, double* stats, int n_threads) noexcept nogil:
     """Process all rows over the fixed block partition; return 0 or -1 (no memory)."""
     cdef Py_ssize_t n = p.n_samples, d = p.n_features, K = p.n_components
-    cdef Py_ssize_t n_chunks = (n + CHUNK_SIZE - 1) // CHUNK_SIZE
-    cdef Py_ssize_t b, bb, c, c_start, c_stop, r0, m, q
+    cdef Py_ssize_t n_chunks = n_chunks_of(n)
+    cdef Py_ssize_t b, c, r0, m
     cdef int failed[1]
     cdef Scratch s
     cdef double* buffer = NULL
     cdef double* my_stats = NULL
-    cdef double acc
     cdef Py_ssize_t scratch_len = (3 * d + K + 3) * CHUNK_SIZE
 
     failed[0] = 0
@@ -472,9 +429,8 @@ cdef int _run_blocks(const Problem* p, const floating* X, double* block_stats,
                 if p.want_stats:
                     my_stats = block_stats + b * p.n_stats
                     memset(my_stats, 0, p.n_stats * sizeof(double))
-                c_start = b * n_chunks // n_blocks_
-                c_stop = (b + 1) * n_chunks // n_blocks_
-                for c in range(c_start, c_stop):
+                for c in range(block_first_chunk(b, n_chunks, n_blocks_),
+                               block_first_chunk(b + 1, n_chunks, n_blocks_)):
                     r0 = c * CHUNK_SIZE
                     m = min(<Py_ssize_t> CHUNK_SIZE, n - r0)
                     _process_chunk(p, X, &s, r0, m, my_stats)
@@ -482,14 +438,7 @@ cdef int _run_blocks(const Problem* p, const floating* X, double* block_stats,
     if failed[0] != 0:
         return -1
     if p.want_stats:
-        # Ordered reduction over blocks: the same order for any thread count.
-        if p.n_stats * n_blocks_ < 32768:
-            n_threads = 1
-        for q in prange(p.n_stats, schedule='static', num_threads=n_threads):
-            acc = 0.0
-            for bb in range(n_blocks_):
-                acc = acc + block_stats[bb * p.n_stats + q]
-            stats[q] = acc
+        ordered_block_sum(block_stats, n_blocks_, p.n_stats, stats, n_threads)
     return 0
 
 
@@ -706,11 +655,10 @@ def estimate_log_prob(
         p.tied_offsets = &offsets_view[0, 0]
     cdef const floating* X_ptr = NULL
     cdef int status
-    cdef Py_ssize_t n_chunks = (n + CHUNK_SIZE - 1) // CHUNK_SIZE
     if n > 0:
         X_ptr = &X[0, 0]
     with nogil:
-        status = _run_blocks(&p, X_ptr, NULL, min(n_chunks, <Py_ssize_t> MAX_BLOCKS),
+        status = _run_blocks(&p, X_ptr, NULL, partition_blocks(n, 0, BLOCK_MEMORY_BUDGET),
                              NULL, n_threads)
     if status != 0:
         raise MemoryError("could not allocate per-thread scratch buffers")
