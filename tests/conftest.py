@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from fastgmm._estep import chunk_size
+from fastgmm._kernels import available_variants, chunk_size, variant_module
 from fastgmm._mstep import GaussianParams, compute_precision_cholesky
 
 COVARIANCE_TYPES = ["full", "tied", "diag", "spherical"]
@@ -76,3 +76,9 @@ def assert_rel_close(actual, expected, rtol, what=""):
 @pytest.fixture(params=COVARIANCE_TYPES)
 def covariance_type(request):
     return request.param
+
+
+@pytest.fixture(params=available_variants())
+def kernels(request):
+    """Each kernel variant (baseline, AVX2, AVX-512) this machine can run."""
+    return variant_module(request.param)

@@ -6,8 +6,7 @@ import pytest
 import _reference as ref
 from conftest import (AWKWARD_SIZES, CHUNK, COVARIANCE_TYPES, assert_rel_close,
                       make_mixture, random_params)
-from fastgmm._estep import (_vector_exp_floor, _vector_log, assignment_statistics,
-                            em_statistics, estimate_log_prob, n_blocks, n_statistics)
+from fastgmm._kernels import n_blocks, n_statistics
 from fastgmm._mstep import covariance_kind, split_statistics
 
 # float32 input is read exactly and accumulated in float64; kernels may compute
@@ -20,13 +19,14 @@ def _buffers(n_samples, covariance_type, K, d):
     return np.empty((n_blocks(n_samples, n_stats), n_stats)), np.empty(n_stats)
 
 
-def _run_em_statistics(X, params, covariance_type, sample_weight=None, n_threads=2):
+def _run_em_statistics(kernels, X, params, covariance_type, sample_weight=None,
+                       n_threads=2):
     K, d = params.means.shape
     block_stats, stats = _buffers(X.shape[0], covariance_type, K, d)
     sw = np.empty(0) if sample_weight is None else sample_weight
     means, prec_chol, log_const = params.kernel_arguments(covariance_type)
-    em_statistics(X, sw, means, prec_chol, log_const, means, covariance_kind(covariance_type),
-                  block_stats, stats, n_threads)
+    kernels.em_statistics(X, sw, means, prec_chol, log_const, means,
+                          covariance_kind(covariance_type), block_stats, stats, n_threads)
     return stats
 
 
@@ -64,12 +64,12 @@ def _compare_statistics(stats, expected, covariance_type, K, d, rtol):
 @pytest.mark.parametrize("n_samples", AWKWARD_SIZES)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("weighted", [False, True])
-def test_em_statistics_match_reference(covariance_type, n_samples, dtype, weighted):
+def test_em_statistics_match_reference(kernels, covariance_type, n_samples, dtype, weighted):
     K, d = 3, 4
     X, _ = make_mixture(n_samples, d, K, seed=n_samples, dtype=dtype)
     params = random_params(covariance_type, K, d, seed=1)
     sw = np.random.default_rng(2).uniform(0, 3, n_samples) if weighted else None
-    stats = _run_em_statistics(X, params, covariance_type, sw)
+    stats = _run_em_statistics(kernels, X, params, covariance_type, sw)
     if n_samples == 0:
         assert np.all(stats == 0)
         return
@@ -81,10 +81,10 @@ def test_em_statistics_match_reference(covariance_type, n_samples, dtype, weight
 
 @pytest.mark.parametrize("n_features", [1, 2, 7, 17])
 @pytest.mark.parametrize("n_components", [1, 2, 5])
-def test_em_statistics_shapes(covariance_type, n_features, n_components):
+def test_em_statistics_shapes(kernels, covariance_type, n_features, n_components):
     X, _ = make_mixture(CHUNK * 3 + 5, n_features, n_components, seed=n_features)
     params = random_params(covariance_type, n_components, n_features, seed=n_components)
-    stats = _run_em_statistics(X, params, covariance_type)
+    stats = _run_em_statistics(kernels, X, params, covariance_type)
     resp, log_norm = ref.e_step(X, params.weights, params.means, params.covariances,
                                 covariance_type)
     expected = _reference_statistics(X, resp, params.means, covariance_type, None, log_norm)
@@ -93,11 +93,11 @@ def test_em_statistics_shapes(covariance_type, n_features, n_components):
 
 @pytest.mark.parametrize("n_samples", [1, CHUNK + 1, 70 * CHUNK + 17])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_statistics_bit_identical_across_threads(covariance_type, n_samples, dtype):
+def test_statistics_bit_identical_across_threads(kernels, covariance_type, n_samples, dtype):
     X, _ = make_mixture(n_samples, 5, 4, seed=3, dtype=dtype)
     params = random_params(covariance_type, 4, 5, seed=4)
     sw = np.random.default_rng(5).uniform(0, 2, n_samples)
-    results = [_run_em_statistics(X, params, covariance_type, sw, n_threads=t)
+    results = [_run_em_statistics(kernels, X, params, covariance_type, sw, n_threads=t)
                for t in (1, 2, 3, 4)]
     for other in results[1:]:
         assert np.array_equal(results[0], other)
@@ -105,7 +105,7 @@ def test_statistics_bit_identical_across_threads(covariance_type, n_samples, dty
 
 @pytest.mark.parametrize("n_samples", AWKWARD_SIZES)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_estimate_log_prob_matches_reference(covariance_type, n_samples, dtype):
+def test_estimate_log_prob_matches_reference(kernels, covariance_type, n_samples, dtype):
     K, d = 4, 3
     X, _ = make_mixture(n_samples, d, K, seed=7, dtype=dtype)
     params = random_params(covariance_type, K, d, seed=8)
@@ -113,7 +113,7 @@ def test_estimate_log_prob_matches_reference(covariance_type, n_samples, dtype):
     log_norm = np.full(n_samples, np.nan)
     resp = np.full((n_samples, K), np.nan)
     labels = np.full(n_samples, -1, dtype=np.intp)
-    estimate_log_prob(X, means, prec_chol, log_const, covariance_kind(covariance_type),
+    kernels.estimate_log_prob(X, means, prec_chol, log_const, covariance_kind(covariance_type),
                       log_norm, resp, labels, 2)
     if n_samples == 0:
         return
@@ -128,19 +128,19 @@ def test_estimate_log_prob_matches_reference(covariance_type, n_samples, dtype):
     assert np.array_equal(labels[clear], lp.argmax(axis=1)[clear])
 
 
-def test_estimate_log_prob_writes_only_requested_outputs():
+def test_estimate_log_prob_writes_only_requested_outputs(kernels):
     X, _ = make_mixture(300, 2, 2, seed=0)
     params = random_params("diag", 2, 2)
     means, prec_chol, log_const = params.kernel_arguments("diag")
     resp = np.full((300, 2), -7.0)
-    estimate_log_prob(X, means, prec_chol, log_const, covariance_kind("diag"),
+    kernels.estimate_log_prob(X, means, prec_chol, log_const, covariance_kind("diag"),
                       np.empty(0), resp, np.empty(0, dtype=np.intp), 2)
     np.testing.assert_allclose(resp.sum(axis=1), 1.0)
 
 
 @pytest.mark.parametrize("source", ["labels", "resp"])
 @pytest.mark.parametrize("n_samples", [1, CHUNK - 1, 70 * CHUNK + 17])
-def test_assignment_statistics_match_reference(covariance_type, source, n_samples):
+def test_assignment_statistics_match_reference(kernels, covariance_type, source, n_samples):
     K, d = 3, 3
     X, true_labels = make_mixture(n_samples, d, K, seed=11)
     rng = np.random.default_rng(12)
@@ -158,29 +158,29 @@ def test_assignment_statistics_match_reference(covariance_type, source, n_sample
         resp /= resp.sum(axis=1, keepdims=True)
         args = (np.empty(0, dtype=np.intp), resp)
     block_stats, stats = _buffers(n_samples, covariance_type, K, d)
-    assignment_statistics(X, sw, shift, *args, covariance_kind(covariance_type),
+    kernels.assignment_statistics(X, sw, shift, *args, covariance_kind(covariance_type),
                           block_stats, stats, 2)
     expected = _reference_statistics(X, resp, shift, covariance_type, sw)
     _compare_statistics(stats, expected, covariance_type, K, d, 1e-10)
 
 
-def test_kernels_reject_inconsistent_buffers():
+def test_kernels_reject_inconsistent_buffers(kernels):
     X, _ = make_mixture(100, 2, 2)
     params = random_params("full", 2, 2)
     means, prec_chol, log_const = params.kernel_arguments("full")
     block_stats, stats = _buffers(100, "full", 2, 2)
     kind = covariance_kind("full")
     with pytest.raises(ValueError, match="stats must have length"):
-        em_statistics(X, np.empty(0), means, prec_chol, log_const, means, kind, block_stats,
+        kernels.em_statistics(X, np.empty(0), means, prec_chol, log_const, means, kind, block_stats,
                       stats[:-1], 1)
     with pytest.raises(ValueError, match="sample_weight"):
-        em_statistics(X, np.ones(3), means, prec_chol, log_const, means, kind, block_stats,
+        kernels.em_statistics(X, np.ones(3), means, prec_chol, log_const, means, kind, block_stats,
                       stats, 1)
     with pytest.raises(ValueError, match="precisions_cholesky"):
-        em_statistics(X, np.empty(0), means, prec_chol[:-1], log_const, means, kind,
+        kernels.em_statistics(X, np.empty(0), means, prec_chol[:-1], log_const, means, kind,
                       block_stats, stats, 1)
     with pytest.raises(ValueError, match="shift"):
-        em_statistics(X, np.empty(0), means, prec_chol, log_const, means[:1], kind,
+        kernels.em_statistics(X, np.empty(0), means, prec_chol, log_const, means[:1], kind,
                       block_stats, stats, 1)
 
 
@@ -193,22 +193,22 @@ def test_block_partition_does_not_depend_on_threads():
     assert n_blocks(CHUNK * 1000, 10 ** 8) == 1
 
 
-def test_fast_exp_matches_numpy():
+def test_fast_exp_matches_numpy(kernels):
     x = np.concatenate([np.linspace(-600, 0, 200001), -np.logspace(-300, 2.7, 1000), [0.0]])
     out = np.empty_like(x)
-    _vector_exp_floor(x, out)
+    kernels._vector_exp_floor(x, out)
     np.testing.assert_allclose(out, np.exp(x), rtol=4e-16, atol=0)
 
 
-def test_fast_exp_flushes_below_floor_to_exact_zero():
+def test_fast_exp_flushes_below_floor_to_exact_zero(kernels):
     x = np.array([-600.0000001, -700.0, -745.0, -1e300, -np.inf])
     out = np.empty_like(x)
-    _vector_exp_floor(x, out)
+    kernels._vector_exp_floor(x, out)
     assert np.all(out == 0.0)
 
 
-def test_fast_log_matches_numpy():
+def test_fast_log_matches_numpy(kernels):
     x = np.concatenate([np.linspace(1, 1000, 200001), np.logspace(-300, 300, 10001)])
     out = np.empty_like(x)
-    _vector_log(x, out)
+    kernels._vector_log(x, out)
     np.testing.assert_allclose(out, np.log(x), rtol=5e-16, atol=1e-300)

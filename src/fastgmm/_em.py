@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from ._estep import em_statistics, n_blocks, n_statistics
+from ._kernels import em_statistics, n_blocks, n_statistics
 from ._init import initial_parameters, spawn_generators
 from ._mstep import (DegenerateComponentsError, GaussianParams, covariance_kind,
                      estimate_parameters)

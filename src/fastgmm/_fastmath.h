@@ -1,6 +1,9 @@
 /*
  * Branch-free exp and log for the responsibility normalization.
  *
+ * The kernels are compiled with -fno-trapping-math so that GCC may evaluate both
+ * sides of the selects below (if-conversion) and vectorize the row loops.
+ *
  * Written so that GCC can inline them into the row loops of _estep.pyx and
  * vectorize those loops (no libm calls, no branches: selects and integer bit
  * operations only). Accuracy is about 1 ulp on the ranges the kernels use;
@@ -20,14 +23,14 @@
 
 #define FGMM_LOG_RESP_FLOOR (-600.0)
 
-static inline double fgmm_bits_to_double(int64_t b) {
+static inline double fgmm_bits_to_double(uint64_t b) {
     double x;
     memcpy(&x, &b, sizeof x);
     return x;
 }
 
-static inline int64_t fgmm_double_to_bits(double x) {
-    int64_t b;
+static inline uint64_t fgmm_double_to_bits(double x) {
+    uint64_t b;
     memcpy(&b, &x, sizeof b);
     return b;
 }
@@ -58,8 +61,8 @@ static inline double fgmm_exp_floor(double x) {
     p = p * r + 1.0;
     p = p * r + 1.0;
     /* The low bits of t hold k; 2^k as a double is (k + 1023) << 52. */
-    const int64_t k = fgmm_double_to_bits(t) - fgmm_double_to_bits(shifter);
-    const double scale = fgmm_bits_to_double((k + 1023) << 52);
+    const uint64_t k = fgmm_double_to_bits(t) - fgmm_double_to_bits(shifter);
+    const double scale = fgmm_bits_to_double((k + 1023u) << 52);  /* modular: k < 0 ok */
     const double e = p * scale;
     return x < FGMM_LOG_RESP_FLOOR ? 0.0 : e;
 }
@@ -68,14 +71,17 @@ static inline double fgmm_log_pos(double x) {
     /* x = 2^e * m with m in [sqrt(1/2), sqrt(2)); log m = 2 atanh(z), z = (m-1)/(m+1). */
     const double ln2_hi = 6.93147180369123816490e-01;
     const double ln2_lo = 1.90821492927058770002e-10;
-    const int64_t mantissa_mask = 0x000FFFFFFFFFFFFFLL;
-    const int64_t one_bits = 0x3FF0000000000000LL;
-    const int64_t bits = fgmm_double_to_bits(x);
-    int64_t e = ((bits >> 52) & 0x7FF) - 1023;
+    const uint64_t mantissa_mask = 0x000FFFFFFFFFFFFFull;
+    const uint64_t one_bits = 0x3FF0000000000000ull;
+    const uint64_t two52_bits = 0x4330000000000000ull;      /* 2^52 */
+    const uint64_t bits = fgmm_double_to_bits(x);
+    /* The exponent field as a double without an int64 -> double conversion (which
+       SSE2/AVX2 lack): place the field in the mantissa of 2^52, subtract 2^52. */
+    const double field = fgmm_bits_to_double((bits >> 52) | two52_bits) - 4503599627370496.0;
     double m = fgmm_bits_to_double((bits & mantissa_mask) | one_bits); /* [1, 2) */
     const int big = m > 1.4142135623730950488;
     m = big ? 0.5 * m : m;
-    e = big ? e + 1 : e;
+    const double ed = field - (big ? 1022.0 : 1023.0);
     const double z = (m - 1.0) / (m + 1.0);  /* |z| <= 0.1716 */
     const double z2 = z * z;
     /* 2 * sum_{n=0}^{11} z^(2n+1) / (2n+1): truncation error < 3e-19. */
@@ -91,7 +97,6 @@ static inline double fgmm_log_pos(double x) {
     s = s * z2 + 2.0 / 5.0;
     s = s * z2 + 2.0 / 3.0;
     const double log_m = 2.0 * z + z * z2 * s;
-    const double ed = (double)e;
     return ed * ln2_hi + (log_m + ed * ln2_lo);
 }
 

@@ -9,7 +9,7 @@ corresponding estimates.
 
 import numpy as np
 
-from ._estep import assignment_statistics
+from ._kernels import assignment_statistics
 from ._mstep import (GaussianParams, covariance_kind, covariances_from_precision_cholesky,
                      estimate_parameters, precision_cholesky_from_precisions)
 

@@ -5,7 +5,7 @@ import inspect
 import numpy as np
 
 from ._em import fit_mixture
-from ._estep import estimate_log_prob
+from ._kernels import estimate_log_prob
 from ._mstep import (GaussianParams, covariance_kind, n_parameters,
                      precisions_from_cholesky)
 from ._openmp_helpers import check_n_threads, effective_n_threads

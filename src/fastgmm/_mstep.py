@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._estep import COVARIANCE_KINDS, n_statistics
+from ._kernels import COVARIANCE_KINDS, n_statistics
 
 # Guards N_k against exact zeros, as scikit-learn does (so results agree with it).
 NK_EPS = 10 * np.finfo(np.float64).eps

@@ -1,0 +1,64 @@
+"""The compiled kernels, in the fastest variant this CPU runs.
+
+The hot kernels are compiled from one source several times: for any x86-64 CPU
+(``baseline``), for x86-64-v3 (``avx2``: AVX2 and FMA) and for x86-64-v4
+(``avx512``), and the best variant the CPU supports is chosen once, at import. The
+baseline alone is built on other architectures or with ``-Dcpu_dispatch=false``.
+
+Set the environment variable ``FASTGMM_KERNELS`` to ``baseline``, ``avx2`` or
+``avx512`` before importing fastgmm to force a variant. Every variant computes the
+same results up to rounding (the AVX2/AVX-512 ones contract multiply-adds into FMA
+instructions); within one variant, results are bit-identical for any thread count.
+"""
+
+import importlib
+import os
+
+from ._cpu import cpu_level
+
+_SUFFIX = {"baseline": "", "avx2": "_avx2", "avx512": "_avx512"}
+_LEVEL = {"baseline": 0, "avx2": 1, "avx512": 2}
+
+
+def _built(variant, module="_estep"):
+    try:
+        importlib.import_module(f"fastgmm.{module}{_SUFFIX[variant]}")
+    except ImportError:
+        return False
+    return True
+
+
+def available_variants():
+    """Kernel variants that are both built and supported by this CPU, slowest first."""
+    level = cpu_level()
+    return [v for v in _SUFFIX if _LEVEL[v] <= level and _built(v)]
+
+
+def variant_module(variant, module="_estep"):
+    """The kernel module ``module`` compiled for ``variant``."""
+    if variant not in _SUFFIX:
+        raise ValueError(f"unknown kernel variant {variant!r}; choose one of "
+                         f"{', '.join(_SUFFIX)}")
+    if variant not in available_variants():
+        raise ValueError(f"kernel variant {variant!r} is not available here (built and "
+                         f"supported: {', '.join(available_variants())})")
+    return importlib.import_module(f"fastgmm.{module}{_SUFFIX[variant]}")
+
+
+def _select():
+    forced = os.environ.get("FASTGMM_KERNELS", "").strip().lower()
+    if forced:
+        return forced, variant_module(forced)
+    variant = available_variants()[-1]
+    return variant, variant_module(variant)
+
+
+selected_variant, estep = _select()
+
+COVARIANCE_KINDS = estep.COVARIANCE_KINDS
+assignment_statistics = estep.assignment_statistics
+chunk_size = estep.chunk_size
+em_statistics = estep.em_statistics
+estimate_log_prob = estep.estimate_log_prob
+n_blocks = estep.n_blocks
+n_statistics = estep.n_statistics
