@@ -82,3 +82,22 @@ def covariance_type(request):
 def kernels(request):
     """Each kernel variant (baseline, AVX2, AVX-512) this machine can run."""
     return variant_module(request.param)
+
+
+@pytest.fixture(params=["rows", "blas"])
+def compute_path(request, kernels):
+    """Force the row-loop or the BLAS path of ``kernels`` for full/tied covariances."""
+    previous = kernels._set_blas_min_features(1 if request.param == "blas" else 10 ** 6)
+    yield request.param
+    kernels._set_blas_min_features(previous)
+
+
+@pytest.fixture(params=["rows", "blas"])
+def fit_path(request):
+    """Force the row-loop or the BLAS path in every kernel variant, for whole fits."""
+    modules = [variant_module(v) for v in available_variants()]
+    value = 1 if request.param == "blas" else 10 ** 6
+    previous = [m._set_blas_min_features(value) for m in modules]
+    yield request.param
+    for module, old in zip(modules, previous):
+        module._set_blas_min_features(old)

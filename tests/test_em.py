@@ -25,7 +25,7 @@ def _fit(X, covariance_type, params, n_iter, sample_weight=None, **kwargs):
 
 @pytest.mark.parametrize("n_samples", [1, CHUNK - 1, CHUNK, CHUNK + 1, 9 * CHUNK + 3])
 @pytest.mark.parametrize("n_threads", [1, 2, 3])
-def test_fit_matches_reference_em(covariance_type, n_samples, n_threads):
+def test_fit_matches_reference_em(covariance_type, fit_path, n_samples, n_threads):
     K = 1 if n_samples == 1 else 3
     d = 3
     X, _ = make_mixture(n_samples, d, K, seed=n_samples)
@@ -101,9 +101,10 @@ def test_integer_sample_weight_equals_duplicated_rows(covariance_type):
     assert_rel_close(weighted.lower_bounds_, duplicated.lower_bounds_, 1e-10, "bounds")
 
 
-def test_float32_within_1e4_of_float64(covariance_type):
-    X, _ = make_mixture(5000, 4, 3, seed=8)
-    params = random_params(covariance_type, 3, 4, seed=9)
+@pytest.mark.parametrize("n_features", [4, 24])
+def test_float32_within_1e4_of_float64(covariance_type, n_features):
+    X, _ = make_mixture(5000, n_features, 3, seed=8)
+    params = random_params(covariance_type, 3, n_features, seed=9)
     fit64 = _fit(X, covariance_type, params, 20)
     fit32 = _fit(X.astype(np.float32), covariance_type, params, 20)
     for name in ["weights_", "means_", "covariances_"]:
@@ -127,7 +128,7 @@ def test_float32_input_is_not_copied_to_float64(monkeypatch):
 
 
 @pytest.mark.parametrize("init_params", ["kmeans", "k-means++", "random", "random_from_data"])
-def test_bit_identical_for_any_thread_count(covariance_type, init_params):
+def test_bit_identical_for_any_thread_count(covariance_type, fit_path, init_params):
     X, _ = make_mixture(3 * CHUNK * 7 + 11, 3, 4, seed=10)
     fits = [GaussianMixture(4, covariance_type=covariance_type, init_params=init_params,
                             random_state=3, n_threads=t, max_iter=30).fit(X)

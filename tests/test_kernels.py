@@ -64,7 +64,7 @@ def _compare_statistics(stats, expected, covariance_type, K, d, rtol):
 @pytest.mark.parametrize("n_samples", AWKWARD_SIZES)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("weighted", [False, True])
-def test_em_statistics_match_reference(kernels, covariance_type, n_samples, dtype, weighted):
+def test_em_statistics_match_reference(kernels, compute_path, covariance_type, n_samples, dtype, weighted):
     K, d = 3, 4
     X, _ = make_mixture(n_samples, d, K, seed=n_samples, dtype=dtype)
     params = random_params(covariance_type, K, d, seed=1)
@@ -81,7 +81,7 @@ def test_em_statistics_match_reference(kernels, covariance_type, n_samples, dtyp
 
 @pytest.mark.parametrize("n_features", [1, 2, 7, 17])
 @pytest.mark.parametrize("n_components", [1, 2, 5])
-def test_em_statistics_shapes(kernels, covariance_type, n_features, n_components):
+def test_em_statistics_shapes(kernels, compute_path, covariance_type, n_features, n_components):
     X, _ = make_mixture(CHUNK * 3 + 5, n_features, n_components, seed=n_features)
     params = random_params(covariance_type, n_components, n_features, seed=n_components)
     stats = _run_em_statistics(kernels, X, params, covariance_type)
@@ -93,7 +93,7 @@ def test_em_statistics_shapes(kernels, covariance_type, n_features, n_components
 
 @pytest.mark.parametrize("n_samples", [1, CHUNK + 1, 70 * CHUNK + 17])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_statistics_bit_identical_across_threads(kernels, covariance_type, n_samples, dtype):
+def test_statistics_bit_identical_across_threads(kernels, compute_path, covariance_type, n_samples, dtype):
     X, _ = make_mixture(n_samples, 5, 4, seed=3, dtype=dtype)
     params = random_params(covariance_type, 4, 5, seed=4)
     sw = np.random.default_rng(5).uniform(0, 2, n_samples)
@@ -105,7 +105,7 @@ def test_statistics_bit_identical_across_threads(kernels, covariance_type, n_sam
 
 @pytest.mark.parametrize("n_samples", AWKWARD_SIZES)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_estimate_log_prob_matches_reference(kernels, covariance_type, n_samples, dtype):
+def test_estimate_log_prob_matches_reference(kernels, compute_path, covariance_type, n_samples, dtype):
     K, d = 4, 3
     X, _ = make_mixture(n_samples, d, K, seed=7, dtype=dtype)
     params = random_params(covariance_type, K, d, seed=8)

@@ -12,12 +12,12 @@ import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from ._kernels import em_statistics, n_blocks, n_statistics
 from ._init import initial_parameters, spawn_generators
 from ._mstep import (DegenerateComponentsError, GaussianParams, covariance_kind,
                      estimate_parameters)
+from ._openmp_helpers import blas_single_thread
 from ._validation import ConvergenceWarning
 
 
@@ -121,6 +121,14 @@ def _shift_ratio(params, shift, covariance_type):
     return float(np.max(delta2 / variances))
 
 
+def _representable_shift(means, dtype):
+    """The statistics shift: the means, rounded to float32 for float32 data so that
+    the kernels' float32 arithmetic uses exactly the shift the M-step adds back."""
+    if dtype == np.float64:
+        return means
+    return means.astype(dtype).astype(np.float64)
+
+
 def run_em(X, sample_weight, total_weight, params, covariance_type, *, tol, max_iter,
            reg_covar, n_threads, workspace, lower_bound=-np.inf, progress=None):
     """EM iterations from ``params`` until convergence or ``max_iter``.
@@ -147,7 +155,8 @@ def run_em(X, sample_weight, total_weight, params, covariance_type, *, tol, max_
     for n_iter in range(1, max_iter + 1):
         previous = run.lower_bound
         means, prec_chol, log_const = run.params.kernel_arguments(covariance_type)
-        em_statistics(X, sample_weight, means, prec_chol, log_const, means, kind,
+        shift = _representable_shift(means, X.dtype)
+        em_statistics(X, sample_weight, means, prec_chol, log_const, shift, kind,
                       workspace.block_stats, workspace.stats, n_threads)
         current = workspace.stats[0] / total_weight
         if not np.isfinite(current):
@@ -156,10 +165,10 @@ def run_em(X, sample_weight, total_weight, params, covariance_type, *, tol, max_
                 "overflow double precision in the mixture's densities. Rescale X (e.g. "
                 "standardize each column)."
             )
-        new_params, _ = estimate_parameters(workspace.stats, means, covariance_type,
+        new_params, _ = estimate_parameters(workspace.stats, shift, covariance_type,
                                             reg_covar)
-        if _shift_ratio(new_params, means, covariance_type) > _MAX_SHIFT_RATIO:
-            shift = new_params.means
+        if _shift_ratio(new_params, shift, covariance_type) > _MAX_SHIFT_RATIO:
+            shift = _representable_shift(new_params.means, X.dtype)
             em_statistics(X, sample_weight, means, prec_chol, log_const, shift, kind,
                           workspace.block_stats, workspace.stats, n_threads)
             new_params, _ = estimate_parameters(workspace.stats, shift, covariance_type,
@@ -196,9 +205,9 @@ def fit_mixture(X, sample_weight, n_components, covariance_type, *, tol, reg_cov
     n_runs = 1 if warm_params is not None else n_init
     generators = spawn_generators(random_state, n_runs) if warm_params is None else [None]
     best = None
-    # OpenMP threads do the work; BLAS calls from numpy/scipy in the M-step stay serial
-    # so that they never oversubscribe the cores alongside the kernels.
-    with threadpool_limits(limits=1, user_api="blas"), _clear_degenerate_errors(
+    # OpenMP threads do the work; BLAS (inside the kernels and in the M-step) stays
+    # serial so that it never oversubscribes the cores alongside them.
+    with blas_single_thread(), _clear_degenerate_errors(
             covariance_type, reg_covar):
         for index, rng in enumerate(generators):
             progress.init_begin(index)

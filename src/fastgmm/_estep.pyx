@@ -9,15 +9,21 @@ One skeleton serves every covariance type and every caller:
 * ``estimate_log_prob``: the E-step alone (``score_samples``, ``predict``,
   ``predict_proba``).
 
-Rows are cut into chunks of ``CHUNK_SIZE`` rows and chunks into at most
-``MAX_BLOCKS`` contiguous blocks. The partition depends only on the data's shape,
-never on the thread count; each block accumulates its chunks in order into its own
-statistics buffer, and the buffers are summed in block order. Results are
-therefore bit-identical for any ``n_threads``.
+Rows are cut into chunks and chunks into blocks by the fixed partition of
+``_partition.pxd``; each block accumulates its chunks in order into its own
+statistics buffer and the buffers are summed in block order, so results are
+bit-identical for any ``n_threads``.
 
 Inside a chunk the rows are transposed into a per-thread ``(n_features, chunk)``
-buffer, so the innermost loops run over rows with unit stride and vectorize for
-any ``n_features``.
+buffer. Two compute paths share the skeleton:
+
+* the *row-loop path* (diag, spherical, and full/tied with few features): plain
+  loops over rows with unit stride, which the compiler vectorizes, in float64;
+* the *BLAS path* (full/tied with at least ``blas_min_features()`` features): the
+  transposed chunk is, in Fortran order, the ``(chunk, d)`` matrix itself, so
+  ``?trmm`` computes ``(x - mu_k) U_k`` and ``?syrk`` accumulates
+  ``sum gamma (x - c_k)(x - c_k)^T`` in place. This path computes in the input's
+  precision (float32 data in float32) and accumulates every chunk into float64.
 
 Statistics layout (a flat float64 vector, see ``n_statistics``)::
 
@@ -31,23 +37,41 @@ Statistics layout (a flat float64 vector, see ``n_statistics``)::
         spherical  (K, d)    same as diag; the M-step averages over features
 
 ``c_k`` is the shift (the current means during EM), which keeps the one-pass
-covariance free of catastrophic cancellation.
+covariance free of catastrophic cancellation. For float32 data the caller passes
+a shift that is exactly representable in float32.
 """
 
 from cython cimport floating
 from cython.parallel cimport parallel, prange
-from libc.stdlib cimport calloc, free
+from libc.math cimport sqrt
+from libc.stdlib cimport free
 from libc.string cimport memset
+from scipy.linalg.cython_blas cimport dsyrk, dtrmm, ssyrk, strmm
 
 import numpy as np
 
-from ._partition cimport (CHUNK_SIZE, block_first_chunk, lane_dot,
-                         lane_sum, n_chunks_of, ordered_block_sum, partition_blocks)
+from ._partition cimport (CHUNK_SIZE, block_first_chunk, lane_dot, lane_sum, n_chunks_of,
+                         ordered_block_sum, partition_blocks)
 
 
 cdef extern from "_fastmath.h" nogil:
     double fgmm_exp_floor(double x) noexcept
     double fgmm_log_pos(double x) noexcept
+
+cdef extern from *:
+    """
+    #include <stdlib.h>
+    /* 64-byte aligned, zeroed scratch: every thread's buffers have the same alignment,
+       so vectorized loops and BLAS take the same code paths in every thread. */
+    static void* fgmm_aligned_calloc(size_t n_bytes) {
+        void* ptr = NULL;
+        size_t rounded = (n_bytes + 63) / 64 * 64;
+        if (posix_memalign(&ptr, 64, rounded ? rounded : 64) != 0) return NULL;
+        memset(ptr, 0, rounded ? rounded : 64);
+        return ptr;
+    }
+    """
+    void* fgmm_aligned_calloc(size_t n_bytes) noexcept nogil
 
 
 # Covariance kinds (the Python layer maps names to these codes).
@@ -70,6 +94,10 @@ COVARIANCE_KINDS = {"full": COV_FULL, "tied": COV_TIED, "diag": COV_DIAG,
 # a very large statistics vector (big d and K, full covariance) uses fewer blocks.
 cdef Py_ssize_t BLOCK_MEMORY_BUDGET = 256 * 1024 * 1024
 
+# Full and tied covariances use BLAS from this many features on (measured: below
+# it the per-call overhead of BLAS on 256-row chunks outweighs its better kernels).
+cdef Py_ssize_t BLAS_MIN_FEATURES = 16
+
 
 cdef struct Problem:
     Py_ssize_t n_samples
@@ -78,12 +106,16 @@ cdef struct Problem:
     int kind
     int gamma_source
     bint want_stats
+    bint use_blas
     const double* sample_weight     # (n,) or NULL for unit weights
     const double* means             # (K, d): E-step centres
     const double* shift             # (K, d): statistics shift c_k
     const double* prec_chol         # full (K,d,d) | tied (d,d) | diag (K,d) | sph (K,)
     const double* log_const         # (K,) log pi_k + log det U_k - d/2 log 2 pi
     const double* tied_offsets      # (K, d): (mu_k - mu_0) U, tied E-step only
+    const void* means_x             # BLAS path: means, prec_chol and shift in the
+    const void* prec_chol_x         #   input's precision (float32 copies or the
+    const void* shift_x             #   float64 arrays themselves)
     const Py_ssize_t* labels_in     # (n,) for GAMMA_LABELS
     const double* resp_in           # (n, K) for GAMMA_RESP
     double* log_norm_out            # (n,) or NULL
@@ -95,13 +127,15 @@ cdef struct Problem:
 
 
 cdef struct Scratch:
-    double* xt      # (d, CHUNK): transposed chunk
-    double* diff    # (d, CHUNK): chunk minus a centre
-    double* ybuf    # (d, CHUNK): tied-transformed chunk
     double* lp      # (K, CHUNK): log-probabilities, then weighted responsibilities
     double* row_a   # (CHUNK,)
     double* row_b   # (CHUNK,)
     double* row_c   # (CHUNK,)
+    double* xt      # (d, CHUNK): transposed chunk (BLAS path: in the input's type)
+    double* diff    # (d, CHUNK): chunk minus a centre (BLAS path: input's type)
+    double* ybuf    # (d, CHUNK): tied-transformed chunk (row-loop path)
+    double* mat     # (d, d): float32 syrk result (BLAS path)
+    Py_ssize_t* rows  # (CHUNK,): rows of the chunk with non-zero responsibility
 
 
 def n_statistics(str covariance_type, Py_ssize_t n_components, Py_ssize_t n_features):
@@ -133,38 +167,41 @@ def chunk_size():
     return CHUNK_SIZE
 
 
+def blas_min_features():
+    """Fewest features for which full/tied covariances take the BLAS path."""
+    return BLAS_MIN_FEATURES
+
+
+def uses_blas(str covariance_type, Py_ssize_t n_features):
+    """Whether the E-step of this problem calls BLAS (then keep BLAS single-threaded)."""
+    return _uses_blas(COVARIANCE_KINDS[covariance_type], n_features)
+
+
+def _set_blas_min_features(Py_ssize_t value):
+    """Test hook: move the row-loop/BLAS threshold; returns the previous value."""
+    global BLAS_MIN_FEATURES
+    previous = BLAS_MIN_FEATURES
+    BLAS_MIN_FEATURES = max(1, value)
+    return previous
+
+
+cdef bint _uses_blas(int kind, Py_ssize_t d) noexcept nogil:
+    return (kind == COV_FULL or kind == COV_TIED) and d >= BLAS_MIN_FEATURES
+
+
 # --------------------------------------------------------------------------------
-# Small vector helpers (inlined; loops run over rows with unit stride).
+# Row-loop helpers (inlined; loops run over rows with unit stride).
 # --------------------------------------------------------------------------------
 
-cdef inline void _center(const double* xt, const double* centre, Py_ssize_t m,
-                         Py_ssize_t d, double* diff) noexcept nogil:
+cdef inline void _center(const floating* xt, const floating* centre, Py_ssize_t m,
+                         Py_ssize_t d, floating* diff) noexcept nogil:
     """diff[j, i] = xt[j, i] - centre[j] for the (d, CHUNK) layout."""
     cdef Py_ssize_t i, j
-    cdef double c
+    cdef floating c
     for j in range(d):
         c = centre[j]
         for i in range(m):
             diff[j * CHUNK_SIZE + i] = xt[j * CHUNK_SIZE + i] - c
-
-
-cdef inline void _upper_transform_sq(const double* diff, const double* U, Py_ssize_t m,
-                                     Py_ssize_t d, double* y, double* maha) noexcept nogil:
-    """maha[i] = || diff[:, i]^T U ||^2 for an upper-triangular U (d, d), row-major."""
-    cdef Py_ssize_t i, j, l
-    cdef double u
-    for i in range(m):
-        maha[i] = 0.0
-    for j in range(d):
-        u = U[j]                      # U[0, j]
-        for i in range(m):
-            y[i] = diff[i] * u
-        for l in range(1, j + 1):
-            u = U[l * d + j]
-            for i in range(m):
-                y[i] += diff[l * CHUNK_SIZE + i] * u
-        for i in range(m):
-            maha[i] += y[i] * y[i]
 
 
 cdef inline void _upper_transform(const double* diff, const double* U, Py_ssize_t m,
@@ -184,33 +221,126 @@ cdef inline void _upper_transform(const double* diff, const double* U, Py_ssize_
                 yj[i] += diff[l * CHUNK_SIZE + i] * u
 
 
+cdef inline void _sum_squares(const floating* y, const double* offsets, Py_ssize_t m,
+                              Py_ssize_t d, double* maha) noexcept nogil:
+    """maha[i] = sum_j (y[j, i] - offsets[j])^2 (offsets may be NULL for zeros)."""
+    cdef Py_ssize_t i, j
+    cdef double v, t
+    for i in range(m):
+        maha[i] = 0.0
+    for j in range(d):
+        v = 0.0 if offsets == NULL else offsets[j]
+        for i in range(m):
+            t = y[j * CHUNK_SIZE + i] - v
+            maha[i] += t * t
+
+
+cdef inline Py_ssize_t _select_rows(const double* gamma, Py_ssize_t m, Py_ssize_t* rows,
+                                    double* gamma_sel) noexcept nogil:
+    """Rows of the chunk with gamma > 0, in order; their gammas into gamma_sel.
+
+    Responsibilities below the exp floor are exact zeros and contribute nothing
+    to a component's statistics, so skipping their rows changes no result: with
+    well-separated components most rows are skipped for most components.
+    """
+    cdef Py_ssize_t i, t = 0
+    for i in range(m):
+        if gamma[i] > 0.0:
+            rows[t] = i
+            gamma_sel[t] = gamma[i]
+            t += 1
+    return t
+
+
+cdef inline void _gather_center(const floating* xt, const floating* centre,
+                                const Py_ssize_t* rows, Py_ssize_t t, Py_ssize_t m,
+                                Py_ssize_t d, floating* diff) noexcept nogil:
+    """diff[j, q] = xt[j, rows[q]] - centre[j] for the t selected rows."""
+    cdef Py_ssize_t q, j
+    cdef floating c
+    if t == m:                      # every row selected: contiguous
+        _center(xt, centre, m, d, diff)
+        return
+    for j in range(d):
+        c = centre[j]
+        for q in range(t):
+            diff[j * CHUNK_SIZE + q] = xt[j * CHUNK_SIZE + rows[q]] - c
+
+
+# --------------------------------------------------------------------------------
+# BLAS wrappers: row-major (d, CHUNK) buffers are Fortran (CHUNK, d) matrices.
+# --------------------------------------------------------------------------------
+
+cdef inline void _right_multiply_upper(floating* D, const floating* U, int m,
+                                       int d) noexcept nogil:
+    """D := D U for D (m, d) Fortran with leading dimension CHUNK, U (d, d) row-major
+    upper triangular (whose memory is U^T, lower, in Fortran order)."""
+    cdef char side = b'R', uplo = b'L', trans = b'T', diag = b'N'
+    cdef int ld = CHUNK_SIZE
+    cdef floating one = 1.0
+    if floating is double:
+        dtrmm(&side, &uplo, &trans, &diag, &m, &d, &one, <double*> U, &d, D, &ld)
+    else:
+        strmm(&side, &uplo, &trans, &diag, &m, &d, &one, <float*> U, &d, D, &ld)
+
+
+cdef inline void _add_gram(const floating* E, int m, int d, double* S2,
+                           floating* work) noexcept nogil:
+    """S2 += E^T E on the upper triangle of row-major S2 (d, d), for E (m, d) Fortran
+    with leading dimension CHUNK. float32 goes through ``work`` (d, d)."""
+    cdef char uplo = b'L', trans = b'T'
+    cdef int ld = CHUNK_SIZE
+    cdef int j, l
+    cdef double one = 1.0
+    cdef float one_f = 1.0, zero_f = 0.0
+    if floating is double:
+        # Fortran lower triangle C(l, j), l >= j, lives at j*d + l: row-major upper.
+        dsyrk(&uplo, &trans, &d, &m, &one, <double*> E, &ld, &one, S2, &d)
+    else:
+        ssyrk(&uplo, &trans, &d, &m, &one_f, <float*> E, &ld, &zero_f, <float*> work, &d)
+        for j in range(d):
+            for l in range(j, d):
+                S2[j * d + l] += work[j * d + l]
+
+
 # --------------------------------------------------------------------------------
 # Phase A: log-probabilities of a chunk, lp[k, i] = log pi_k + log N(x_i | k).
 # --------------------------------------------------------------------------------
 
-cdef void _chunk_log_prob(const Problem* p, Scratch* s, Py_ssize_t m) noexcept nogil:
+cdef void _log_prob_rows(const Problem* p, Scratch* s, Py_ssize_t m) noexcept nogil:
+    """Row-loop path, float64."""
     cdef Py_ssize_t d = p.n_features, K = p.n_components
-    cdef Py_ssize_t i, j, k
+    cdef Py_ssize_t i, j, k, l
     cdef double* maha = s.row_a
+    cdef double* y = s.row_b
     cdef double* lp
     cdef const double* mu
     cdef const double* prec
-    cdef double half_c, v, t, pk2
+    cdef const double* U
+    cdef double c, v, t, u, pk2
+    if p.kind == COV_TIED:
+        _center(s.xt, p.means, m, d, s.diff)
+        _upper_transform(s.diff, p.prec_chol, m, d, s.ybuf)
     for k in range(K):
         lp = s.lp + k * CHUNK_SIZE
         mu = p.means + k * d
         if p.kind == COV_FULL:
             _center(s.xt, mu, m, d, s.diff)
-            _upper_transform_sq(s.diff, p.prec_chol + k * d * d, m, d, s.row_b, maha)
-        elif p.kind == COV_TIED:
-            # ybuf holds (x - mu_0) U for the chunk (computed once in _process_chunk).
+            U = p.prec_chol + k * d * d
             for i in range(m):
                 maha[i] = 0.0
             for j in range(d):
-                v = p.tied_offsets[k * d + j]
+                u = U[j]
                 for i in range(m):
-                    t = s.ybuf[j * CHUNK_SIZE + i] - v
-                    maha[i] += t * t
+                    y[i] = s.diff[i] * u
+                for l in range(1, j + 1):
+                    u = U[l * d + j]
+                    for i in range(m):
+                        y[i] += s.diff[l * CHUNK_SIZE + i] * u
+                for i in range(m):
+                    maha[i] += y[i] * y[i]
+        elif p.kind == COV_TIED:
+            _sum_squares(s.ybuf, p.tied_offsets + k * d, m, d, maha)
         elif p.kind == COV_DIAG:
             prec = p.prec_chol + k * d
             for i in range(m):
@@ -222,19 +352,38 @@ cdef void _chunk_log_prob(const Problem* p, Scratch* s, Py_ssize_t m) noexcept n
                     t = (s.xt[j * CHUNK_SIZE + i] - v) * pk2
                     maha[i] += t * t
         else:  # COV_SPHERICAL
-            for i in range(m):
-                maha[i] = 0.0
-            for j in range(d):
-                v = mu[j]
-                for i in range(m):
-                    t = s.xt[j * CHUNK_SIZE + i] - v
-                    maha[i] += t * t
+            _sum_squares(s.xt, mu, m, d, maha)
             pk2 = p.prec_chol[k] * p.prec_chol[k]
             for i in range(m):
                 maha[i] *= pk2
-        half_c = p.log_const[k]
+        c = p.log_const[k]
         for i in range(m):
-            lp[i] = half_c - 0.5 * maha[i]
+            lp[i] = c - 0.5 * maha[i]
+
+
+cdef void _log_prob_blas(const Problem* p, Scratch* s, Py_ssize_t m,
+                         floating* xt, floating* diff) noexcept nogil:
+    """BLAS path (full, tied), in the input's precision."""
+    cdef Py_ssize_t d = p.n_features, K = p.n_components
+    cdef Py_ssize_t i, k
+    cdef const floating* means = <const floating*> p.means_x
+    cdef const floating* prec = <const floating*> p.prec_chol_x
+    cdef double* lp
+    cdef double c
+    if p.kind == COV_TIED:
+        _center(xt, means, m, d, diff)
+        _right_multiply_upper(diff, prec, <int> m, <int> d)
+    for k in range(K):
+        if p.kind == COV_FULL:
+            _center(xt, means + k * d, m, d, diff)
+            _right_multiply_upper(diff, prec + k * d * d, <int> m, <int> d)
+            _sum_squares(diff, NULL, m, d, s.row_a)
+        else:
+            _sum_squares(diff, p.tied_offsets + k * d, m, d, s.row_a)
+        lp = s.lp + k * CHUNK_SIZE
+        c = p.log_const[k]
+        for i in range(m):
+            lp[i] = c - 0.5 * s.row_a[i]
 
 
 # --------------------------------------------------------------------------------
@@ -253,7 +402,7 @@ cdef double _chunk_normalize(const Problem* p, Scratch* s, Py_ssize_t r0,
     cdef double* row_sum = s.row_b
     cdef double* log_norm = s.row_c
     cdef double* lp
-    cdef double e, v, inv, w, total = 0.0
+    cdef double e, v, w
     for i in range(m):
         row_max[i] = s.lp[i]
     if p.labels_out != NULL:
@@ -282,6 +431,11 @@ cdef double _chunk_normalize(const Problem* p, Scratch* s, Py_ssize_t r0,
     if p.log_norm_out != NULL:
         for i in range(m):
             p.log_norm_out[r0 + i] = log_norm[i]
+    if p.sample_weight != NULL and p.want_stats:
+        for i in range(m):
+            w = p.sample_weight[r0 + i]
+            log_norm[i] *= w
+            row_sum[i] *= w      # responsibilities come out weighted
     for k in range(K):
         lp = s.lp + k * CHUNK_SIZE
         for i in range(m):
@@ -292,15 +446,6 @@ cdef double _chunk_normalize(const Problem* p, Scratch* s, Py_ssize_t r0,
                 p.resp_out[(r0 + i) * K + k] = s.lp[k * CHUNK_SIZE + i]
     if not p.want_stats:
         return 0.0
-    if p.sample_weight != NULL:
-        for i in range(m):
-            w = p.sample_weight[r0 + i]
-            log_norm[i] *= w
-            row_sum[i] = w       # reuse: row weights
-        for k in range(K):
-            lp = s.lp + k * CHUNK_SIZE
-            for i in range(m):
-                lp[i] *= row_sum[i]
     return lane_sum(log_norm, m)
 
 
@@ -328,38 +473,76 @@ cdef void _chunk_given_gamma(const Problem* p, Scratch* s, Py_ssize_t r0,
 # Phase C: accumulate the sufficient statistics of a chunk into a block buffer.
 # --------------------------------------------------------------------------------
 
-cdef void _chunk_accumulate(const Problem* p, Scratch* s, Py_ssize_t m,
-                            double* stats) noexcept nogil:
+cdef inline double* _s2_target(const Problem* p, double* stats, Py_ssize_t k) noexcept nogil:
+    cdef Py_ssize_t d = p.n_features
+    if p.kind == COV_FULL:
+        return stats + p.s2_offset + k * d * d
+    if p.kind == COV_TIED:
+        return stats + p.s2_offset
+    return stats + p.s2_offset + k * d
+
+
+cdef void _accumulate_rows(const Problem* p, Scratch* s, Py_ssize_t m,
+                           double* stats) noexcept nogil:
+    """Row-loop path, float64, over the rows with non-zero responsibility."""
     cdef Py_ssize_t d = p.n_features, K = p.n_components
-    cdef Py_ssize_t i, j, l, k
-    cdef const double* gamma
-    cdef const double* dj
+    cdef Py_ssize_t q, j, l, k, t
+    cdef double* gamma = s.row_b
     cdef double* gd = s.row_a
+    cdef const double* dj
     cdef double* s1
     cdef double* s2
+    cdef bint matrix = p.kind == COV_FULL or p.kind == COV_TIED
     for k in range(K):
-        gamma = s.lp + k * CHUNK_SIZE
-        stats[1 + k] += lane_sum(gamma, m)
-        _center(s.xt, p.shift + k * d, m, d, s.diff)
+        stats[1 + k] += lane_sum(s.lp + k * CHUNK_SIZE, m)
+        t = _select_rows(s.lp + k * CHUNK_SIZE, m, s.rows, gamma)
+        if t == 0:
+            continue
+        _gather_center(s.xt, p.shift + k * d, s.rows, t, m, d, s.diff)
         s1 = stats + p.s1_offset + k * d
-        if p.kind == COV_FULL or p.kind == COV_TIED:
-            s2 = stats + p.s2_offset + (k * d * d if p.kind == COV_FULL else 0)
-        else:
-            s2 = stats + p.s2_offset + k * d
+        s2 = _s2_target(p, stats, k)
         for j in range(d):
             dj = s.diff + j * CHUNK_SIZE
-            for i in range(m):
-                gd[i] = gamma[i] * dj[i]
-            s1[j] += lane_sum(gd, m)
-            if p.kind == COV_FULL or p.kind == COV_TIED:
+            for q in range(t):
+                gd[q] = gamma[q] * dj[q]
+            s1[j] += lane_sum(gd, t)
+            if matrix:
                 for l in range(j, d):
-                    s2[j * d + l] += lane_dot(gd, s.diff + l * CHUNK_SIZE, m)
+                    s2[j * d + l] += lane_dot(gd, s.diff + l * CHUNK_SIZE, t)
             else:
-                s2[j] += lane_dot(gd, dj, m)
+                s2[j] += lane_dot(gd, dj, t)
+
+
+cdef void _accumulate_blas(const Problem* p, Scratch* s, Py_ssize_t m, double* stats,
+                           floating* xt, floating* diff) noexcept nogil:
+    """BLAS path (full, tied): S2 += (sqrt(gamma) D)^T (sqrt(gamma) D) by ?syrk, over
+    the rows with non-zero responsibility."""
+    cdef Py_ssize_t d = p.n_features, K = p.n_components
+    cdef Py_ssize_t q, j, k, t
+    cdef double* gamma = s.row_b
+    cdef double* s1
+    cdef floating* dj
+    cdef const floating* shift = <const floating*> p.shift_x
+    for k in range(K):
+        stats[1 + k] += lane_sum(s.lp + k * CHUNK_SIZE, m)
+        t = _select_rows(s.lp + k * CHUNK_SIZE, m, s.rows, gamma)
+        if t == 0:
+            continue
+        _gather_center(xt, shift + k * d, s.rows, t, m, d, diff)
+        s1 = stats + p.s1_offset + k * d
+        for j in range(d):
+            s1[j] += lane_dot(gamma, diff + j * CHUNK_SIZE, t)
+        for q in range(t):
+            s.row_a[q] = sqrt(gamma[q])
+        for j in range(d):
+            dj = diff + j * CHUNK_SIZE
+            for q in range(t):
+                dj[q] = <floating> (dj[q] * s.row_a[q])
+        _add_gram(diff, <int> t, <int> d, _s2_target(p, stats, k), <floating*> s.mat)
 
 
 # --------------------------------------------------------------------------------
-# The skeleton: one chunk, one block, all blocks.
+# The skeleton: one chunk, all blocks.
 # --------------------------------------------------------------------------------
 
 cdef void _process_chunk(const Problem* p, const floating* X, Scratch* s,
@@ -367,36 +550,49 @@ cdef void _process_chunk(const Problem* p, const floating* X, Scratch* s,
     cdef Py_ssize_t d = p.n_features
     cdef Py_ssize_t i, j
     cdef const floating* row
-    cdef double ll
-    for i in range(m):
-        row = X + (r0 + i) * d
-        for j in range(d):
-            s.xt[j * CHUNK_SIZE + i] = row[j]
+    cdef floating* xt_x = <floating*> s.xt     # BLAS path: the input's type
+    cdef floating* diff_x = <floating*> s.diff
+    if p.use_blas:
+        for i in range(m):
+            row = X + (r0 + i) * d
+            for j in range(d):
+                xt_x[j * CHUNK_SIZE + i] = row[j]
+    else:
+        for i in range(m):
+            row = X + (r0 + i) * d
+            for j in range(d):
+                s.xt[j * CHUNK_SIZE + i] = row[j]
     if p.gamma_source == GAMMA_ESTEP:
-        if p.kind == COV_TIED:
-            _center(s.xt, p.means, m, d, s.diff)
-            _upper_transform(s.diff, p.prec_chol, m, d, s.ybuf)
-        _chunk_log_prob(p, s, m)
-        ll = _chunk_normalize(p, s, r0, m)
+        if p.use_blas:
+            _log_prob_blas(p, s, m, xt_x, diff_x)
+        else:
+            _log_prob_rows(p, s, m)
         if p.want_stats:
-            stats[0] += ll
+            stats[0] += _chunk_normalize(p, s, r0, m)
+        else:
+            _chunk_normalize(p, s, r0, m)
     else:
         _chunk_given_gamma(p, s, r0, m)
     if p.want_stats:
-        _chunk_accumulate(p, s, m, stats)
+        if p.use_blas:
+            _accumulate_blas(p, s, m, stats, xt_x, diff_x)
+        else:
+            _accumulate_rows(p, s, m, stats)
 
 
 cdef inline Scratch _make_scratch(double* buffer, Py_ssize_t d,
                                   Py_ssize_t K) noexcept nogil:
     """Carve one thread's scratch buffer into its named parts."""
     cdef Scratch s
-    s.xt = buffer
-    s.diff = buffer + d * CHUNK_SIZE
-    s.ybuf = buffer + 2 * d * CHUNK_SIZE
-    s.lp = buffer + 3 * d * CHUNK_SIZE
-    s.row_a = buffer + (3 * d + K) * CHUNK_SIZE
+    s.lp = buffer
+    s.row_a = buffer + K * CHUNK_SIZE
     s.row_b = s.row_a + CHUNK_SIZE
     s.row_c = s.row_b + CHUNK_SIZE
+    s.xt = s.row_c + CHUNK_SIZE
+    s.diff = s.xt + d * CHUNK_SIZE
+    s.ybuf = s.diff + d * CHUNK_SIZE
+    s.mat = s.ybuf + d * CHUNK_SIZE
+    s.rows = <Py_ssize_t*> (s.mat + d * d)
     return s
 
 
@@ -410,7 +606,7 @@ cdef int _run_blocks(const Problem* p, const floating* X, double* block_stats,
     cdef Scratch s
     cdef double* buffer = NULL
     cdef double* my_stats = NULL
-    cdef Py_ssize_t scratch_len = (3 * d + K + 3) * CHUNK_SIZE
+    cdef size_t scratch_bytes = sizeof(double) * ((3 * d + K + 4) * CHUNK_SIZE + d * d)
 
     failed[0] = 0
     if n_blocks_ == 0:
@@ -419,7 +615,7 @@ cdef int _run_blocks(const Problem* p, const floating* X, double* block_stats,
         return 0
     n_threads = <int> min(<Py_ssize_t> max(n_threads, 1), n_blocks_)
     with parallel(num_threads=n_threads):
-        buffer = <double*> calloc(scratch_len, sizeof(double))
+        buffer = <double*> fgmm_aligned_calloc(scratch_bytes)
         if buffer == NULL:
             failed[0] = 1
         s = _make_scratch(buffer, d, K)
@@ -441,6 +637,10 @@ cdef int _run_blocks(const Problem* p, const floating* X, double* block_stats,
         ordered_block_sum(block_stats, n_blocks_, p.n_stats, stats, n_threads)
     return 0
 
+
+# --------------------------------------------------------------------------------
+# Python entry points.
+# --------------------------------------------------------------------------------
 
 cdef void _fill_problem(Problem* p, Py_ssize_t n, Py_ssize_t d, Py_ssize_t K, int kind):
     memset(p, 0, sizeof(Problem))
@@ -485,12 +685,46 @@ cdef const double* _weights_ptr(const double[::1] sample_weight, Py_ssize_t n) e
     return &sample_weight[0]
 
 
-def _tied_offsets(const double[:, ::1] means, const double[::1] prec_chol):
-    """(mu_k - mu_0) U for every component: the tied E-step's per-component shift."""
-    d = means.shape[1]
-    mu = np.asarray(means)
-    U = np.asarray(prec_chol).reshape(d, d)
-    return np.ascontiguousarray((mu - mu[0]) @ np.triu(U))
+cdef object _set_estep_parameters(Problem* p, object dtype, const double[:, ::1] means,
+                                  const double[::1] prec_chol, const double[::1] log_const,
+                                  object shift):
+    """Point ``p`` at the E-step parameters (and their copies in the input's
+    precision for the BLAS path); return the arrays that must outlive the call."""
+    cdef const double[:, ::1] offsets_view
+    cdef const double[::1] flat_view
+    cdef const float[::1] flat_f
+    p.means = &means[0, 0]
+    p.prec_chol = &prec_chol[0]
+    p.log_const = &log_const[0]
+    p.use_blas = _uses_blas(p.kind, p.n_features)
+    keep = []
+    if p.kind == COV_TIED:
+        d = means.shape[1]
+        mu = np.asarray(means)
+        offsets = np.ascontiguousarray((mu - mu[0]) @ np.triu(np.asarray(prec_chol).reshape(d, d)))
+        offsets_view = offsets
+        p.tied_offsets = &offsets_view[0, 0]
+        keep.append(offsets)
+    if p.use_blas:
+        arrays = [np.ascontiguousarray(means, dtype=dtype).ravel(),
+                  np.ascontiguousarray(prec_chol, dtype=dtype)]
+        arrays.append(None if shift is None else
+                      np.ascontiguousarray(shift, dtype=dtype).ravel())
+        ptrs = []
+        for array in arrays:
+            if array is None:
+                ptrs.append(0)
+            elif dtype == np.float64:
+                flat_view = array
+                ptrs.append(<size_t> &flat_view[0])
+            else:
+                flat_f = array
+                ptrs.append(<size_t> &flat_f[0])
+        p.means_x = <const void*> <size_t> ptrs[0]
+        p.prec_chol_x = <const void*> <size_t> ptrs[1]
+        p.shift_x = <const void*> <size_t> ptrs[2]
+        keep.extend(arrays)
+    return keep
 
 
 def em_statistics(
@@ -519,8 +753,9 @@ def em_statistics(
     log_norm_const : ndarray of shape (n_components,)
         ``log pi_k + log det U_k - n_features / 2 * log(2 pi)``.
     shift : ndarray of shape (n_components, n_features)
-        The shift ``c_k`` of the statistics; the current means, except when the
-        caller repeats a pass about better centres.
+        The shift ``c_k`` of the statistics: the current means, except when the
+        caller repeats a pass about better centres. For float32 ``X`` every value
+        must be exactly representable in float32.
     covariance_kind : int
     block_stats : ndarray of shape (n_blocks(n_samples, n_stats), n_stats)
         Workspace, overwritten.
@@ -538,26 +773,21 @@ def em_statistics(
     p.gamma_source = GAMMA_ESTEP
     p.want_stats = True
     p.sample_weight = _weights_ptr(sample_weight, p.n_samples)
-    p.means = &means[0, 0]
     p.shift = &shift[0, 0]
-    p.prec_chol = &precisions_cholesky[0]
-    p.log_const = &log_norm_const[0]
-    offsets = None
-    cdef const double[:, ::1] offsets_view
-    if covariance_kind == COV_TIED:
-        offsets = _tied_offsets(means, precisions_cholesky)
-        offsets_view = offsets
-        p.tied_offsets = &offsets_view[0, 0]
+    dtype = np.float64 if floating is double else np.float32
+    keep = _set_estep_parameters(&p, dtype, means, precisions_cholesky, log_norm_const,
+                                 shift)
     cdef const floating* X_ptr = NULL
     cdef int status
-    if p.n_samples > 0:
-        X_ptr = &X[0, 0]
     cdef double* block_ptr = NULL
     cdef Py_ssize_t n_blocks_ = n_blocks(p.n_samples, p.n_stats)
+    if p.n_samples > 0:
+        X_ptr = &X[0, 0]
     if n_blocks_ > 0:
         block_ptr = &block_stats[0, 0]
     with nogil:
         status = _run_blocks(&p, X_ptr, block_ptr, n_blocks_, &stats[0], n_threads)
+    del keep
     if status != 0:
         raise MemoryError("could not allocate per-thread scratch buffers")
 
@@ -577,7 +807,7 @@ def assignment_statistics(
 
     Exactly one of ``labels`` (hard assignment; a negative label assigns the row to
     no component) and ``resp`` (soft responsibilities, rows summing to 1) is
-    non-empty.
+    non-empty. Always takes the float64 row-loop path (initialization only).
     """
     cdef Problem p
     _fill_problem(&p, X.shape[0], X.shape[1], shift.shape[0], covariance_kind)
@@ -599,10 +829,10 @@ def assignment_statistics(
         p.resp_in = &resp[0, 0]
     cdef const floating* X_ptr = NULL
     cdef int status
-    if p.n_samples > 0:
-        X_ptr = &X[0, 0]
     cdef double* block_ptr = NULL
     cdef Py_ssize_t n_blocks_ = n_blocks(p.n_samples, p.n_stats)
+    if p.n_samples > 0:
+        X_ptr = &X[0, 0]
     if n_blocks_ > 0:
         block_ptr = &block_stats[0, 0]
     with nogil:
@@ -637,9 +867,6 @@ def estimate_log_prob(
         raise ValueError("resp must have shape (n_samples, n_components) or (0, K)")
     p.gamma_source = GAMMA_ESTEP
     p.want_stats = False
-    p.means = &means[0, 0]
-    p.prec_chol = &precisions_cholesky[0]
-    p.log_const = &log_norm_const[0]
     if n > 0:
         if log_norm.shape[0] > 0:
             p.log_norm_out = &log_norm[0]
@@ -647,12 +874,9 @@ def estimate_log_prob(
             p.resp_out = &resp[0, 0]
         if labels.shape[0] > 0:
             p.labels_out = &labels[0]
-    offsets = None
-    cdef const double[:, ::1] offsets_view
-    if covariance_kind == COV_TIED:
-        offsets = _tied_offsets(means, precisions_cholesky)
-        offsets_view = offsets
-        p.tied_offsets = &offsets_view[0, 0]
+    dtype = np.float64 if floating is double else np.float32
+    keep = _set_estep_parameters(&p, dtype, means, precisions_cholesky, log_norm_const,
+                                 None)
     cdef const floating* X_ptr = NULL
     cdef int status
     if n > 0:
@@ -660,6 +884,7 @@ def estimate_log_prob(
     with nogil:
         status = _run_blocks(&p, X_ptr, NULL, partition_blocks(n, 0, BLOCK_MEMORY_BUDGET),
                              NULL, n_threads)
+    del keep
     if status != 0:
         raise MemoryError("could not allocate per-thread scratch buffers")
 

@@ -62,3 +62,4 @@ em_statistics = estep.em_statistics
 estimate_log_prob = estep.estimate_log_prob
 n_blocks = estep.n_blocks
 n_statistics = estep.n_statistics
+uses_blas = estep.uses_blas

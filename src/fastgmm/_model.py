@@ -1,14 +1,15 @@
 """The GaussianMixture estimator (scikit-learn compatible API)."""
 
+import contextlib
 import inspect
 
 import numpy as np
 
 from ._em import fit_mixture
-from ._kernels import estimate_log_prob
+from ._kernels import estimate_log_prob, uses_blas
 from ._mstep import (GaussianParams, covariance_kind, n_parameters,
                      precisions_from_cholesky)
-from ._openmp_helpers import check_n_threads, effective_n_threads
+from ._openmp_helpers import blas_single_thread, check_n_threads, effective_n_threads
 from ._validation import (COVARIANCE_TYPES, INIT_METHODS, NotFittedError, check_choice,
                           check_data, check_int, check_means_init,
                           check_precisions_init, check_random_state_param, check_real,
@@ -271,9 +272,12 @@ class GaussianMixture:
         out_resp = np.empty((n, K)) if resp else np.empty((0, K))
         out_labels = np.empty(n, dtype=np.intp) if labels else _EMPTY_LABELS
         means, prec_chol, log_const = self._params().kernel_arguments(self.covariance_type)
-        estimate_log_prob(X, means, prec_chol, log_const, covariance_kind(self.covariance_type),
-                          out_log_norm, out_resp, out_labels,
-                          effective_n_threads(self.n_threads))
+        guard = (blas_single_thread() if uses_blas(self.covariance_type, X.shape[1])
+                 else contextlib.nullcontext())
+        with guard:
+            estimate_log_prob(X, means, prec_chol, log_const,
+                              covariance_kind(self.covariance_type), out_log_norm, out_resp,
+                              out_labels, effective_n_threads(self.n_threads))
         return out_log_norm, out_resp, out_labels
 
     def score_samples(self, X):
