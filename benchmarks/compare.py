@@ -1,34 +1,48 @@
 """fastgmm vs a pure-numpy EM vs scikit-learn, measured side by side in one run.
 
-For each workload: the same data and the same initial parameters for every
-implementation, ``tol=0`` and a fixed number of iterations. The time of one EM
-iteration is the difference between fits of ``n_lo`` and ``n_hi`` iterations divided
-by ``n_hi - n_lo``, which cancels each library's one-off setup. Repeats are
-interleaved (A B C A B C ...) so that machine noise hits every implementation alike;
-the table reports medians and ratios taken within this run.
+For each workload every implementation gets the same data and the same initial
+parameters, ``tol=0`` and a fixed number of EM iterations. The time of one EM
+iteration is ``(t[n_hi iterations] - t[n_lo iterations]) / (n_hi - n_lo)``, which
+cancels each library's one-off setup (validation, allocation, initialization).
+Repeats are interleaved (A B C A B C ...) so that noise on this shared machine hits
+every implementation alike; tables report medians and ratios taken within the run.
+
+The same run measures the machine: float64 DGEMM rate and read bandwidth on the
+cores fastgmm uses, and the throughput of numpy's vectorized exp. A workload's
+*floor* is ``max(flops / dgemm_rate, bytes_of_X / bandwidth) + transcendentals /
+exp_rate`` with the minimal arithmetic of one EM iteration (see ``Workload.flops``);
+fastgmm's time is also reported as a multiple of it.
+
+Peak memory is measured in a child process per implementation: the peak resident
+size during a short fit minus the resident size with the data loaded.
 
 Usage::
 
-    python benchmarks/compare.py --quick     # W1 only, well under a minute
-    python benchmarks/compare.py             # all workloads
+    python benchmarks/compare.py --quick     # W1 and small data; under a minute
+    python benchmarks/compare.py             # every workload (a few minutes)
 """
 
 import argparse
 import json
+import multiprocessing
 import os
 import platform
 import statistics
 import sys
+import tempfile
 import time
 import warnings
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
 import numpy_em  # noqa: E402
 
 import fastgmm  # noqa: E402
+from fastgmm._kernels import selected_variant  # noqa: E402
 from fastgmm._openmp_helpers import effective_n_threads  # noqa: E402
 
 try:
@@ -36,88 +50,224 @@ try:
 except ImportError:  # scikit-learn is optional (the `bench` extra installs it)
     SkGaussianMixture = None
 
+
+@dataclass
+class Workload:
+    name: str
+    n_samples: int
+    n_features: int
+    n_components: int
+    covariance_type: str
+    dtype: str = "float64"
+    iterations: tuple = (2, 10)        # (n_lo, n_hi) for fastgmm
+    slow_iterations: tuple = (1, 4)    # (n_lo, n_hi) for numpy EM and scikit-learn
+    description: str = ""
+
+    @property
+    def input_bytes(self):
+        return self.n_samples * self.n_features * np.dtype(self.dtype).itemsize
+
+    def flops(self):
+        """Minimal floating-point operations of one EM iteration.
+
+        full/tied: per sample and component, the triangular transform of the E-step
+        and the rank-one update of the second moment, d(d+1)/2 multiply-adds each,
+        plus O(d) for the centring, squared norm and first moment; diag/spherical:
+        O(d) per sample and component.
+        """
+        n, d, K = self.n_samples, self.n_features, self.n_components
+        if self.covariance_type in ("full", "tied"):
+            per = 2 * d * (d + 1) + 6 * d
+        else:
+            per = 8 * d
+        return float(n * K * per)
+
+    def transcendentals(self):
+        """exp per sample and component, plus a log per sample."""
+        return float(self.n_samples * (self.n_components + 1))
+
+
 WORKLOADS = {
-    "W1": dict(n_samples=1_000_000, n_features=2, n_components=3, covariance_type="full"),
-    "W2": dict(n_samples=200_000, n_features=16, n_components=8, covariance_type="full"),
-    "W3": dict(n_samples=100_000, n_features=64, n_components=16, covariance_type="full"),
-    "W4": dict(n_samples=1_000_000, n_features=8, n_components=32, covariance_type="diag"),
+    "W1": Workload("W1", 1_000_000, 2, 3, "full", description="1,000,000 x 2, K=3, full"),
+    "W2": Workload("W2", 200_000, 16, 8, "full", description="200,000 x 16, K=8, full"),
+    "W3": Workload("W3", 100_000, 64, 16, "full", iterations=(2, 6),
+                   description="100,000 x 64, K=16, full"),
+    "W3-f32": Workload("W3-f32", 100_000, 64, 16, "full", dtype="float32",
+                       iterations=(2, 6), description="W3 in float32"),
+    "W4": Workload("W4", 1_000_000, 8, 32, "diag", iterations=(2, 6),
+                   description="1,000,000 x 8, K=32, diag"),
+    "small": Workload("small", 2_000, 2, 4, "full", iterations=(10, 110),
+                      slow_iterations=(5, 25), description="2,000 x 2, K=4, full"),
 }
+QUICK = ["W1", "small"]
 
 
-def make_data(n_samples, n_features, n_components, seed=0):
-    """A mixture of anisotropic Gaussians with overlapping components."""
+# ------------------------------------------------------------------------ data
+
+def make_data(workload, seed=0):
+    """A mixture of anisotropic, partly overlapping Gaussians."""
     rng = np.random.default_rng(seed)
-    centres = rng.normal(scale=3.0, size=(n_components, n_features))
-    shapes = 0.4 * rng.normal(size=(n_components, n_features, n_features)) + np.eye(n_features)
-    labels = rng.integers(0, n_components, size=n_samples)
-    X = np.empty((n_samples, n_features))
-    for k in range(n_components):
+    n, d, K = workload.n_samples, workload.n_features, workload.n_components
+    centres = rng.normal(scale=3.0, size=(K, d))
+    shapes = 0.4 * rng.normal(size=(K, d, d)) + np.eye(d)
+    labels = rng.integers(0, K, size=n)
+    X = np.empty((n, d), dtype=workload.dtype)
+    for k in range(K):
         rows = labels == k
-        X[rows] = centres[k] + rng.normal(size=(rows.sum(), n_features)) @ shapes[k].T
+        X[rows] = centres[k] + rng.normal(size=(rows.sum(), d)) @ shapes[k].T
     return X
 
 
-def initial_parameters(X, n_components, covariance_type, seed=0):
+def initial_parameters(X, workload, seed=0):
     """A common start: K distinct rows as means, the data covariance for all."""
     rng = np.random.default_rng(seed)
-    d = X.shape[1]
-    means = X[rng.choice(X.shape[0], n_components, replace=False)].copy()
-    cov = np.cov(X[:100_000].T).reshape(d, d) + 1e-6 * np.eye(d)
-    covariances = {"full": np.repeat(cov[None], n_components, axis=0), "tied": cov,
-                   "diag": np.repeat(np.diag(cov)[None], n_components, axis=0),
-                   "spherical": np.full(n_components, np.trace(cov) / d)}[covariance_type]
-    weights = np.full(n_components, 1.0 / n_components)
-    return weights, means, covariances
+    K, d = workload.n_components, workload.n_features
+    means = X[rng.choice(X.shape[0], K, replace=False)].astype(np.float64)
+    cov = np.cov(X[:100_000].astype(np.float64).T).reshape(d, d) + 1e-6 * np.eye(d)
+    covariances = {"full": np.repeat(cov[None], K, axis=0), "tied": cov,
+                   "diag": np.repeat(np.diag(cov)[None], K, axis=0),
+                   "spherical": np.full(K, np.trace(cov) / d)}[workload.covariance_type]
+    return np.full(K, 1.0 / K), means, covariances
 
 
-def precisions_of(covariances, covariance_type):
+def _precisions(covariances, covariance_type):
     if covariance_type in ("full", "tied"):
         return np.linalg.inv(covariances)
     return 1.0 / covariances
 
 
-class Runner:
-    """Runs one implementation for n iterations from the common start."""
+# ------------------------------------------------------------- implementations
 
-    def __init__(self, name, X, start, covariance_type, **options):
-        self.name, self.X, self.start = name, X, start
-        self.covariance_type = covariance_type
-        self.options = options
-        self.result = None
-
-    def run(self, n_iter):
-        weights, means, covariances = self.start
-        K = means.shape[0]
-        if self.name == "numpy EM":
-            params, bounds = numpy_em.fit(self.X, weights, means, covariances,
-                                          self.covariance_type, n_iter)
-            self.result = (params[1], bounds[-1] if bounds else None)
-            return
-        cls = fastgmm.GaussianMixture if self.name.startswith("fastgmm") else SkGaussianMixture
-        init = dict(weights_init=weights, means_init=means,
-                    precisions_init=precisions_of(covariances, self.covariance_type))
-        extra = {} if cls is SkGaussianMixture else self.options
-        if cls is SkGaussianMixture:
-            extra["init_params"] = "random_from_data"   # cheapest; replaced by init values
-        gm = cls(K, covariance_type=self.covariance_type, tol=0.0, max_iter=n_iter,
-                 **init, **extra)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            gm.fit(self.X)
-        self.result = (gm.means_, gm.lower_bound_)
+def implementations(threads):
+    impls = [f"fastgmm ({t} thr)" for t in threads] + ["numpy EM"]
+    if SkGaussianMixture is not None:
+        impls.append("scikit-learn")
+    return impls
 
 
-def time_per_iteration(runners, n_lo, n_hi, repeats):
-    """Median seconds per iteration of each runner, interleaved repeats."""
-    samples = {r.name: {n_lo: [], n_hi: []} for r in runners}
+def run_fit(impl, X, start, covariance_type, n_iter):
+    """n_iter EM iterations of ``impl`` from ``start``; returns (means, lower bound)."""
+    weights, means, covariances = start
+    K = means.shape[0]
+    if impl == "numpy EM":
+        params, bounds = numpy_em.fit(X, weights, means, covariances, covariance_type, n_iter)
+        return params[1], (bounds[-1] if bounds else None)
+    init = dict(weights_init=weights, means_init=means,
+                precisions_init=_precisions(covariances, covariance_type))
+    if impl.startswith("fastgmm"):
+        threads = int(impl.split("(")[1].split()[0])
+        gm = fastgmm.GaussianMixture(K, covariance_type=covariance_type, tol=0.0,
+                                     max_iter=n_iter, n_threads=threads, **init)
+    else:
+        # random_from_data is scikit-learn's cheapest start; the init values replace it.
+        gm = SkGaussianMixture(K, covariance_type=covariance_type, tol=0.0, max_iter=n_iter,
+                               init_params="random_from_data", **init)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        gm.fit(X)
+    return gm.means_, gm.lower_bound_
+
+
+def time_per_iteration(impls, X, start, workload, repeats):
+    """Median seconds per iteration of each implementation, interleaved repeats."""
+    plan = {impl: (workload.iterations if impl.startswith("fastgmm")
+                   else workload.slow_iterations) for impl in impls}
+    samples = {impl: {n: [] for n in plan[impl]} for impl in impls}
+    results = {}
     for _ in range(repeats):
-        for n_iter in (n_lo, n_hi):
-            for r in runners:
+        for impl in impls:
+            for n_iter in plan[impl]:
                 t0 = time.perf_counter()
-                r.run(n_iter)
-                samples[r.name][n_iter].append(time.perf_counter() - t0)
-    return {name: (statistics.median(s[n_hi]) - statistics.median(s[n_lo])) / (n_hi - n_lo)
-            for name, s in samples.items()}
+                results[impl] = run_fit(impl, X, start, workload.covariance_type, n_iter)
+                samples[impl][n_iter].append(time.perf_counter() - t0)
+    per_iter = {}
+    for impl in impls:
+        lo, hi = plan[impl]
+        per_iter[impl] = max((statistics.median(samples[impl][hi])
+                              - statistics.median(samples[impl][lo])) / (hi - lo), 1e-12)
+    # Results compared after the same number of iterations for every implementation.
+    n_check = workload.slow_iterations[1]
+    for impl in impls:
+        if plan[impl][1] != n_check:
+            results[impl] = run_fit(impl, X, start, workload.covariance_type, n_check)
+    return per_iter, results
+
+
+# ---------------------------------------------------------------------- memory
+
+def _rss_bytes(field):
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def _memory_child(path, start, covariance_type, impl, queue):
+    X = np.load(path)                      # no temporaries: the data alone
+    X.sum()                                # touch every page
+    base = _rss_bytes("VmRSS")
+    run_fit(impl, X, start, covariance_type, 3)
+    queue.put(max(_rss_bytes("VmHWM") - base, 0))
+
+
+def peak_extra_memory(impls, X, start, workload):
+    """Peak resident bytes over the loaded data during a 3-iteration fit, per impl."""
+    ctx = multiprocessing.get_context("spawn")
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "X.npy")
+        np.save(path, X)
+        for impl in impls:
+            queue = ctx.Queue()
+            proc = ctx.Process(target=_memory_child,
+                               args=(path, start, workload.covariance_type, impl, queue))
+            proc.start()
+            out[impl] = queue.get(timeout=600)
+            proc.join()
+    return out
+
+
+# ---------------------------------------------------------------- the machine
+
+def measure_machine(n_threads):
+    """DGEMM rate, read bandwidth and exp throughput on ``n_threads`` cores."""
+    from threadpoolctl import threadpool_limits
+    rng = np.random.default_rng(0)
+    a = rng.random((2048, 2048))
+    b = rng.random((2048, 2048))
+    with threadpool_limits(n_threads, user_api="blas"):
+        a @ b
+        times = []
+        for _ in range(5):
+            t0 = time.perf_counter()
+            a @ b
+            times.append(time.perf_counter() - t0)
+    dgemm = 2 * 2048 ** 3 / min(times)
+    big = np.ones(64 * 1024 * 1024 // 8 * 4)          # 256 MiB, far beyond the caches
+    big.sum()
+    times = []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        big.sum()
+        times.append(time.perf_counter() - t0)
+    bandwidth = big.nbytes / min(times) * n_threads   # numpy's sum uses one core
+    x = -rng.random(4_000_000) * 50
+    out = np.empty_like(x)
+    times = []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        np.exp(x, out=out)
+        times.append(time.perf_counter() - t0)
+    exp_rate = x.size / min(times) * n_threads        # numpy's exp uses one core
+    return {"threads": n_threads, "dgemm_flops_per_s": dgemm,
+            "read_bytes_per_s": bandwidth, "exp_per_s": exp_rate}
+
+
+def floor_seconds(workload, machine):
+    arithmetic = workload.flops() / machine["dgemm_flops_per_s"]
+    traffic = workload.input_bytes / machine["read_bytes_per_s"]
+    return max(arithmetic, traffic) + workload.transcendentals() / machine["exp_per_s"]
 
 
 def machine_description():
@@ -136,83 +286,143 @@ def machine_description():
                     break
     except OSError:
         pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "versions": versions}
+    return {"cpu": cpu, "cores": os.cpu_count(), "kernel_variant": selected_variant,
+            "openmp": fastgmm.openmp_enabled(), "versions": versions}
 
 
-def run_workload(name, spec, *, n_lo, n_hi, repeats, threads):
-    X = make_data(spec["n_samples"], spec["n_features"], spec["n_components"])
-    start = initial_parameters(X, spec["n_components"], spec["covariance_type"])
-    ct = spec["covariance_type"]
-    runners = [Runner(f"fastgmm ({t} thr)", X, start, ct, n_threads=t) for t in threads]
-    runners.append(Runner("numpy EM", X, start, ct))
-    if SkGaussianMixture is not None:
-        runners.append(Runner("scikit-learn", X, start, ct))
-    per_iter = time_per_iteration(runners, n_lo, n_hi, repeats)
-    reference = runners[len(threads) - 1]          # fastgmm with the most threads
+# ---------------------------------------------------------------------- report
+
+def run_workload(workload, *, repeats, threads, machine, memory):
+    X = make_data(workload)
+    start = initial_parameters(X, workload)
+    impls = implementations(threads)
+    per_iter, results = time_per_iteration(impls, X, start, workload, repeats)
+    extra = peak_extra_memory(impls, X, start, workload) if memory else {}
+    best = f"fastgmm ({max(threads)} thr)"
+    one = f"fastgmm ({min(threads)} thr)"
+    floor = floor_seconds(workload, machine)
+    ref_means = results[best][0]
     rows = []
-    for r in runners:
-        means, bound = r.result
+    for impl in impls:
+        means, bound = results[impl]
         rows.append({
-            "implementation": r.name,
-            "ms_per_iter": 1e3 * per_iter[r.name],
-            "slowdown_vs_fastgmm": per_iter[r.name] / per_iter[reference.name],
+            "implementation": impl,
+            "ms_per_iter": 1e3 * per_iter[impl],
+            "time_vs_fastgmm": per_iter[impl] / per_iter[best],
             "lower_bound": bound,
-            "max_rel_diff_means": float(np.max(np.abs(means - reference.result[0]))
-                                        / np.max(np.abs(reference.result[0]))),
+            "max_rel_diff_means": float(np.max(np.abs(means - ref_means))
+                                        / np.max(np.abs(ref_means))),
+            "extra_peak_memory_bytes": extra.get(impl),
         })
-    return {"workload": name, **spec, "iterations_timed": n_hi - n_lo, "repeats": repeats,
-            "rows": rows}
+    summary = {
+        "floor_ms": 1e3 * floor,
+        "fastgmm_multiple_of_floor": per_iter[best] / floor,
+        "thread_speedup": per_iter[one] / per_iter[best] if one != best else None,
+    }
+    if "scikit-learn" in per_iter:
+        summary["speedup_vs_sklearn"] = per_iter["scikit-learn"] / per_iter[best]
+    summary["speedup_vs_numpy"] = per_iter["numpy EM"] / per_iter[best]
+    return {**asdict(workload), "input_bytes": workload.input_bytes, "repeats": repeats,
+            "rows": rows, "summary": summary}
 
 
-def print_table(result):
-    spec = (f"{result['workload']}: {result['n_samples']:,} x {result['n_features']}, "
-            f"K={result['n_components']}, {result['covariance_type']}")
-    print(f"\n### {spec}\n")
-    print("| implementation | ms / iteration | time vs fastgmm | lower bound | "
-          "max rel. diff of means |")
-    print("|---|---:|---:|---:|---:|")
+def format_table(result):
+    lines = [f"\n### {result['name']}: {result['description']} "
+             f"({result['dtype']}, {result['input_bytes'] / 2**20:.1f} MiB)\n",
+             "| implementation | ms / iteration | time vs fastgmm | extra peak memory "
+             f"(x input) | lower bound after {result['slow_iterations'][1]} it. | "
+             "max rel. diff of means |",
+             "|---|---:|---:|---:|---:|---:|"]
     for row in result["rows"]:
-        bound = "" if row["lower_bound"] is None else f"{row['lower_bound']:.10f}"
-        print(f"| {row['implementation']} | {row['ms_per_iter']:.2f} | "
-              f"{row['slowdown_vs_fastgmm']:.1f}x | {bound} | {row['max_rel_diff_means']:.1e} |")
+        bound = "" if row["lower_bound"] is None else f"{row['lower_bound']:.8f}"
+        mem = row["extra_peak_memory_bytes"]
+        mem = "" if mem is None else f"{mem / 2**20:.1f} MiB ({mem / result['input_bytes']:.2f}x)"
+        lines.append(f"| {row['implementation']} | {row['ms_per_iter']:.3f} | "
+                     f"{row['time_vs_fastgmm']:.1f}x | {mem} | {bound} | "
+                     f"{row['max_rel_diff_means']:.1e} |")
+    s = result["summary"]
+    parts = [f"floor {s['floor_ms']:.3f} ms, fastgmm at {s['fastgmm_multiple_of_floor']:.2f}x "
+             "the floor"]
+    if s.get("speedup_vs_sklearn"):
+        parts.append(f"{s['speedup_vs_sklearn']:.1f}x faster than scikit-learn")
+    parts.append(f"{s['speedup_vs_numpy']:.1f}x faster than numpy EM")
+    if s.get("thread_speedup"):
+        parts.append(f"threads speed-up {s['thread_speedup']:.2f}x")
+    lines.append("\n" + "; ".join(parts) + ".")
+    return "\n".join(lines)
+
+
+def plot(results, path):
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("(matplotlib not installed: no plot)")
+        return None
+    names = [r["name"] for r in results]
+    impls = [row["implementation"] for row in results[0]["rows"]]
+    fig, ax = plt.subplots(figsize=(1.8 + 1.6 * len(names), 4.2))
+    width = 0.8 / (len(impls) + 1)
+    for i, impl in enumerate(impls):
+        values = [next(row["ms_per_iter"] for row in r["rows"] if row["implementation"] == impl)
+                  for r in results]
+        ax.bar(np.arange(len(names)) + i * width, values, width, label=impl)
+    floors = [r["summary"]["floor_ms"] for r in results]
+    ax.bar(np.arange(len(names)) + len(impls) * width, floors, width, label="machine floor",
+           color="lightgray", edgecolor="black")
+    ax.set_yscale("log")
+    ax.set_xticks(np.arange(len(names)) + 0.4 - width / 2)
+    ax.set_xticklabels(names)
+    ax.set_ylabel("ms per EM iteration (log scale)")
+    ax.set_title("fastgmm vs numpy EM vs scikit-learn (same start, same run)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    return path
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="W1 only, few repeats (<1 min)")
-    parser.add_argument("--workloads", nargs="*", default=None, choices=sorted(WORKLOADS))
+    parser.add_argument("--quick", action="store_true",
+                        help=f"only {', '.join(QUICK)}, fewer repeats (under a minute)")
+    parser.add_argument("--workloads", nargs="*", default=None, choices=list(WORKLOADS))
     parser.add_argument("--repeats", type=int, default=None)
     parser.add_argument("--threads", type=int, nargs="*", default=None,
-                        help="fastgmm thread counts to time (default: 1 and all cores)")
-    parser.add_argument("--output", default=None, help="JSON results file")
+                        help="fastgmm thread counts (default: 1 and all usable cores)")
+    parser.add_argument("--no-memory", action="store_true", help="skip the memory probes")
+    parser.add_argument("--output", default=None, help="JSON file (default: results/)")
     args = parser.parse_args(argv)
 
-    names = args.workloads or (["W1"] if args.quick else sorted(WORKLOADS))
+    names = args.workloads or (QUICK if args.quick else list(WORKLOADS))
     repeats = args.repeats or (3 if args.quick else 5)
     n_cores = effective_n_threads(None)
     threads = args.threads or sorted({1, n_cores})
-    n_lo, n_hi = (1, 6) if args.quick else (2, 10)
-
-    command = "python " + " ".join([Path(sys.argv[0]).as_posix()] + (argv or sys.argv[1:]))
-    machine = machine_description()
-    print(f"# fastgmm benchmark\n\ncommand: `{command}`  \nmachine: {machine['cpu']}, "
-          f"{machine['cores']} cores  \nversions: "
+    command = "python " + " ".join([os.path.relpath(sys.argv[0])] + (argv or sys.argv[1:]))
+    machine = {**machine_description(), **measure_machine(max(threads))}
+    print(f"# fastgmm benchmark\n\ncommand: `{command}`  \n"
+          f"machine: {machine['cpu']}, {machine['cores']} cores; kernels: "
+          f"{machine['kernel_variant']}; measured on {machine['threads']} threads: DGEMM "
+          f"{machine['dgemm_flops_per_s'] / 1e9:.0f} GFLOP/s, read "
+          f"{machine['read_bytes_per_s'] / 1e9:.0f} GB/s, exp "
+          f"{machine['exp_per_s'] / 1e9:.2f} G/s  \nversions: "
           + ", ".join(f"{k} {v}" for k, v in machine["versions"].items())
-          + f"  \nmethod: median of {repeats} interleaved repeats; per-iteration time = "
-          f"(t[{n_hi} iter] - t[{n_lo} iter]) / {n_hi - n_lo}; same data and start for all")
+          + f"  \nmethod: median of {repeats} interleaved repeats; time per iteration = "
+          "(t[n_hi] - t[n_lo]) / (n_hi - n_lo); same data and start for every "
+          "implementation; numpy EM and scikit-learn use their default (BLAS) threads")
     results = []
     for name in names:
-        result = run_workload(name, WORKLOADS[name], n_lo=n_lo, n_hi=n_hi, repeats=repeats,
-                              threads=threads)
-        print_table(result)
+        result = run_workload(WORKLOADS[name], repeats=repeats, threads=threads,
+                              machine=machine, memory=not args.no_memory)
+        print(format_table(result), flush=True)
         results.append(result)
-    out = Path(args.output) if args.output else (
-        Path(__file__).resolve().parent / "results" / ("quick.json" if args.quick else
-                                                       "full.json"))
+    out = Path(args.output) if args.output else HERE / "results" / (
+        "quick.json" if args.quick else "full.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"command": command, "machine": machine, "results": results},
                               indent=2))
-    print(f"\nJSON written to {out}")
+    png = plot(results, out.with_suffix(".png"))
+    print(f"\nJSON: {out}" + (f"  \nplot: {png}" if png else ""))
 
 
 if __name__ == "__main__":

@@ -15,8 +15,8 @@ import numpy as np
 
 from ._kernels import em_statistics, n_blocks, n_statistics
 from ._init import initial_parameters, spawn_generators
-from ._mstep import (DegenerateComponentsError, GaussianParams, covariance_kind,
-                     estimate_parameters)
+from ._mstep import (DegenerateComponentsError, GaussianParams, ParameterBuffers,
+                     covariance_kind)
 from ._openmp_helpers import blas_single_thread
 from ._validation import ConvergenceWarning
 
@@ -106,27 +106,13 @@ def _clear_degenerate_errors(covariance_type, reg_covar):
 _MAX_SHIFT_RATIO = 1e3
 
 
-def _shift_ratio(params, shift, covariance_type):
-    """max_kj (mu_kj - c_kj)^2 / Sigma_k,jj: how far the means moved, in variances."""
-    delta2 = (params.means - shift) ** 2
-    cov = params.covariances
-    if covariance_type == "full":
-        variances = np.diagonal(cov, axis1=1, axis2=2)
-    elif covariance_type == "tied":
-        variances = np.diag(cov)[None, :]
-    elif covariance_type == "diag":
-        variances = cov
-    else:
-        variances = cov[:, None]
-    return float(np.max(delta2 / variances))
-
-
 def _representable_shift(means, dtype):
     """The statistics shift: the means, rounded to float32 for float32 data so that
     the kernels' float32 arithmetic uses exactly the shift the M-step adds back."""
     if dtype == np.float64:
         return means
     return means.astype(dtype).astype(np.float64)
+
 
 
 def run_em(X, sample_weight, total_weight, params, covariance_type, *, tol, max_iter,
@@ -150,39 +136,42 @@ def run_em(X, sample_weight, total_weight, params, covariance_type, *, tol, max_
     -------
     EMRun
     """
+    n_components, n_features = params.means.shape
     kind = covariance_kind(covariance_type)
+    current = ParameterBuffers(covariance_type, n_components, n_features).load(params)
+    following = ParameterBuffers(covariance_type, n_components, n_features)
     run = EMRun(params=params, lower_bound=lower_bound)
     for n_iter in range(1, max_iter + 1):
         previous = run.lower_bound
-        means, prec_chol, log_const = run.params.kernel_arguments(covariance_type)
-        shift = _representable_shift(means, X.dtype)
-        em_statistics(X, sample_weight, means, prec_chol, log_const, shift, kind,
-                      workspace.block_stats, workspace.stats, n_threads)
-        current = workspace.stats[0] / total_weight
-        if not np.isfinite(current):
+        shift = _representable_shift(current.means, X.dtype)
+        em_statistics(X, sample_weight, current.means, current.precisions_cholesky_flat,
+                      current.log_norm_const, shift, kind, workspace.block_stats,
+                      workspace.stats, n_threads)
+        value = workspace.stats[0] / total_weight
+        if not np.isfinite(value):
             raise FloatingPointError(
-                f"The log-likelihood became {current} at iteration {n_iter}: the data "
+                f"The log-likelihood became {value} at iteration {n_iter}: the data "
                 "overflow double precision in the mixture's densities. Rescale X (e.g. "
                 "standardize each column)."
             )
-        new_params, _ = estimate_parameters(workspace.stats, shift, covariance_type,
-                                            reg_covar)
-        if _shift_ratio(new_params, shift, covariance_type) > _MAX_SHIFT_RATIO:
-            shift = _representable_shift(new_params.means, X.dtype)
-            em_statistics(X, sample_weight, means, prec_chol, log_const, shift, kind,
-                          workspace.block_stats, workspace.stats, n_threads)
-            new_params, _ = estimate_parameters(workspace.stats, shift, covariance_type,
-                                                reg_covar)
-        run.params = new_params
-        run.lower_bound = current
-        run.lower_bounds.append(current)
+        if following.fill(workspace.stats, shift, reg_covar) > _MAX_SHIFT_RATIO:
+            shift = _representable_shift(following.means.copy(), X.dtype)
+            em_statistics(X, sample_weight, current.means, current.precisions_cholesky_flat,
+                          current.log_norm_const, shift, kind, workspace.block_stats,
+                          workspace.stats, n_threads)
+            following.fill(workspace.stats, shift, reg_covar)
+        current, following = following, current
+        run.lower_bound = value
+        run.lower_bounds.append(value)
         run.n_iter = n_iter
-        change = current - previous
+        change = value - previous
         if progress is not None:
             progress.iteration(n_iter, change)
         if abs(change) < tol:
             run.converged = True
             break
+    if run.n_iter:
+        run.params = current.params()
     return run
 
 

@@ -12,7 +12,9 @@ One skeleton serves every covariance type and every caller:
 Rows are cut into chunks and chunks into blocks by the fixed partition of
 ``_partition.pxd``; each block accumulates its chunks in order into its own
 statistics buffer and the buffers are summed in block order, so results are
-bit-identical for any ``n_threads``.
+bit-identical for any ``n_threads``. Blocks are handed to threads dynamically (a
+stalled thread's blocks go to the others) without changing any result, because each
+block is always computed whole, in order, by one thread.
 
 Inside a chunk the rows are transposed into a per-thread ``(n_features, chunk)``
 buffer. Two compute paths share the skeleton:
@@ -94,6 +96,9 @@ COVARIANCE_KINDS = {"full": COV_FULL, "tied": COV_TIED, "diag": COV_DIAG,
 # a very large statistics vector (big d and K, full covariance) uses fewer blocks.
 cdef Py_ssize_t BLOCK_MEMORY_BUDGET = 256 * 1024 * 1024
 
+# Work (multiply-adds) below which one more thread costs more than it saves.
+cdef Py_ssize_t MIN_WORK_PER_THREAD = 100000
+
 # Full and tied covariances use BLAS from this many features on (measured: below
 # it the per-call overhead of BLAS on 256-row chunks outweighs its better kernels).
 cdef Py_ssize_t BLAS_MIN_FEATURES = 16
@@ -132,9 +137,9 @@ cdef struct Scratch:
     double* row_b   # (CHUNK,)
     double* row_c   # (CHUNK,)
     double* xt      # (d, CHUNK): transposed chunk (BLAS path: in the input's type)
-    double* diff    # (d, CHUNK): chunk minus a centre (BLAS path: input's type)
+    double* diff    # (d + 1, CHUNK): chunk minus a centre (BLAS path: input's type)
     double* ybuf    # (d, CHUNK): tied-transformed chunk (row-loop path)
-    double* mat     # (d, d): float32 syrk result (BLAS path)
+    double* mat     # (d + 1, d + 1): Gram matrix of a chunk (BLAS path)
     Py_ssize_t* rows  # (CHUNK,): rows of the chunk with non-zero responsibility
 
 
@@ -222,17 +227,18 @@ cdef inline void _upper_transform(const double* diff, const double* U, Py_ssize_
 
 
 cdef inline void _sum_squares(const floating* y, const double* offsets, Py_ssize_t m,
-                              Py_ssize_t d, double* maha) noexcept nogil:
-    """maha[i] = sum_j (y[j, i] - offsets[j])^2 (offsets may be NULL for zeros)."""
+                              Py_ssize_t d, floating* acc) noexcept nogil:
+    """acc[i] = sum_j (y[j, i] - offsets[j])^2 (offsets may be NULL for zeros), in the
+    precision of y."""
     cdef Py_ssize_t i, j
-    cdef double v, t
+    cdef floating v, t
     for i in range(m):
-        maha[i] = 0.0
+        acc[i] = 0.0
     for j in range(d):
-        v = 0.0 if offsets == NULL else offsets[j]
+        v = 0.0 if offsets == NULL else <floating> offsets[j]
         for i in range(m):
             t = y[j * CHUNK_SIZE + i] - v
-            maha[i] += t * t
+            acc[i] += t * t
 
 
 cdef inline Py_ssize_t _select_rows(const double* gamma, Py_ssize_t m, Py_ssize_t* rows,
@@ -241,9 +247,17 @@ cdef inline Py_ssize_t _select_rows(const double* gamma, Py_ssize_t m, Py_ssize_
 
     Responsibilities below the exp floor are exact zeros and contribute nothing
     to a component's statistics, so skipping their rows changes no result: with
-    well-separated components most rows are skipped for most components.
+    well-separated components most rows are skipped for most components. When
+    most rows are non-zero, all m rows are kept (contiguous, vectorized loops).
     """
     cdef Py_ssize_t i, t = 0
+    for i in range(m):
+        t += gamma[i] > 0.0
+    if 2 * t >= m:
+        for i in range(m):
+            gamma_sel[i] = gamma[i]
+        return m
+    t = 0
     for i in range(m):
         if gamma[i] > 0.0:
             rows[t] = i
@@ -284,23 +298,28 @@ cdef inline void _right_multiply_upper(floating* D, const floating* U, int m,
         strmm(&side, &uplo, &trans, &diag, &m, &d, &one, <float*> U, &d, D, &ld)
 
 
-cdef inline void _add_gram(const floating* E, int m, int d, double* S2,
+cdef inline void _add_gram(const floating* E, int m, int d, double* s1, double* S2,
                            floating* work) noexcept nogil:
-    """S2 += E^T E on the upper triangle of row-major S2 (d, d), for E (m, d) Fortran
-    with leading dimension CHUNK. float32 goes through ``work`` (d, d)."""
+    """One ?syrk for both moments of a component over a chunk.
+
+    ``E`` (m, d + 1), Fortran with leading dimension CHUNK, holds sqrt(gamma) D in
+    its first d columns and sqrt(gamma) in the last, so that E^T E holds
+    sum gamma D D^T (top-left) and sum gamma D (last row). They are added to the
+    upper triangle of row-major S2 (d, d) and to s1 (d,).
+    """
     cdef char uplo = b'L', trans = b'T'
-    cdef int ld = CHUNK_SIZE
+    cdef int ld = CHUNK_SIZE, n = d + 1
     cdef int j, l
-    cdef double one = 1.0
-    cdef float one_f = 1.0, zero_f = 0.0
+    cdef floating one = 1.0, zero = 0.0
     if floating is double:
-        # Fortran lower triangle C(l, j), l >= j, lives at j*d + l: row-major upper.
-        dsyrk(&uplo, &trans, &d, &m, &one, <double*> E, &ld, &one, S2, &d)
+        dsyrk(&uplo, &trans, &n, &m, &one, <double*> E, &ld, &zero, <double*> work, &n)
     else:
-        ssyrk(&uplo, &trans, &d, &m, &one_f, <float*> E, &ld, &zero_f, <float*> work, &d)
-        for j in range(d):
-            for l in range(j, d):
-                S2[j * d + l] += work[j * d + l]
+        ssyrk(&uplo, &trans, &n, &m, &one, <float*> E, &ld, &zero, <float*> work, &n)
+    # Fortran lower triangle C(l, j), l >= j, lives at j * n + l.
+    for j in range(d):
+        for l in range(j, d):
+            S2[j * d + l] += work[j * n + l]
+        s1[j] += work[j * n + d]
 
 
 # --------------------------------------------------------------------------------
@@ -368,6 +387,7 @@ cdef void _log_prob_blas(const Problem* p, Scratch* s, Py_ssize_t m,
     cdef Py_ssize_t i, k
     cdef const floating* means = <const floating*> p.means_x
     cdef const floating* prec = <const floating*> p.prec_chol_x
+    cdef floating* maha = <floating*> s.row_a
     cdef double* lp
     cdef double c
     if p.kind == COV_TIED:
@@ -377,13 +397,13 @@ cdef void _log_prob_blas(const Problem* p, Scratch* s, Py_ssize_t m,
         if p.kind == COV_FULL:
             _center(xt, means + k * d, m, d, diff)
             _right_multiply_upper(diff, prec + k * d * d, <int> m, <int> d)
-            _sum_squares(diff, NULL, m, d, s.row_a)
+            _sum_squares(diff, <const double*> NULL, m, d, maha)
         else:
-            _sum_squares(diff, p.tied_offsets + k * d, m, d, s.row_a)
+            _sum_squares(diff, p.tied_offsets + k * d, m, d, maha)
         lp = s.lp + k * CHUNK_SIZE
         c = p.log_const[k]
         for i in range(m):
-            lp[i] = c - 0.5 * s.row_a[i]
+            lp[i] = c - 0.5 * maha[i]
 
 
 # --------------------------------------------------------------------------------
@@ -515,12 +535,12 @@ cdef void _accumulate_rows(const Problem* p, Scratch* s, Py_ssize_t m,
 
 cdef void _accumulate_blas(const Problem* p, Scratch* s, Py_ssize_t m, double* stats,
                            floating* xt, floating* diff) noexcept nogil:
-    """BLAS path (full, tied): S2 += (sqrt(gamma) D)^T (sqrt(gamma) D) by ?syrk, over
-    the rows with non-zero responsibility."""
+    """BLAS path (full, tied): both moments by one ?syrk per component, over the rows
+    with non-zero responsibility, in the input's precision."""
     cdef Py_ssize_t d = p.n_features, K = p.n_components
     cdef Py_ssize_t q, j, k, t
     cdef double* gamma = s.row_b
-    cdef double* s1
+    cdef floating* root = <floating*> s.row_a
     cdef floating* dj
     cdef const floating* shift = <const floating*> p.shift_x
     for k in range(K):
@@ -529,16 +549,15 @@ cdef void _accumulate_blas(const Problem* p, Scratch* s, Py_ssize_t m, double* s
         if t == 0:
             continue
         _gather_center(xt, shift + k * d, s.rows, t, m, d, diff)
-        s1 = stats + p.s1_offset + k * d
-        for j in range(d):
-            s1[j] += lane_dot(gamma, diff + j * CHUNK_SIZE, t)
+        dj = diff + d * CHUNK_SIZE          # the extra column: sqrt(gamma)
         for q in range(t):
-            s.row_a[q] = sqrt(gamma[q])
+            dj[q] = <floating> sqrt(gamma[q])
         for j in range(d):
             dj = diff + j * CHUNK_SIZE
             for q in range(t):
-                dj[q] = <floating> (dj[q] * s.row_a[q])
-        _add_gram(diff, <int> t, <int> d, _s2_target(p, stats, k), <floating*> s.mat)
+                dj[q] = dj[q] * diff[d * CHUNK_SIZE + q]
+        _add_gram(diff, <int> t, <int> d, stats + p.s1_offset + k * d,
+                  _s2_target(p, stats, k), <floating*> s.mat)
 
 
 # --------------------------------------------------------------------------------
@@ -590,10 +609,23 @@ cdef inline Scratch _make_scratch(double* buffer, Py_ssize_t d,
     s.row_c = s.row_b + CHUNK_SIZE
     s.xt = s.row_c + CHUNK_SIZE
     s.diff = s.xt + d * CHUNK_SIZE
-    s.ybuf = s.diff + d * CHUNK_SIZE
+    s.ybuf = s.diff + (d + 1) * CHUNK_SIZE
     s.mat = s.ybuf + d * CHUNK_SIZE
-    s.rows = <Py_ssize_t*> (s.mat + d * d)
+    s.rows = <Py_ssize_t*> (s.mat + (d + 1) * (d + 1))
     return s
+
+
+cdef int _thread_count(const Problem* p, int n_threads, Py_ssize_t n_blocks_) noexcept nogil:
+    """Threads worth starting: at most one per block, and none beyond one for a
+    pass too small to repay waking a thread (about MIN_WORK_PER_THREAD multiply-adds,
+    roughly 20 microseconds, each). The thread count never changes a result."""
+    cdef Py_ssize_t d = p.n_features
+    cdef Py_ssize_t per_row = p.n_components * (d * d if p.kind <= COV_TIED else 4 * d) + 16
+    cdef Py_ssize_t useful = (p.n_samples * per_row) // MIN_WORK_PER_THREAD
+    cdef Py_ssize_t count = max(n_threads, 1)
+    count = min(count, n_blocks_)
+    count = min(count, max(useful, 1))
+    return <int> count
 
 
 cdef int _run_blocks(const Problem* p, const floating* X, double* block_stats,
@@ -606,20 +638,21 @@ cdef int _run_blocks(const Problem* p, const floating* X, double* block_stats,
     cdef Scratch s
     cdef double* buffer = NULL
     cdef double* my_stats = NULL
-    cdef size_t scratch_bytes = sizeof(double) * ((3 * d + K + 4) * CHUNK_SIZE + d * d)
+    cdef size_t scratch_bytes = sizeof(double) * ((3 * d + K + 5) * CHUNK_SIZE
+                                                 + (d + 1) * (d + 1))
 
     failed[0] = 0
     if n_blocks_ == 0:
         if p.want_stats:
             memset(stats, 0, p.n_stats * sizeof(double))
         return 0
-    n_threads = <int> min(<Py_ssize_t> max(n_threads, 1), n_blocks_)
+    n_threads = _thread_count(p, n_threads, n_blocks_)
     with parallel(num_threads=n_threads):
         buffer = <double*> fgmm_aligned_calloc(scratch_bytes)
         if buffer == NULL:
             failed[0] = 1
         s = _make_scratch(buffer, d, K)
-        for b in prange(n_blocks_, schedule='static'):
+        for b in prange(n_blocks_, schedule='dynamic'):
             if buffer != NULL:
                 my_stats = NULL
                 if p.want_stats:

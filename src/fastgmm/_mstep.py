@@ -9,17 +9,17 @@ weighted sum of responsibilities ``N_k``, first moments ``S1_k`` and second mome
   types keep the diagonal, share one matrix, or average the diagonal)
 * weight      ``pi_k = N_k / sum_j N_j``
 
-Everything here is O(K d^3) and independent of the number of samples.
+Everything here is O(K d^3) and independent of the number of samples; the
+arithmetic is compiled in ``_covariance.pyx`` so that it costs microseconds.
 """
 
 from dataclasses import dataclass
 
 import numpy as np
 
+from ._covariance import mstep_into, precision_cholesky_full
 from ._kernels import COVARIANCE_KINDS, n_statistics
 
-# Guards N_k against exact zeros, as scikit-learn does (so results agree with it).
-NK_EPS = 10 * np.finfo(np.float64).eps
 _LOG_2PI = np.log(2 * np.pi)
 
 
@@ -84,101 +84,35 @@ def split_statistics(stats, covariance_type, n_components, n_features):
     return stats[0], nk, s1, s2
 
 
-def _symmetrize_upper(s2):
-    """Full symmetric matrices from their upper triangles (last two axes)."""
-    upper = np.triu(s2)
-    return upper + np.swapaxes(np.triu(s2, 1), -1, -2)
-
-
-def _add_to_diagonal(matrices, value):
-    d = matrices.shape[-1]
-    idx = np.arange(d)
-    matrices[..., idx, idx] += value
-    return matrices
-
-
-def _covariances_full(nk, delta, s2, reg_covar):
-    cov = _symmetrize_upper(s2) / nk[:, None, None]
-    cov -= delta[:, :, None] * delta[:, None, :]
-    return _add_to_diagonal(cov, reg_covar)
-
-
-def _covariances_tied(nk, delta, s2, reg_covar):
-    between = np.einsum("k,ki,kj->ij", nk, delta, delta)
-    cov = (_symmetrize_upper(s2) - between) / nk.sum()
-    return _add_to_diagonal(cov, reg_covar)
-
-
-def _covariances_diag(nk, delta, s2, reg_covar):
-    return s2 / nk[:, None] - delta * delta + reg_covar
-
-
-def _covariances_spherical(nk, delta, s2, reg_covar):
-    return (s2 / nk[:, None] - delta * delta).mean(axis=1) + reg_covar
-
-
-_COVARIANCES_FROM_STATS = {
-    "full": _covariances_full,
-    "tied": _covariances_tied,
-    "diag": _covariances_diag,
-    "spherical": _covariances_spherical,
-}
-
-
-def _cholesky_upper_precision(matrices):
-    """U with U U^T = inv(C) for a stack of SPD matrices C (m, d, d).
-
-    Raises DegenerateComponentsError naming the matrices that are not positive
-    definite.
-    """
-    try:
-        lower = np.linalg.cholesky(matrices)
-    except np.linalg.LinAlgError:
-        lower = None
-    if lower is None or not np.all(np.isfinite(lower)):
-        bad = []
-        for k, matrix in enumerate(matrices):
-            try:
-                if not np.all(np.isfinite(np.linalg.cholesky(matrix))):
-                    bad.append(k)
-            except np.linalg.LinAlgError:
-                bad.append(k)
-        raise DegenerateComponentsError(bad)
-    # C = L L^T  =>  inv(C) = L^-T L^-1 = U U^T with U = L^-T (upper triangular).
-    return np.triu(np.swapaxes(np.linalg.inv(lower), -1, -2))
-
-
-def _precision_cholesky_full(covariances):
-    return _cholesky_upper_precision(covariances)
-
-
-def _precision_cholesky_tied(covariance):
-    try:
-        return _cholesky_upper_precision(covariance[None])[0]
-    except DegenerateComponentsError:
-        raise DegenerateComponentsError([], tied=True) from None
-
-
-def _precision_cholesky_vector(variances):
-    bad = ~(np.isfinite(variances) & (variances > 0))
-    if bad.ndim > 1:
-        bad = bad.any(axis=1)
-    if bad.any():
-        raise DegenerateComponentsError(np.flatnonzero(bad).tolist())
-    return 1.0 / np.sqrt(variances)
-
-
-_PRECISION_CHOLESKY = {
-    "full": _precision_cholesky_full,
-    "tied": _precision_cholesky_tied,
-    "diag": _precision_cholesky_vector,
-    "spherical": _precision_cholesky_vector,
-}
+def covariance_shape(covariance_type, n_components, n_features):
+    """Shape of ``covariances_`` (and of the precisions) for a covariance type."""
+    K, d = n_components, n_features
+    return {"full": (K, d, d), "tied": (d, d), "diag": (K, d),
+            "spherical": (K,)}[covariance_type]
 
 
 def compute_precision_cholesky(covariances, covariance_type):
-    """Cholesky factor of the precisions (see GaussianParams) from covariances."""
-    return _PRECISION_CHOLESKY[covariance_type](np.asarray(covariances, dtype=np.float64))
+    """Cholesky factor of the precisions (see GaussianParams) from covariances.
+
+    Raises
+    ------
+    DegenerateComponentsError
+        If some covariance is not positive definite.
+    """
+    covariances = np.asarray(covariances, dtype=np.float64)
+    if covariance_type in ("diag", "spherical"):
+        bad = ~(np.isfinite(covariances) & (covariances > 0))
+        if bad.ndim > 1:
+            bad = bad.any(axis=1)
+        if bad.any():
+            raise DegenerateComponentsError(np.flatnonzero(bad).tolist())
+        return 1.0 / np.sqrt(covariances)
+    stack = covariances if covariance_type == "full" else covariances[None]
+    prec_chol, bad = precision_cholesky_full(np.ascontiguousarray(stack))
+    if bad:
+        raise (DegenerateComponentsError(bad) if covariance_type == "full"
+               else DegenerateComponentsError([], tied=True))
+    return prec_chol if covariance_type == "full" else prec_chol[0]
 
 
 def precisions_from_cholesky(precisions_cholesky, covariance_type):
@@ -219,13 +153,78 @@ def log_det_cholesky(precisions_cholesky, covariance_type, n_features):
     return n_features * np.log(precisions_cholesky)
 
 
+class ParameterBuffers:
+    """One set of mixture parameters in preallocated arrays that the compiled M-step
+    fills in place (the EM loop keeps two and swaps them: no allocation per
+    iteration).
+
+    Attributes
+    ----------
+    weights, means, covariances, precisions_cholesky : ndarray
+        As in GaussianParams.
+    log_norm_const : ndarray of shape (n_components,)
+        ``log pi_k + log det U_k - n_features / 2 log(2 pi)``, the E-step's input.
+    """
+
+    def __init__(self, covariance_type, n_components, n_features):
+        shape = covariance_shape(covariance_type, n_components, n_features)
+        self.covariance_type = covariance_type
+        self.kind = COVARIANCE_KINDS[covariance_type]
+        self.weights = np.empty(n_components)
+        self.means = np.empty((n_components, n_features))
+        self.covariances = np.empty(shape)
+        self.precisions_cholesky = np.empty(shape)
+        self.log_norm_const = np.empty(n_components)
+        self._bad = np.zeros(n_components, dtype=np.intp)
+        self._cov_flat = self.covariances.reshape(-1)
+        self._prec_flat = self.precisions_cholesky.reshape(-1)
+
+    @property
+    def precisions_cholesky_flat(self):
+        return self._prec_flat
+
+    def load(self, params):
+        """Copy ``params`` (GaussianParams) in."""
+        self.weights[...] = params.weights
+        self.means[...] = params.means
+        self.covariances[...] = params.covariances
+        self.precisions_cholesky[...] = params.precisions_cholesky
+        self.log_norm_const[...] = params.kernel_arguments(self.covariance_type)[2]
+        return self
+
+    def fill(self, stats, shift, reg_covar):
+        """The M-step: parameters from the statistics accumulated about ``shift``.
+
+        Returns
+        -------
+        shift_ratio : float
+            ``max (mu - shift)^2 / variance`` (see ``_covariance.mstep_into``).
+
+        Raises
+        ------
+        DegenerateComponentsError
+            If some covariance is not positive definite after regularization.
+        """
+        ratio = mstep_into(stats, shift, self.kind, reg_covar, self.weights, self.means,
+                           self._cov_flat, self._prec_flat, self.log_norm_const, self._bad)
+        if self._bad.any():
+            raise (DegenerateComponentsError([], tied=True) if self.kind == COVARIANCE_KINDS["tied"]
+                   else DegenerateComponentsError(np.flatnonzero(self._bad).tolist()))
+        return ratio
+
+    def params(self):
+        """A GaussianParams copy of the current values."""
+        return GaussianParams(self.weights.copy(), self.means.copy(), self.covariances.copy(),
+                              self.precisions_cholesky.copy())
+
+
 def estimate_parameters(stats, shift, covariance_type, reg_covar):
     """The M-step: parameters from sufficient statistics.
 
     Parameters
     ----------
     stats : ndarray of shape (n_stats,)
-        Output of ``_estep.em_statistics`` or ``_estep.assignment_statistics``.
+        Output of ``em_statistics`` or ``assignment_statistics``.
     shift : ndarray of shape (n_components, n_features)
         The shift ``c_k`` the statistics were accumulated about.
     covariance_type : {"full", "tied", "diag", "spherical"}
@@ -236,7 +235,8 @@ def estimate_parameters(stats, shift, covariance_type, reg_covar):
     -------
     params : GaussianParams
     nk : ndarray of shape (n_components,)
-        Weighted responsibility sums (without the NK_EPS guard).
+        Weighted responsibility sums (without the 10 eps guard the M-step adds,
+        as scikit-learn does, against exact zeros).
 
     Raises
     ------
@@ -244,14 +244,11 @@ def estimate_parameters(stats, shift, covariance_type, reg_covar):
         If some covariance is not positive definite after regularization.
     """
     n_components, n_features = shift.shape
-    _, nk, s1, s2 = split_statistics(stats, covariance_type, n_components, n_features)
-    nk_safe = nk + NK_EPS
-    delta = s1 / nk_safe[:, None]
-    means = shift + delta
-    weights = nk_safe / nk_safe.sum()
-    covariances = _COVARIANCES_FROM_STATS[covariance_type](nk_safe, delta, s2, reg_covar)
-    precisions_cholesky = compute_precision_cholesky(covariances, covariance_type)
-    return GaussianParams(weights, means, covariances, precisions_cholesky), nk.copy()
+    buffers = ParameterBuffers(covariance_type, n_components, n_features)
+    buffers.fill(stats, np.ascontiguousarray(shift, dtype=np.float64), reg_covar)
+    nk = stats[1:1 + n_components].copy()
+    return GaussianParams(buffers.weights, buffers.means, buffers.covariances,
+                          buffers.precisions_cholesky), nk
 
 
 def n_parameters(covariance_type, n_components, n_features):

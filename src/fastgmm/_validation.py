@@ -269,14 +269,23 @@ def check_precisions_init(precisions, covariance_type, n_components, n_features)
                              f"{covariance_type!r}; got min {precisions.min():.6g}.")
         return precisions
     stack = precisions.reshape(-1, n_features, n_features)
-    for k, matrix in enumerate(stack):
+    scale = np.abs(stack).max(axis=(1, 2))
+    asymmetric = np.abs(stack - np.swapaxes(stack, 1, 2)).max(axis=(1, 2)) > (
+        1e-10 * scale + 1e-300)
+    if asymmetric.any():
+        k = int(np.flatnonzero(asymmetric)[0])
         where = "" if covariance_type == "tied" else f"[{k}]"
-        if not np.allclose(matrix, matrix.T, rtol=1e-10, atol=1e-12 * np.abs(matrix).max()):
-            raise ValueError(f"precisions_init{where} is not symmetric; pass symmetric "
-                             "precision matrices (e.g. (P + P.T) / 2).")
-        try:
-            np.linalg.cholesky(matrix)
-        except np.linalg.LinAlgError:
-            raise ValueError(f"precisions_init{where} is not positive definite; every "
-                             "precision matrix must be symmetric positive definite.") from None
+        raise ValueError(f"precisions_init{where} is not symmetric; pass symmetric "
+                         "precision matrices (e.g. (P + P.T) / 2).")
+    try:
+        np.linalg.cholesky(stack)
+    except np.linalg.LinAlgError:
+        for k, matrix in enumerate(stack):   # find the culprit (error path only)
+            try:
+                np.linalg.cholesky(matrix)
+            except np.linalg.LinAlgError:
+                where = "" if covariance_type == "tied" else f"[{k}]"
+                raise ValueError(f"precisions_init{where} is not positive definite; every "
+                                 "precision matrix must be symmetric positive "
+                                 "definite.") from None
     return precisions
