@@ -132,3 +132,19 @@ def test_collapsed_component_error_is_clear_without_regularization():
     gm = GaussianMixture(2, reg_covar=0.0, means_init=[[0, 0], [5.5, 6]], max_iter=5)
     with pytest.raises(ValueError, match="not positive definite.*Increase reg_covar"):
         gm.fit(X)
+
+
+@pytest.mark.parametrize("covariance_type", ["tied", "diag", "spherical"])
+def test_degenerate_covariance_error_for_every_type(covariance_type):
+    # A constant column has zero variance: without regularization no covariance type
+    # that keeps that variance can be inverted.
+    rng = np.random.default_rng(0)
+    X = np.column_stack([rng.normal(size=200), np.full(200, 3.0)])
+    if covariance_type == "spherical":
+        X[:, 0] = 1.0   # spherical averages the variances: make them all zero
+    gm = GaussianMixture(2, covariance_type=covariance_type, reg_covar=0.0,
+                         means_init=[[-1.0, 3.0], [1.0, 3.0]], max_iter=3)
+    with pytest.raises(ValueError, match="not positive definite.*Increase reg_covar"):
+        gm.fit(X)
+    # The default regularization makes the same data fit.
+    GaussianMixture(2, covariance_type=covariance_type, random_state=0).fit(X)
