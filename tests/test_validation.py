@@ -1,129 +1,962 @@
-"""Bad input gets a clear ValueError/TypeError naming the argument and the fix."""
+"""Bad input, systematically: every public entry point x every kind of bad input.
+
+Each case of the matrix ends in exactly one of two outcomes:
+
+* ``OK``: a correct result, equal to the same call on clean float64 inputs
+  (``Case.clean``) and free of NaN and infinity;
+* ``Raises(error, argument, match)``: a ValueError or TypeError whose message names
+  the argument, matches ``match`` (the value or the specific problem) and says what
+  to do.
+
+In every case no warning is emitted and the caller's arrays are left bit for bit as
+they were (checked against copies). ``test_matrix_covers_every_entry_point`` fails
+when a public method or function is added without cases here.
+"""
+
+import copy
+import inspect
+import io
+import re
+import warnings
+from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import pytest
 
+import fastgmm
 from conftest import make_mixture
 from fastgmm import GaussianMixture, NotFittedError
 
-X_GOOD = make_mixture(60, 2, 2, seed=0)[0]
+N_COMPONENTS = 2
+X_GOOD = make_mixture(60, 2, N_COMPONENTS, seed=0)[0]
+FITTED = GaussianMixture(N_COMPONENTS, random_state=0).fit(X_GOOD)
+
+FIT_ENTRIES = ("fit", "fit_predict", "fastgmm.fit")
+PREDICT_ENTRIES = ("predict", "predict_proba", "score_samples", "score", "bic", "aic")
+X_ENTRIES = FIT_ENTRIES + PREDICT_ENTRIES
+# Words by which a message says what to do ("must be ..." states the valid values).
+FIX_WORDS = ("pass", "use", "set ", "call", "convert", "reshape", "remove", "drop",
+             "increase", "rescale", "divide", "must", "impute", "give", "restore",
+             "check", "upgrade", "re-save", "load only")
 
 
-@pytest.mark.parametrize("X, error, match", [
-    (None, TypeError, "X must be an array-like of numbers, got None"),
-    ("abc", TypeError, "got a str"),
-    (np.array([["a", "b"], ["c", "d"]]), TypeError, "must contain numbers"),
-    (np.array([[1 + 2j, 0], [1, 1]]), TypeError, "complex"),
-    (np.array([[object(), 1], [2, 3]], dtype=object), TypeError, "dtype object"),
-    ([[1, 2], [3]], ValueError, "could not be converted"),
-    (np.ones(5), ValueError, r"reshape\(-1, 1\)"),
-    (np.float64(3.0), ValueError, "scalar"),
-    (np.ones((2, 3, 4)), ValueError, "3-D"),
-    (np.empty((0, 2)), ValueError, "0 sample"),
-    (np.empty((5, 0)), ValueError, "0 features"),
-    (np.array([[1.0, np.nan], [2, 3], [4, 5]]), ValueError, "1 NaN or infinite"),
-    (np.array([[1.0, np.inf], [2, -np.inf], [4, 5]]), ValueError, "2 NaN or infinite"),
-])
-def test_bad_X_in_fit(X, error, match):
-    with pytest.raises(error, match=match):
-        GaussianMixture(1).fit(X)
+@dataclass(frozen=True)
+class Raises:
+    error: type
+    argument: str
+    match: str = ""
+
+    def label(self):
+        return self.error.__name__
 
 
-def test_too_few_samples():
-    with pytest.raises(ValueError, match="n_samples >= n_components.*n_components = 5, "
-                                         "n_samples = 3"):
-        GaussianMixture(5).fit(np.arange(6.0).reshape(3, 2))
-    # Rows with zero weight do not count.
-    w = np.array([1.0, 0, 0, 1, 0, 0])
-    with pytest.raises(ValueError, match="positive sample_weight"):
-        GaussianMixture(3).fit(np.arange(12.0).reshape(6, 2), sample_weight=w)
+class _Ok:
+    def label(self):
+        return "OK"
 
 
-@pytest.mark.parametrize("params, error, match", [
-    ({"n_components": 0}, ValueError, "n_components must be an int >= 1, got 0"),
-    ({"n_components": 2.5}, TypeError, "n_components must be an int"),
-    ({"n_components": True}, TypeError, "n_components must be an int"),
-    ({"covariance_type": "fancy"}, ValueError, "covariance_type must be one of"),
-    ({"tol": -1.0}, ValueError, "tol must be a finite number >= 0"),
-    ({"tol": "small"}, TypeError, "tol must be a real number"),
-    ({"reg_covar": -1e-6}, ValueError, "reg_covar"),
-    ({"reg_covar": np.nan}, ValueError, "reg_covar"),
-    ({"max_iter": -1}, ValueError, "max_iter"),
-    ({"max_iter": 10.0}, TypeError, "max_iter must be an int"),
-    ({"n_init": 0}, ValueError, "n_init"),
-    ({"init_params": "kmeans2"}, ValueError, "init_params must be one of"),
-    ({"random_state": "seed"}, TypeError, "random_state"),
-    ({"random_state": -5}, ValueError, "random_state"),
-    ({"warm_start": "yes"}, TypeError, "warm_start"),
-    ({"verbose": -1}, ValueError, "verbose"),
-    ({"verbose_interval": 0}, ValueError, "verbose_interval"),
-    ({"n_threads": 0}, ValueError, "n_threads=0 is invalid"),
-    ({"n_threads": 1.5}, TypeError, "n_threads must be None or an int"),
-])
-def test_bad_hyper_parameters(params, error, match):
-    with pytest.raises(error, match=match):
-        GaussianMixture(**{"n_components": 2, **params}).fit(X_GOOD)
+OK = _Ok()
 
 
-@pytest.mark.parametrize("covariance_type, params, match", [
-    ("full", {"weights_init": [0.5, 0.6]}, "must sum to 1"),
-    ("full", {"weights_init": [1.5, -0.5]}, r"must lie in \[0, 1\]"),
-    ("full", {"weights_init": [1.0]}, r"weights_init must have shape \(2,\)"),
-    ("full", {"weights_init": [np.nan, 1.0]}, "NaN"),
-    ("full", {"means_init": np.zeros((3, 2))}, r"means_init must have shape \(2, 2\)"),
-    ("full", {"means_init": np.zeros((2, 3))}, r"means_init must have shape \(2, 2\)"),
-    ("full", {"means_init": [[0, 0], [np.inf, 0]]}, "infinite"),
-    ("full", {"precisions_init": np.ones((2, 2))}, r"must have shape \(2, 2, 2\)"),
-    ("full", {"precisions_init": np.stack([np.eye(2), -np.eye(2)])},
-     r"precisions_init\[1\] is not positive definite"),
-    ("full", {"precisions_init": np.stack([np.eye(2), [[1, 0.5], [0, 1]]])},
-     "not symmetric"),
-    ("tied", {"precisions_init": np.eye(3)}, r"must have shape \(2, 2\)"),
-    ("tied", {"precisions_init": [[1, 2], [2, 1]]}, "not positive definite"),
-    ("diag", {"precisions_init": [[1, 1], [1, 0]]}, "must be positive"),
-    ("spherical", {"precisions_init": [1.0, -1.0]}, "must be positive"),
-    ("spherical", {"precisions_init": [[1.0, 1.0]]}, r"must have shape \(2,\)"),
-])
-def test_bad_initial_parameters(covariance_type, params, match):
-    with pytest.raises(ValueError, match=match):
-        GaussianMixture(2, covariance_type=covariance_type, **params).fit(X_GOOD)
+@dataclass(frozen=True)
+class Case:
+    """One bad (or unusual) input; ``make``/``clean`` build fresh inputs per test."""
+
+    name: str
+    make: Callable          # tmp_path -> dict of inputs (X, sample_weight, params, ...)
+    outcome: object         # OK or Raises, or a dict {entry group: outcome}
+    clean: Callable = None  # tmp_path -> equivalent clean inputs (OK outcomes)
+    rtol: float = 1e-12
 
 
-@pytest.mark.parametrize("sample_weight, error, match", [
-    (np.ones(59), ValueError, "length 59 but X has 60 rows"),
-    (np.ones((60, 1)), ValueError, "must be 1-D"),
-    (-np.ones(60), ValueError, "60 negative"),
-    (np.r_[np.nan, np.ones(59)], ValueError, "NaN or infinite"),
-    (np.r_[np.inf, np.ones(59)], ValueError, "NaN or infinite"),
-    (np.zeros(60), ValueError, "all zeros"),
-    (-1.0, ValueError, "positive finite number"),
-    (np.array(["a"] * 60), TypeError, "must contain numbers"),
-])
-def test_bad_sample_weight(sample_weight, error, match):
-    with pytest.raises(error, match=match):
-        GaussianMixture(2).fit(X_GOOD, sample_weight=sample_weight)
+def _X(factory, **extra):
+    return lambda tmp_path: {"X": factory(tmp_path), **extra}
 
 
-def test_wrong_number_of_features_at_predict_time():
-    gm = GaussianMixture(2, random_state=0).fit(X_GOOD)
-    bad = np.ones((4, 3))
-    for method in (gm.predict, gm.predict_proba, gm.score_samples, gm.score, gm.bic, gm.aic):
-        with pytest.raises(ValueError, match="X has 3 features, but this GaussianMixture "
-                                             "was fitted with 2 features"):
-            method(bad)
+def _const(value):
+    return lambda tmp_path: value
 
 
-def test_predict_validates_values_too():
-    gm = GaussianMixture(2, random_state=0).fit(X_GOOD)
-    with pytest.raises(ValueError, match="NaN"):
-        gm.predict(np.array([[np.nan, 1.0]]))
-    with pytest.raises(ValueError, match="2-D"):
-        gm.predict(np.array([1.0, 2.0]))
+def _as64(X):
+    return np.array(np.asarray(X), dtype=np.float64)
 
 
-def test_not_fitted():
-    with pytest.raises(NotFittedError):
-        GaussianMixture().predict(X_GOOD)
+def _memmap(tmp_path):
+    path = tmp_path / "X.dat"
+    writer = np.memmap(path, dtype=np.float64, mode="w+", shape=X_GOOD.shape)
+    writer[:] = X_GOOD
+    writer.flush()
+    del writer
+    return np.memmap(path, dtype=np.float64, mode="r", shape=X_GOOD.shape)
+
+
+def _npy_mmap(tmp_path):
+    np.save(tmp_path / "X.npy", X_GOOD)
+    return np.load(tmp_path / "X.npy", mmap_mode="r")
+
+
+def _unaligned(tmp_path):
+    raw = np.zeros(X_GOOD.nbytes + 1, dtype=np.uint8)
+    view = np.frombuffer(raw.data, dtype=np.float64, count=X_GOOD.size,
+                         offset=1).reshape(X_GOOD.shape)
+    raw[1:] = np.frombuffer(X_GOOD.tobytes(), dtype=np.uint8)
+    assert not view.flags.aligned
+    return view
+
+
+def _readonly(tmp_path):
+    X = X_GOOD.copy()
+    X.flags.writeable = False
+    return X
+
+
+def _with(value, row=0, col=1):
+    X = X_GOOD.copy()
+    X[row, col] = value
+    return X
+
+
+def _frame(tmp_path):
+    pandas = pytest.importorskip("pandas")
+    return pandas.DataFrame(X_GOOD, columns=["a", "b"])
+
+
+def _frame_with_text(tmp_path):
+    pandas = pytest.importorskip("pandas")
+    return pandas.DataFrame({"a": X_GOOD[:, 0], "b": ["x"] * len(X_GOOD)})
+
+
+def _sparse(tmp_path):
+    sparse = pytest.importorskip("scipy.sparse")
+    return sparse.csr_matrix(X_GOOD)
+
+
+def _masked(tmp_path):
+    X = np.ma.masked_array(X_GOOD.copy())
+    X[3, 1] = np.ma.masked
+    return X
+
+
+def _huge_longdouble(tmp_path):
+    if np.finfo(np.longdouble).max <= np.finfo(np.float64).max:
+        pytest.skip("longdouble is float64 on this platform")
+    X = X_GOOD.astype(np.longdouble)
+    X[0, 0] = np.finfo(np.longdouble).max
+    return X
+
+
+def _unfitted_estimator():
+    return GaussianMixture(N_COMPONENTS)
+
+
+def _estimator_with(**params):
+    def make(tmp_path):
+        model = copy.deepcopy(FITTED)
+        model.set_params(**params)
+        return {"model": model}
+    return make
+
+
+# ---------------------------------------------------------------------------------
+# The cases. An outcome given as a dict depends on the entry group ("fit": the
+# fitting entry points, "predict": methods of a fitted model).
+# ---------------------------------------------------------------------------------
+
+def _both(outcome):
+    return {"fit": outcome, "predict": outcome}
+
+
+X_CASES = [
+    # Accepted and converted (or used as they are): the result equals the clean one.
+    Case("list", _X(lambda t: X_GOOD.tolist()), OK, _X(lambda t: X_GOOD)),
+    Case("int64", _X(lambda t: np.round(X_GOOD * 100).astype(np.int64)), OK,
+         _X(lambda t: np.round(X_GOOD * 100))),
+    Case("int8", _X(lambda t: np.round(X_GOOD * 10).astype(np.int8)), OK,
+         _X(lambda t: np.round(X_GOOD * 10))),
+    Case("uint16", _X(lambda t: np.round(X_GOOD * 10 + 100).astype(np.uint16)), OK,
+         _X(lambda t: np.round(X_GOOD * 10 + 100))),
+    Case("bool", _X(lambda t: X_GOOD > X_GOOD.mean(axis=0)), OK,
+         _X(lambda t: _as64(X_GOOD > X_GOOD.mean(axis=0)))),
+    Case("float16", _X(lambda t: X_GOOD.astype(np.float16)), OK,
+         _X(lambda t: _as64(X_GOOD.astype(np.float16)))),
+    Case("float32", _X(lambda t: X_GOOD.astype(np.float32)), OK,
+         _X(lambda t: _as64(X_GOOD.astype(np.float32))), rtol=1e-4),
+    Case("longdouble", _X(lambda t: X_GOOD.astype(np.longdouble)), OK, _X(lambda t: X_GOOD)),
+    Case("big-endian", _X(lambda t: X_GOOD.astype(">f8")), OK, _X(lambda t: X_GOOD)),
+    Case("object-numbers", _X(lambda t: X_GOOD.astype(object)), OK, _X(lambda t: X_GOOD)),
+    Case("fortran", _X(lambda t: np.asfortranarray(X_GOOD)), OK, _X(lambda t: X_GOOD)),
+    Case("column-strided", _X(lambda t: np.repeat(X_GOOD, 2, axis=1)[:, ::2]), OK,
+         _X(lambda t: X_GOOD)),
+    Case("row-strided", _X(lambda t: np.repeat(X_GOOD, 2, axis=0)[::2]), OK,
+         _X(lambda t: X_GOOD)),
+    Case("reversed", _X(lambda t: X_GOOD[::-1]), OK, _X(lambda t: X_GOOD[::-1].copy())),
+    Case("read-only", _X(_readonly), OK, _X(lambda t: X_GOOD)),
+    Case("memmap", _X(_memmap), OK, _X(lambda t: X_GOOD)),
+    Case("npy-mmap", _X(_npy_mmap), OK, _X(lambda t: X_GOOD)),
+    Case("unaligned", _X(_unaligned), OK, _X(lambda t: X_GOOD)),
+    Case("dataframe", _X(_frame), OK, _X(lambda t: X_GOOD)),
+    Case("masked-no-mask", _X(lambda t: np.ma.masked_array(X_GOOD.copy())), OK,
+         _X(lambda t: X_GOOD)),
+    # Refused: wrong type or dtype.
+    Case("None", _X(_const(None)), _both(Raises(TypeError, "X", "got None"))),
+    Case("str", _X(_const("abc")), _both(Raises(TypeError, "X", "got a str"))),
+    Case("bytes", _X(_const(b"abc")), _both(Raises(TypeError, "X", "got a bytes"))),
+    Case("str-array", _X(lambda t: np.array([["a", "b"], ["c", "d"]])),
+         _both(Raises(TypeError, "X", "must contain numbers"))),
+    Case("bytes-array", _X(lambda t: np.array([[b"a", b"b"], [b"c", b"d"]])),
+         _both(Raises(TypeError, "X", "must contain numbers"))),
+    Case("nested-str-list", _X(_const([["1", "2"], ["3", "4"]])),
+         _both(Raises(TypeError, "X", "must contain numbers.*astype"))),
+    Case("complex", _X(lambda t: X_GOOD + 1j), _both(Raises(TypeError, "X", "complex"))),
+    Case("datetime", _X(lambda t: np.zeros((4, 2), dtype="datetime64[s]")),
+         _both(Raises(TypeError, "X", "dates"))),
+    Case("timedelta", _X(lambda t: np.zeros((4, 2), dtype="timedelta64[s]")),
+         _both(Raises(TypeError, "X", "dates"))),
+    Case("structured", _X(lambda t: np.zeros((4, 2), dtype=[("a", "f8")])),
+         _both(Raises(TypeError, "X", "must contain numbers"))),
+    Case("object-junk", _X(lambda t: np.array([[object(), 1], [2, 3]], dtype=object)),
+         _both(Raises(TypeError, "X", "dtype object"))),
+    Case("object-None", _X(lambda t: np.array([[1.0, None], [2, 3]], dtype=object)),
+         _both(Raises(ValueError, "X", "1 NaN or infinite"))),
+    Case("dict", _X(_const({"a": 1})), _both(Raises(TypeError, "X", "dtype object"))),
+    Case("dataframe-text", _X(_frame_with_text), _both(Raises(TypeError, "X", "not numbers"))),
+    Case("sparse", _X(_sparse), _both(Raises(TypeError, "X", r"sparse.*toarray\(\)"))),
+    # Refused: wrong shape.
+    Case("ragged", _X(_const([[1, 2], [3]])), _both(Raises(ValueError, "X", "could not be "
+                                                                     "converted"))),
+    Case("scalar", _X(_const(np.float64(3.0))), _both(Raises(ValueError, "X", "scalar"))),
+    Case("1-D", _X(lambda t: X_GOOD[:, 0].copy()),
+         _both(Raises(ValueError, "X", r"reshape\(-1, 1\)"))),
+    Case("empty-list", _X(_const([])), _both(Raises(ValueError, "X", "1-D"))),
+    Case("3-D", _X(lambda t: np.ones((6, 2, 2))), _both(Raises(ValueError, "X", "3-D"))),
+    Case("no-rows", _X(lambda t: np.empty((0, 2))), _both(Raises(ValueError, "X", "0 sample"))),
+    Case("no-features", _X(lambda t: np.empty((5, 0))),
+         _both(Raises(ValueError, "X", "0 features"))),
+    Case("0x0", _X(lambda t: np.empty((0, 0))), _both(Raises(ValueError, "X", "0 features"))),
+    Case("3-features", _X(lambda t: np.hstack([X_GOOD, X_GOOD[:, :1]])),
+         {"fit": OK, "predict": Raises(ValueError, "X", "X has 3 features, but this "
+                                       "GaussianMixture was fitted with 2")},
+         _X(lambda t: np.hstack([X_GOOD, X_GOOD[:, :1]]))),
+    Case("1-row", _X(lambda t: X_GOOD[:1].copy()),
+         {"fit": Raises(ValueError, "n_components", "n_samples >= n_components"),
+          "predict": OK}, _X(lambda t: X_GOOD[:1].copy())),
+    # Refused: values.
+    Case("NaN", _X(lambda t: _with(np.nan)), _both(Raises(ValueError, "X", "1 NaN or inf"))),
+    Case("+inf", _X(lambda t: _with(np.inf)), _both(Raises(ValueError, "X", "1 NaN or inf"))),
+    Case("-inf", _X(lambda t: _with(-np.inf)), _both(Raises(ValueError, "X", "1 NaN or inf"))),
+    Case("NaN-float32", _X(lambda t: _with(np.nan).astype(np.float32)),
+         _both(Raises(ValueError, "X", "NaN"))),
+    Case("longdouble-overflow", _X(_huge_longdouble),
+         _both(Raises(ValueError, "X", "after conversion from"))),
+    Case("masked", _X(_masked), _both(Raises(ValueError, "X", "1 masked value"))),
+    Case("scale-1e200", _X(lambda t: X_GOOD * 1e200),
+         {"fit": Raises(ValueError, "X", "too large for float64.*Rescale"),
+          "predict": Raises(ValueError, "X", "so far from every component")}),
+]
+
+SAMPLE_WEIGHT_ENTRIES = FIT_ENTRIES + ("score",)
+
+
+def _sw(factory):
+    return lambda tmp_path: {"sample_weight": factory(tmp_path)}
+
+
+def _sw_value(value):
+    return _sw(lambda t: value() if callable(value) else value)
+
+
+def _series(tmp_path):
+    pandas = pytest.importorskip("pandas")
+    return pandas.Series(np.linspace(0.5, 2, 60))
+
+
+def _readonly_weights(tmp_path):
+    w = np.linspace(0.5, 2, 60)
+    w.flags.writeable = False
+    return w
+
+
+SAMPLE_WEIGHT_CASES = [
+    Case("ones-list", _sw_value([1.0] * 60), OK, _sw_value(None)),
+    Case("ints", _sw_value(lambda: np.arange(60) % 3 + 1), OK,
+         _sw_value(lambda: np.arange(60.0) % 3 + 1)),
+    Case("bool-all-true", _sw_value(lambda: np.ones(60, dtype=bool)), OK, _sw_value(None)),
+    Case("scalar-2", _sw_value(2.0), OK, _sw_value(None)),
+    Case("float32", _sw_value(lambda: np.linspace(0.5, 2, 60, dtype=np.float32)), OK,
+         _sw_value(lambda: _as64(np.linspace(0.5, 2, 60, dtype=np.float32)))),
+    Case("some-zeros", _sw_value(lambda: np.r_[np.zeros(10), np.ones(50)]), OK,
+         _sw_value(lambda: np.r_[np.zeros(10), np.ones(50)])),
+    Case("huge-1e308", _sw_value(lambda: np.full(60, 1e308)), OK, _sw_value(None), rtol=1e-10),
+    Case("tiny-1e-300", _sw_value(lambda: np.full(60, 1e-300)), OK, _sw_value(None),
+         rtol=1e-10),
+    Case("subnormal", _sw_value(lambda: np.full(60, 5e-324)), OK, _sw_value(None), rtol=1e-10),
+    Case("series", _sw(_series), OK, _sw_value(lambda: np.linspace(0.5, 2, 60))),
+    Case("read-only", _sw(_readonly_weights), OK, _sw_value(lambda: np.linspace(0.5, 2, 60))),
+    Case("big-endian", _sw_value(lambda: np.linspace(0.5, 2, 60).astype(">f8")), OK,
+         _sw_value(lambda: np.linspace(0.5, 2, 60))),
+    Case("negative", _sw_value(lambda: -np.ones(60)),
+         Raises(ValueError, "sample_weight", "60 negative")),
+    Case("one-negative", _sw_value(lambda: np.r_[-1.0, np.ones(59)]),
+         Raises(ValueError, "sample_weight", "1 negative.*min -1.0")),
+    Case("NaN", _sw_value(lambda: np.r_[np.nan, np.ones(59)]),
+         Raises(ValueError, "sample_weight", "NaN or infinite")),
+    Case("+inf", _sw_value(lambda: np.r_[np.inf, np.ones(59)]),
+         Raises(ValueError, "sample_weight", "NaN or infinite")),
+    Case("-inf", _sw_value(lambda: np.r_[-np.inf, np.ones(59)]),
+         Raises(ValueError, "sample_weight", "NaN or infinite")),
+    Case("too-short", _sw_value(lambda: np.ones(59)),
+         Raises(ValueError, "sample_weight", "length 59 but X has 60 rows")),
+    Case("too-long", _sw_value(lambda: np.ones(61)),
+         Raises(ValueError, "sample_weight", "length 61 but X has 60 rows")),
+    Case("empty", _sw_value(lambda: np.ones(0)),
+         Raises(ValueError, "sample_weight", "length 0 but X has 60 rows")),
+    Case("2-D", _sw_value(lambda: np.ones((60, 1))),
+         Raises(ValueError, "sample_weight", r"must be 1-D.*np.ravel")),
+    Case("bool-scalar", _sw_value(True), Raises(ValueError, "sample_weight", "must be 1-D")),
+    Case("all-zero", _sw_value(lambda: np.zeros(60)),
+         Raises(ValueError, "sample_weight", "all zeros")),
+    Case("scalar-0", _sw_value(0.0), Raises(ValueError, "sample_weight", "positive finite")),
+    Case("scalar-negative", _sw_value(-1.0),
+         Raises(ValueError, "sample_weight", "positive finite")),
+    Case("scalar-NaN", _sw_value(float("nan")),
+         Raises(ValueError, "sample_weight", "positive finite")),
+    Case("scalar-inf", _sw_value(float("inf")),
+         Raises(ValueError, "sample_weight", "positive finite")),
+    Case("scalar-complex", _sw_value(1j), Raises(TypeError, "sample_weight", "complex")),
+    Case("complex", _sw_value(lambda: np.ones(60) + 0j),
+         Raises(TypeError, "sample_weight", "complex")),
+    Case("strings", _sw_value(lambda: np.array(["a"] * 60)),
+         Raises(TypeError, "sample_weight", "must contain numbers")),
+    Case("Nones", _sw_value([None] * 60), Raises(ValueError, "sample_weight", "60 NaN")),
+    Case("str", _sw_value("1"), Raises(TypeError, "sample_weight", "got a str")),
+]
+# Zero weight on all but one row: too few rows to fit two components (score is fine).
+SAMPLE_WEIGHT_CASES.append(Case(
+    "one-positive", _sw_value(lambda: np.r_[1.0, np.zeros(59)]),
+    {"fit": Raises(ValueError, "n_components", "positive sample_weight"), "predict": OK},
+    _sw_value(lambda: np.r_[1.0, np.zeros(59)])))
+
+
+def _params(**params):
+    return lambda tmp_path: {"params": params}
+
+
+def _fresh_params(factory):
+    return lambda tmp_path: {"params": factory()}
+
+
+def _bad(name, value, error, match=None):
+    shown = re.escape(repr(value))
+    return Case(f"{name}={value!r}"[:40], _params(**{name: value}),
+                Raises(error, name, match if match is not None else shown))
+
+
+HYPER_PARAMETER_CASES = [
+    Case("n_components=np.int64", _params(n_components=np.int64(2)), OK,
+         _params(n_components=2)),
+    Case("n_components=np.uint8", _params(n_components=np.uint8(2)), OK,
+         _params(n_components=2)),
+    _bad("n_components", 0, ValueError),
+    _bad("n_components", -1, ValueError),
+    _bad("n_components", 2.5, TypeError),
+    _bad("n_components", "2", TypeError),
+    _bad("n_components", None, TypeError),
+    _bad("n_components", True, TypeError),
+    _bad("n_components", [2], TypeError),
+    Case("n_components=61", _params(n_components=61),
+         Raises(ValueError, "n_components", "n_components = 61, n_samples = 60")),
+    _bad("covariance_type", "fancy", ValueError),
+    _bad("covariance_type", "FULL", ValueError),
+    _bad("covariance_type", None, ValueError),
+    _bad("covariance_type", 1, ValueError),
+    _bad("covariance_type", ["full"], ValueError),
+    Case("tol=np.float32", _params(tol=np.float32(1e-3)), OK,
+         _params(tol=float(np.float32(1e-3)))),
+    Case("tol=1", _params(tol=1), OK, _params(tol=1.0)),
+    _bad("tol", -1.0, ValueError),
+    _bad("tol", float("nan"), ValueError),
+    _bad("tol", float("inf"), ValueError),
+    _bad("tol", "small", TypeError),
+    _bad("tol", None, TypeError),
+    _bad("tol", True, TypeError),
+    _bad("tol", 1j, TypeError),
+    Case("reg_covar=0", _params(reg_covar=0), OK, _params(reg_covar=0.0)),
+    _bad("reg_covar", -1e-6, ValueError),
+    _bad("reg_covar", float("nan"), ValueError),
+    _bad("reg_covar", float("inf"), ValueError),
+    _bad("reg_covar", 1e301, ValueError),
+    _bad("reg_covar", "tiny", TypeError),
+    _bad("reg_covar", None, TypeError),
+    Case("max_iter=np.int32", _params(max_iter=np.int32(50)), OK, _params(max_iter=50)),
+    Case("max_iter=0", _params(max_iter=0), OK, _params(max_iter=0)),
+    _bad("max_iter", -1, ValueError),
+    _bad("max_iter", 10.0, TypeError),
+    _bad("max_iter", "10", TypeError),
+    _bad("max_iter", None, TypeError),
+    _bad("max_iter", True, TypeError),
+    Case("n_init=2", _params(n_init=2), OK, _params(n_init=2)),
+    _bad("n_init", 0, ValueError),
+    _bad("n_init", 1.5, TypeError),
+    _bad("n_init", None, TypeError),
+    _bad("init_params", "kmeans2", ValueError),
+    _bad("init_params", "KMEANS", ValueError),
+    _bad("init_params", None, ValueError),
+    Case("random_state=np.int64", _params(random_state=np.int64(3)), OK,
+         _params(random_state=3)),
+    Case("random_state=RandomState", _fresh_params(
+        lambda: {"random_state": np.random.RandomState(5)}), OK,
+        _fresh_params(lambda: {"random_state": np.random.RandomState(5)})),
+    Case("random_state=Generator", _fresh_params(
+        lambda: {"random_state": np.random.default_rng(5)}), OK,
+        _fresh_params(lambda: {"random_state": np.random.default_rng(5)})),
+    _bad("random_state", "seed", TypeError),
+    _bad("random_state", 1.5, TypeError),
+    _bad("random_state", True, TypeError),
+    _bad("random_state", [1], TypeError),
+    _bad("random_state", -5, ValueError),
+    _bad("random_state", 2 ** 32, ValueError),
+    Case("warm_start=np.bool_", _params(warm_start=np.bool_(True)), OK,
+         _params(warm_start=True)),
+    _bad("warm_start", "yes", TypeError),
+    _bad("warm_start", 1, TypeError),
+    _bad("warm_start", None, TypeError),
+    _bad("verbose", -1, ValueError),
+    _bad("verbose", 1.5, TypeError),
+    _bad("verbose", "1", TypeError),
+    _bad("verbose_interval", 0, ValueError),
+    _bad("verbose_interval", 1.5, TypeError),
+    Case("n_threads=-1", _params(n_threads=-1), OK, _params(n_threads=1)),
+    Case("n_threads=3", _params(n_threads=3), OK, _params(n_threads=1)),
+    Case("n_threads=np.int64", _params(n_threads=np.int64(2)), OK, _params(n_threads=1)),
+    _bad("n_threads", 0, ValueError, "n_threads=0 is invalid"),
+    _bad("n_threads", 2 ** 40, ValueError),
+    _bad("n_threads", -2 ** 40, ValueError),
+    _bad("n_threads", 1.5, TypeError),
+    _bad("n_threads", "2", TypeError),
+    _bad("n_threads", True, TypeError),
+]
+
+
+def _init(covariance_type="full", **arrays):
+    return lambda tmp_path: {"params": {"covariance_type": covariance_type, **arrays}}
+
+
+def _bad_init(name, covariance_type, value, error, match, case_name):
+    return Case(f"{covariance_type}-{name}-{case_name}", _init(covariance_type, **{name: value}),
+                Raises(error, name, match))
+
+
+_MEANS = [[-2.0, 0.0], [2.0, 0.0]]
+INIT_CASES = [
+    Case("weights_init-list", _init(weights_init=[0.5, 0.5]), OK,
+         _init(weights_init=np.array([0.5, 0.5]))),
+    Case("weights_init-one-zero", _init(weights_init=[1, 0]), OK,
+         _init(weights_init=np.array([1.0, 0.0]))),
+    Case("means_init-int", _init(means_init=[[-2, 0], [2, 0]]), OK, _init(means_init=_MEANS)),
+    Case("means_init-float32", _init(means_init=np.float32(_MEANS)), OK,
+         _init(means_init=_MEANS)),
+    Case("full-precisions_init-list", _init(precisions_init=[np.eye(2).tolist()] * 2), OK,
+         _init(precisions_init=np.stack([np.eye(2)] * 2))),
+    Case("diag-precisions_init-int", _init("diag", precisions_init=[[1, 2], [3, 4]]), OK,
+         _init("diag", precisions_init=np.array([[1.0, 2], [3, 4]]))),
+    Case("full-precisions_init-1e300", _init(precisions_init=np.stack([np.eye(2) * 1e300] * 2)),
+         OK, _init(precisions_init=np.stack([np.eye(2) * 1e300] * 2))),
+    _bad_init("weights_init", "full", [1.0], ValueError, r"shape \(2,\)", "short"),
+    _bad_init("weights_init", "full", [[0.5, 0.5]], ValueError, r"shape \(2,\)", "2-D"),
+    _bad_init("weights_init", "full", [0.5, 0.6], ValueError, "must sum to 1", "sum"),
+    _bad_init("weights_init", "full", [1.5, -0.5], ValueError, r"\[0, 1\]", "range"),
+    _bad_init("weights_init", "full", [np.nan, 1.0], ValueError, "NaN", "nan"),
+    _bad_init("weights_init", "full", [np.inf, 1.0], ValueError, "infinite", "inf"),
+    _bad_init("weights_init", "full", ["a", "b"], TypeError, "must contain numbers", "str"),
+    _bad_init("weights_init", "full", [0.5 + 0j, 0.5], TypeError, "complex", "complex"),
+    _bad_init("weights_init", "full", np.array([object(), 1], dtype=object), TypeError,
+              "not numbers", "object"),
+    _bad_init("means_init", "full", np.zeros((3, 2)), ValueError, r"shape \(2, 2\)", "3x2"),
+    _bad_init("means_init", "full", np.zeros((2, 3)), ValueError, r"shape \(2, 2\)", "2x3"),
+    _bad_init("means_init", "full", np.zeros(2), ValueError, r"shape \(2, 2\)", "1-D"),
+    _bad_init("means_init", "full", [[0, 0], [np.inf, 0]], ValueError, "infinite", "inf"),
+    _bad_init("means_init", "full", [[0, 0], [np.nan, 0]], ValueError, "NaN", "nan"),
+    _bad_init("means_init", "full", [["a", "b"], ["c", "d"]], TypeError, "numbers", "str"),
+    _bad_init("means_init", "full", np.zeros((2, 2)) + 1j, TypeError, "complex", "complex"),
+    _bad_init("means_init", "full", [[0, 0], [1e200, 0]], ValueError, "too far from X",
+              "far"),
+    _bad_init("precisions_init", "full", np.ones((2, 2)), ValueError, r"shape \(2, 2, 2\)",
+              "shape"),
+    _bad_init("precisions_init", "full", np.stack([np.eye(2), -np.eye(2)]), ValueError,
+              r"precisions_init\[1\] is not positive definite", "not-pd"),
+    _bad_init("precisions_init", "full", np.stack([np.eye(2), [[1, 0.5], [0, 1]]]),
+              ValueError, r"precisions_init\[1\] is not symmetric", "asymmetric"),
+    _bad_init("precisions_init", "full", np.stack([np.eye(2), np.eye(2) * np.nan]),
+              ValueError, "NaN", "nan"),
+    _bad_init("precisions_init", "full", np.stack([np.eye(2)] * 2).astype(str), TypeError,
+              "numbers", "str"),
+    _bad_init("precisions_init", "full", np.stack([np.eye(2)] * 2) * 1e-310, ValueError,
+              "cannot represent", "tiny"),
+    _bad_init("precisions_init", "full", np.stack([np.eye(2)] * 2) * 1e306, ValueError,
+              "cannot represent", "huge"),
+    _bad_init("precisions_init", "tied", np.eye(3), ValueError, r"shape \(2, 2\)", "shape"),
+    _bad_init("precisions_init", "tied", [[1, 2], [2, 1]], ValueError,
+              "not positive definite", "not-pd"),
+    _bad_init("precisions_init", "diag", [[1, 1], [1, 0]], ValueError, "must be positive",
+              "zero"),
+    _bad_init("precisions_init", "diag", [[1, 1]], ValueError, r"shape \(2, 2\)", "shape"),
+    _bad_init("precisions_init", "spherical", [1.0, -1.0], ValueError, "must be positive",
+              "negative"),
+    _bad_init("precisions_init", "spherical", [[1.0, 1.0]], ValueError, r"shape \(2,\)",
+              "shape"),
+    Case("spherical-precisions_init-overflow", lambda t: {
+        "X": X_GOOD * 1000, "params": {"covariance_type": "spherical",
+                                       "precisions_init": [1e300, 1e300]}},
+         Raises(ValueError, "precisions_init", "too large for the range of X")),
+]
+
+SAMPLE_CASES = [
+    Case("n_samples=np.int64", lambda t: {"n_samples": np.int64(3)}, OK),
+    Case("n_samples=1", lambda t: {"n_samples": 1}, OK),
+    *[Case(f"n_samples={value!r}", lambda t, v=value: {"n_samples": v},
+           Raises(error, "n_samples", re.escape(repr(value))))
+      for value, error in [(0, ValueError), (-1, ValueError), (1.5, TypeError),
+                           ("3", TypeError), (None, TypeError), (True, TypeError)]],
+]
+
+_UNFITTED = Raises(NotFittedError, "fit", "not fitted yet")
+STATE_CASES = [
+    Case("unfitted", lambda t: {"model": _unfitted_estimator()}, _UNFITTED),
+    Case("covariance_type-changed", _estimator_with(covariance_type="diag"),
+         Raises(ValueError, "covariance_type", "changed to 'diag' after fitting")),
+]
+STATE_ENTRIES = PREDICT_ENTRIES + ("sample", "save")
+
+
+def _warm_refit(**params):
+    def make(tmp_path):
+        model = copy.deepcopy(FITTED)
+        model.set_params(warm_start=True, **params)
+        return {"model": model}
+    return make
+
+
+WARM_START_CASES = [
+    Case("warm-same", _warm_refit(), OK),
+    Case("warm-n_components-changed", _warm_refit(n_components=3),
+         Raises(ValueError, "warm_start", r"n_components.*\('full', 3, 2\)")),
+    Case("warm-covariance_type-changed", _warm_refit(covariance_type="tied"),
+         Raises(ValueError, "warm_start", r"\('tied', 2, 2\)")),
+]
+
+
+def _path(factory):
+    return lambda tmp_path: {"path": factory(tmp_path)}
+
+
+SAVE_CASES = [
+    Case("str-path", _path(lambda t: str(t / "model.npz")), OK),
+    Case("pathlib-no-suffix", _path(lambda t: t / "model"), OK),
+    Case("bytes-path", _path(lambda t: str(t / "model.npz").encode()), OK),
+    Case("file-object", _path(lambda t: io.BytesIO()), OK),
+    Case("None", _path(_const(None)), Raises(TypeError, "path", "got None")),
+    Case("int", _path(_const(3)), Raises(TypeError, "path", "got 3")),
+    Case("directory", _path(lambda t: t), Raises(IsADirectoryError, "path", "")),
+    Case("missing-directory", _path(lambda t: t / "nowhere" / "model.npz"),
+         Raises(FileNotFoundError, "path", "")),
+    Case("invalid-hyper-parameter", lambda t: {**_estimator_with(tol=-1.0)(t),
+                                               "path": t / "m.npz"},
+         Raises(ValueError, "tol", "tol must be")),
+]
+def _saved(tmp_path):
+    path = tmp_path / "model.npz"
+    FITTED.save(path)
+    return path
+
+
+def _entries(path):
+    with np.load(path, allow_pickle=False) as npz:
+        return dict(npz)
+
+
+def _tampered(change):
+    """A saved model whose entries ``change(entries)`` rewrote (numpy.savez)."""
+    def make(tmp_path):
+        path = _saved(tmp_path)
+        entries = _entries(path)
+        change(entries)
+        np.savez(path, **entries)
+        return {"path": path}
+    return make
+
+
+def _set(name, value):
+    return _tampered(lambda entries: entries.__setitem__(name, value))
+
+
+def _hyper(**changes):
+    import json
+
+    def change(entries):
+        params = json.loads(str(entries["hyper_parameters"]))
+        params.update(changes)
+        entries["hyper_parameters"] = np.array(json.dumps(params))
+    return _tampered(change)
+
+
+def _raw(factory):
+    """A file whose bytes ``factory(valid model bytes)`` returns."""
+    def make(tmp_path):
+        path = _saved(tmp_path)
+        path.write_bytes(factory(path.read_bytes()))
+        return {"path": path}
+    return make
+
+
+def _flip_middle(data):
+    middle = bytearray(data)
+    for i in range(len(data) // 2, len(data) // 2 + 16):
+        middle[i] ^= 0xFF
+    return bytes(middle)
+
+
+def _lying_header(tmp_path):
+    """A .npy member whose header claims 10**12 float64 values."""
+    import zipfile
+    path = _saved(tmp_path)
+    entries = _entries(path)
+    member = io.BytesIO()
+    np.lib.format.write_array(member, entries.pop("weights_"))
+    data = member.getvalue().replace(b"(2,)", b"(1000000000000,)", 1)
+    np.savez(path, **entries)
+    with zipfile.ZipFile(path, "a") as archive:
+        archive.writestr("weights_.npy", data)
+    return {"path": path}
+
+
+_NOT_MODEL = "not a valid fastgmm model file"
+_FULL = FITTED.covariances_
+LOAD_CASES = [
+    Case("valid", lambda t: {"path": _saved(t)}, OK),
+    Case("file-object", lambda t: {"path": io.BytesIO(_saved(t).read_bytes())}, OK),
+    Case("None", _path(_const(None)), Raises(TypeError, "path", "got None")),
+    Case("int", _path(_const(3)), Raises(TypeError, "path", "got 3")),
+    Case("missing-file", _path(lambda t: t / "missing.npz"),
+         Raises(FileNotFoundError, "path")),
+    Case("directory", _path(lambda t: t), Raises(IsADirectoryError, "path")),
+    Case("empty-file", _raw(lambda data: b""), Raises(ValueError, "path", _NOT_MODEL)),
+    Case("truncated-half", _raw(lambda data: data[:len(data) // 2]),
+         Raises(ValueError, "path", _NOT_MODEL)),
+    Case("truncated-tail", _raw(lambda data: data[:-10]), Raises(ValueError, "path", _NOT_MODEL)),
+    Case("corrupted-bytes", _raw(_flip_middle), Raises(ValueError, "path", _NOT_MODEL)),
+    Case("random-bytes", _raw(lambda data: np.random.default_rng(0).bytes(len(data))),
+         Raises(ValueError, "path", _NOT_MODEL)),
+    Case("text-file", _raw(lambda data: b"weights_ = [0.5, 0.5]\n"),
+         Raises(ValueError, "path", _NOT_MODEL)),
+    Case("npy-file", _raw(lambda data: _npy_bytes(X_GOOD)), Raises(ValueError, "path",
+                                                                 _NOT_MODEL)),
+    Case("pickle-file", _raw(lambda data: __import__("pickle").dumps(FITTED)),
+         Raises(ValueError, "path", _NOT_MODEL)),
+    Case("foreign-npz", _tampered(lambda e: [e.pop(k) for k in list(e) if k != "means_"]),
+         Raises(ValueError, "path", "not a fastgmm model file.*'fastgmm_format'")),
+    Case("wrong-format-name", _set("fastgmm_format", np.array("sklearn")),
+         Raises(ValueError, "path", "fastgmm_format is 'sklearn'")),
+    Case("future-version", _set("format_version", np.array(2)),
+         Raises(ValueError, "path", "format version 2.*upgrade fastgmm")),
+    Case("version-0", _set("format_version", np.array(0)),
+         Raises(ValueError, "path", "format_version 0")),
+    Case("version-text", _set("format_version", np.array("1")),
+         Raises(ValueError, "path", "format_version")),
+    Case("missing-entry", _tampered(lambda e: e.pop("precisions_")),
+         Raises(ValueError, "path", r"missing entries \['precisions_'\]")),
+    Case("extra-entry", _set("script", np.array("import os")),
+         Raises(ValueError, "path", r"unexpected entries \['script'\]")),
+    Case("means-wrong-shape", _set("means_", np.zeros((3, 2))),
+         Raises(ValueError, "path", r"'means_' must have shape \(2, 2\)")),
+    Case("means-int", _set("means_", np.zeros((2, 2), dtype=np.int64)),
+         Raises(ValueError, "path", "'means_' must be float64")),
+    Case("means-float32", _set("means_", FITTED.means_.astype(np.float32)),
+         Raises(ValueError, "path", "'means_' must be float64")),
+    Case("means-complex", _set("means_", FITTED.means_ + 0j),
+         Raises(ValueError, "path", "'means_' must be float64")),
+    Case("means-text", _set("means_", FITTED.means_.astype(str)),
+         Raises(ValueError, "path", "'means_' must be float64")),
+    Case("means-object", _set("means_", FITTED.means_.astype(object)),
+         Raises(ValueError, "path", "holds Python objects")),
+    Case("means-NaN", _set("means_", FITTED.means_ * np.nan),
+         Raises(ValueError, "path", "'means_' contains NaN")),
+    Case("covariances-inf", _set("covariances_", _FULL * np.inf),
+         Raises(ValueError, "path", "'covariances_' contains NaN or infinite")),
+    Case("weights-sum", _set("weights_", np.array([0.5, 0.6])),
+         Raises(ValueError, "path", "weights_ must be non-negative and sum to 1")),
+    Case("weights-negative", _set("weights_", np.array([1.5, -0.5])),
+         Raises(ValueError, "path", "weights_ must be non-negative")),
+    Case("cholesky-lower", _set("precisions_cholesky_",
+                                np.swapaxes(FITTED.precisions_cholesky_, 1, 2).copy()),
+         Raises(ValueError, "path", "upper triangular")),
+    Case("covariances-not-pd", _set("covariances_", -_FULL),
+         Raises(ValueError, "path", "positive definite")),
+    Case("covariances-asymmetric", _set("covariances_", _FULL + np.triu(np.ones((2, 2)), 1)),
+         Raises(ValueError, "path", "symmetric")),
+    Case("covariances-inconsistent", _set("covariances_", 2 * _FULL),
+         Raises(ValueError, "path", "disagree")),
+    Case("precisions-inconsistent", _set("precisions_", 2 * FITTED.precisions_),
+         Raises(ValueError, "path", "precisions_ must equal")),
+    Case("lower-bounds-length", _set("lower_bounds_", np.zeros(1)),
+         Raises(ValueError, "path", "'lower_bounds_' must have shape")),
+    Case("lower-bound-NaN", _set("lower_bound_", np.array(np.nan)),
+         Raises(ValueError, "path", "lower_bound_ must be finite")),
+    Case("n_iter-negative", _set("n_iter_", np.array(-1)),
+         Raises(ValueError, "path", "n_iter_=-1")),
+    Case("converged-float", _set("converged_", np.array(1.0)),
+         Raises(ValueError, "path", "'converged_' must be a scalar")),
+    Case("hyper-not-json", _set("hyper_parameters", np.array("{n_components: 2")),
+         Raises(ValueError, "path", _NOT_MODEL)),
+    Case("hyper-deep-json", _set("hyper_parameters", np.array("[" * 100000 + "]" * 100000)),
+         Raises(ValueError, "path", _NOT_MODEL)),
+    Case("hyper-missing-key", _tampered(lambda e: e.__setitem__(
+        "hyper_parameters", np.array('{"n_components": 2}'))),
+         Raises(ValueError, "path", "hyper_parameters must name exactly")),
+    Case("hyper-bad-type", _hyper(n_components="2"),
+         Raises(ValueError, "path", "invalid hyper-parameter: n_components must be an int")),
+    Case("hyper-bad-value", _hyper(tol=-1.0),
+         Raises(ValueError, "path", "invalid hyper-parameter: tol must be")),
+    Case("n_components-mismatch", _hyper(n_components=3),
+         Raises(ValueError, "path", r"'weights_' must have shape \(3,\)")),
+    Case("covariance_type-mismatch", _hyper(covariance_type="spherical"),
+         Raises(ValueError, "path", r"'covariances_' must have shape \(2,\)")),
+    Case("random_state-unknown", _hyper(random_state={"Generator": {
+        "bit_generator": "os.system", "state": {}}}),
+         Raises(ValueError, "path", "unknown random_state")),
+    Case("random_state-bad-state", _hyper(random_state={"RandomState": {
+        "bit_generator": "MT19937", "state": {"key": [1, 2], "pos": 0}}}),
+         Raises(ValueError, "path", _NOT_MODEL)),
+    Case("header-claims-1e12-values", _lying_header,
+         Raises(ValueError, "path", "more data than the archive holds")),
+]
+
+
+def _npy_bytes(array):
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()
+
+
+SET_PARAMS_CASES = [
+    Case("valid", lambda t: {"params": {"tol": 1e-4}}, OK),
+    Case("unknown", lambda t: {"params": {"bogus": 1}},
+         Raises(ValueError, "bogus", "Invalid parameter 'bogus'.*valid parameters")),
+]
+FASTGMM_FIT_CASES = [
+    Case("unknown-keyword", lambda t: {"params": {"bogus": 1}},
+         Raises(TypeError, "bogus", "unknown hyper-parameter.*valid ones")),
+]
+
+
+# ---------------------------------------------------------------------------------
+# Running a case
+# ---------------------------------------------------------------------------------
+
+_IN_MEMORY = object()   # the default ``path``: save to an in-memory file
+
+
+def _inputs(case_inputs):
+    inputs = {"X": X_GOOD.copy(), "sample_weight": None, "params": {}, "n_samples": 5,
+              "path": _IN_MEMORY, "model": None}
+    inputs.update(case_inputs)
+    if inputs["model"] is None:
+        inputs["model"] = copy.deepcopy(FITTED)
+    return inputs
+
+
+def _call(entry, inputs):
+    X, sw, params = inputs["X"], inputs["sample_weight"], dict(inputs["params"])
+    model = inputs["model"]
+    if entry in ("fit", "fit_predict"):
+        estimator = GaussianMixture(**{"n_components": N_COMPONENTS, "random_state": 0,
+                                       **params})
+        return getattr(estimator, entry)(X, sample_weight=sw)
+    if entry == "fastgmm.fit":
+        n_components = params.pop("n_components", N_COMPONENTS)
+        return fastgmm.fit(X, n_components, sample_weight=sw,
+                           **{"random_state": 0, **params})
+    if entry == "warm refit":
+        return model.fit(X)
+    if entry == "score":
+        return model.score(X, sample_weight=sw)
+    if entry in PREDICT_ENTRIES:
+        return getattr(model, entry)(X)
+    if entry == "sample":
+        return model.sample(inputs["n_samples"])
+    if entry == "save":
+        path = io.BytesIO() if inputs["path"] is _IN_MEMORY else inputs["path"]
+        model.save(path)
+        if isinstance(path, io.BytesIO):
+            path.seek(0)
+        return model, fastgmm.load(path)
+    if entry == "set_params":
+        return model.set_params(**params)
+    if entry == "fastgmm.load":
+        return fastgmm.load(inputs["path"])
+    raise AssertionError(entry)
+
+
+def _fitted_arrays(model):
+    return [model.weights_, model.means_, model.covariances_, model.precisions_,
+            model.precisions_cholesky_]
+
+
+def _assert_same_result(entry, got, want, rtol):
+    if isinstance(want, GaussianMixture):
+        for a, b in zip(_fitted_arrays(got), _fitted_arrays(want)):
+            assert np.all(np.isfinite(a))
+            np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol * np.abs(b).max())
+        assert got.lower_bound_ == pytest.approx(want.lower_bound_, rel=rtol, abs=rtol)
+    elif isinstance(want, np.ndarray) and want.dtype.kind == "i":
+        assert np.array_equal(got, want)
+    else:
+        assert np.all(np.isfinite(got))
+        np.testing.assert_allclose(got, want, rtol=rtol, atol=1e-300)
+
+
+def _check_ok(entry, case, result, tmp_path):
+    if entry == "sample":
+        draws, labels = result
+        assert draws.shape == (int(_inputs(case.make(tmp_path))["n_samples"]), 2)
+        assert np.all(np.isfinite(draws)) and labels.dtype.kind == "i"
+    elif entry == "save":
+        model, loaded = result
+        for a, b in zip(_fitted_arrays(loaded), _fitted_arrays(model)):
+            assert np.array_equal(a, b)
+    elif entry == "fastgmm.load":
+        for a, b in zip(_fitted_arrays(result), _fitted_arrays(FITTED)):
+            assert np.array_equal(a, b)
+    elif entry in ("set_params", "warm refit"):
+        assert isinstance(result, GaussianMixture)
+        if entry == "warm refit":
+            assert all(np.all(np.isfinite(a)) for a in _fitted_arrays(result))
+    else:
+        reference = _call(entry, _inputs(case.clean(tmp_path)))
+        _assert_same_result(entry, result, reference, case.rtol)
+
+
+def _snapshot(value):
+    """A deep copy to compare with afterwards (arrays: dtype, shape and bytes)."""
+    if isinstance(value, np.ndarray):
+        if value.dtype.hasobject:
+            return ("object", value.shape, repr(value.tolist()))
+        return (value.dtype.str, value.shape, np.ascontiguousarray(value).tobytes())
+    if isinstance(value, dict):
+        return {key: _snapshot(item) for key, item in value.items()
+                if key not in ("model", "path")}
+    if hasattr(value, "to_numpy"):   # pandas
+        return _snapshot(value.to_numpy(copy=True))
+    if isinstance(value, (list, tuple)):
+        return copy.deepcopy(value)
+    return repr(value)
+
+
+def _assert_clear_message(message, outcome):
+    assert re.search(rf"(?<![A-Za-z_]){re.escape(outcome.argument)}(?![A-Za-z])", message), (
+        f"the message does not name {outcome.argument!r}: {message}")
+    assert re.search(outcome.match, message, flags=re.S), (outcome.match, message)
+    assert any(word in message.lower() for word in FIX_WORDS), (
+        f"the message does not say what to do: {message}")
+
+
+def _run(entry, case, tmp_path, group):
+    outcome = case.outcome[group] if isinstance(case.outcome, dict) else case.outcome
+    inputs = _inputs(case.make(tmp_path))
+    before = _snapshot(inputs)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        if isinstance(outcome, Raises):
+            with pytest.raises(outcome.error) as info:
+                _call(entry, inputs)
+            if issubclass(outcome.error, (ValueError, TypeError)):
+                _assert_clear_message(str(info.value), outcome)
+        else:
+            _check_ok(entry, case, _call(entry, inputs), tmp_path)
+    assert not caught, [f"{w.category.__name__}: {w.message}" for w in caught]
+    assert _snapshot(inputs) == before, "the caller's input was modified"
+
+
+def _params_for(kind, cases, entries, group_of=lambda entry: "fit"):
+    """Test parameters ``entry x case``, with ids ``entry|kind:case|outcome``."""
+    return [pytest.param(entry, case, group_of(entry),
+                         id=f"{entry}|{kind}:{case.name}|"
+                            f"{_outcome(case, group_of(entry)).label()}")
+            for case in cases for entry in entries]
+
+
+def _outcome(case, group):
+    return case.outcome[group] if isinstance(case.outcome, dict) else case.outcome
+
+
+def _group(entry):
+    return "fit" if entry in FIT_ENTRIES else "predict"
+
+
+MATRIX = (
+    _params_for("X", X_CASES, X_ENTRIES, _group)
+    + _params_for("sample_weight", SAMPLE_WEIGHT_CASES, SAMPLE_WEIGHT_ENTRIES, _group)
+    + _params_for("hyper", HYPER_PARAMETER_CASES, FIT_ENTRIES)
+    + _params_for("init", INIT_CASES, FIT_ENTRIES)
+    + _params_for("n_samples", SAMPLE_CASES, ["sample"])
+    + _params_for("state", STATE_CASES, STATE_ENTRIES)
+    + _params_for("state", WARM_START_CASES, ["warm refit"])
+    + _params_for("path", SAVE_CASES, ["save"])
+    + _params_for("params", SET_PARAMS_CASES, ["set_params"])
+    + _params_for("params", FASTGMM_FIT_CASES, ["fastgmm.fit"])
+    + _params_for("file", LOAD_CASES, ["fastgmm.load"])
+)
+
+
+@pytest.mark.parametrize("entry, case, group", MATRIX)
+def test_bad_input_matrix(entry, case, group, tmp_path):
+    _run(entry, case, tmp_path, group)
+
+
+def test_matrix_covers_every_entry_point():
+    """A public method or function added later must get cases in the matrix."""
+    covered = {param.values[0] for param in MATRIX}
+    methods = {name for name, _ in inspect.getmembers(GaussianMixture, inspect.isfunction)
+               if not name.startswith("_")}
+    functions = {f"fastgmm.{name}" for name in fastgmm.__all__
+                 if callable(getattr(fastgmm, name))
+                 and not isinstance(getattr(fastgmm, name), type)}
+    no_input = {"get_params", "fastgmm.openmp_enabled"}   # nothing to validate
+    missing = (methods | functions) - no_input - covered
+    assert not missing, f"entry points without bad-input cases: {sorted(missing)}"
+
+
+def test_memory_mapped_and_read_only_input_is_not_copied(tmp_path):
+    from fastgmm._validation import check_data
+    for X in (_memmap(tmp_path), _npy_mmap(tmp_path), _readonly(tmp_path),
+              _memmap(tmp_path).astype(np.float32)):
+        checked = check_data(X)
+        assert np.shares_memory(checked, X) and checked.dtype == X.dtype
+
+
+def test_memory_mapped_input_reaches_the_kernels_uncopied(tmp_path, monkeypatch):
+    import fastgmm._em as em_module
+    X = _memmap(tmp_path)
+    seen = []
+    original = em_module.em_statistics
+
+    def spy(data, *args):
+        seen.append(np.shares_memory(data, X))
+        return original(data, *args)
+
+    monkeypatch.setattr(em_module, "em_statistics", spy)
+    GaussianMixture(2, random_state=0).fit(X)
+    assert seen and all(seen)
+
+
+def test_sample_weight_scale_does_not_change_the_fit():
+    """Weights equal up to a power of two give bit-identical fits."""
+    w = np.random.default_rng(0).uniform(0.1, 3.0, 60)
+    fits = [GaussianMixture(2, random_state=0).fit(X_GOOD, sample_weight=w * scale)
+            for scale in (1.0, 2.0 ** -900, 2.0 ** 900)]
+    for other in fits[1:]:
+        for a, b in zip(_fitted_arrays(fits[0]), _fitted_arrays(other)):
+            assert np.array_equal(a, b)
 
 
 def test_collapsed_component_error_is_clear_without_regularization():
@@ -144,7 +977,10 @@ def test_degenerate_covariance_error_for_every_type(covariance_type):
         X[:, 0] = 1.0   # spherical averages the variances: make them all zero
     gm = GaussianMixture(2, covariance_type=covariance_type, reg_covar=0.0,
                          means_init=[[-1.0, 3.0], [1.0, 3.0]], max_iter=3)
-    with pytest.raises(ValueError, match="not positive definite.*Increase reg_covar"):
+    # Either the M-step's check or, when every column is constant, the scale check
+    # before fitting: both say to regularize.
+    with pytest.raises(ValueError, match="(not positive definite.*Increase reg_covar)|"
+                                         "(set reg_covar > 0)"):
         gm.fit(X)
     # The default regularization makes the same data fit.
     GaussianMixture(2, covariance_type=covariance_type, random_state=0).fit(X)

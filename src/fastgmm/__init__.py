@@ -6,6 +6,7 @@
 
 from ._model import GaussianMixture, fit
 from ._openmp_helpers import openmp_enabled
+from ._persistence import load
 from ._validation import ConvergenceWarning, NotFittedError
 
 __version__ = "0.1.0"
@@ -15,5 +16,6 @@ __all__ = [
     "GaussianMixture",
     "NotFittedError",
     "fit",
+    "load",
     "openmp_enabled",
 ]

@@ -10,12 +10,12 @@ from ._kernels import estimate_log_prob, uses_blas
 from ._mstep import (GaussianParams, covariance_kind, n_parameters,
                      precisions_from_cholesky)
 from ._openmp_helpers import blas_single_thread, check_n_threads, effective_n_threads
-from ._validation import (COVARIANCE_TYPES, INIT_METHODS, NotFittedError, check_choice,
-                          check_data, check_int, check_means_init,
-                          check_precisions_init, check_random_state_param, check_real,
-                          check_sample_weight, check_weights_init)
+from ._validation import (COVARIANCE_TYPES, INIT_METHODS, MAX_REG_COVAR, NotFittedError,
+                          check_choice, check_data, check_fit_scale, check_int,
+                          check_means_init, check_precisions_init,
+                          check_random_state_param, check_real, check_sample_weight,
+                          check_weights_init)
 
-_EMPTY_LOG_NORM = np.empty(0)
 _EMPTY_LABELS = np.empty(0, dtype=np.intp)
 
 
@@ -26,6 +26,15 @@ def _sampling_generator(random_state):
     if isinstance(random_state, np.random.RandomState):
         return np.random.default_rng(random_state.randint(2 ** 31 - 1))
     return np.random.default_rng(random_state)
+
+
+def _variances(covariances, covariance_type):
+    """The variances on the diagonals of ``covariances``, as a flat array."""
+    if covariance_type == "full":
+        return np.diagonal(covariances, axis1=1, axis2=2).ravel()
+    if covariance_type == "tied":
+        return np.diag(covariances)
+    return np.ravel(covariances)
 
 
 class GaussianMixture:
@@ -141,8 +150,8 @@ class GaussianMixture:
         valid = self._param_names()
         for name, value in params.items():
             if name not in valid:
-                raise ValueError(f"Invalid parameter {name!r} for GaussianMixture; valid "
-                                 f"parameters are: {', '.join(valid)}.")
+                raise ValueError(f"Invalid parameter {name!r} for GaussianMixture; use one "
+                                 f"of the valid parameters: {', '.join(valid)}.")
             setattr(self, name, value)
         return self
 
@@ -162,7 +171,7 @@ class GaussianMixture:
         K = check_int(self.n_components, "n_components", low=1)
         check_choice(self.covariance_type, "covariance_type", COVARIANCE_TYPES)
         check_real(self.tol, "tol", low=0.0)
-        check_real(self.reg_covar, "reg_covar", low=0.0)
+        check_real(self.reg_covar, "reg_covar", low=0.0, high=MAX_REG_COVAR)
         check_int(self.max_iter, "max_iter", low=0)
         check_int(self.n_init, "n_init", low=1)
         check_choice(self.init_params, "init_params", INIT_METHODS)
@@ -210,10 +219,12 @@ class GaussianMixture:
                 + (" (rows with positive sample_weight)" if sample_weight.size else "")
                 + "; use fewer components or more data."
             )
+        total_weight = float(n_samples if sample_weight.size == 0 else sample_weight.sum())
+        check_fit_scale(X, total_weight, self.reg_covar, covariance_type=self.covariance_type,
+                        means_init=means_init, precisions_init=precisions_init)
         warm = self.warm_start and hasattr(self, "converged_")
-        if warm and getattr(self, "n_features_in_", n_features) != n_features:
-            raise ValueError(f"warm_start=True but X has {n_features} features while the "
-                             f"previous fit had {self.n_features_in_}.")
+        if warm:
+            self._check_warm_start(n_features)
         best = fit_mixture(
             X, sample_weight, self.n_components, self.covariance_type, tol=self.tol,
             reg_covar=self.reg_covar, max_iter=self.max_iter, n_init=self.n_init,
@@ -232,6 +243,17 @@ class GaussianMixture:
         self.n_features_in_ = n_features
         return self
 
+    def _check_warm_start(self, n_features):
+        """warm_start=True continues the previous fit: the same problem is required."""
+        fitted = (self._fitted_covariance_type(), self.means_.shape[0], self.n_features_in_)
+        wanted = (self.covariance_type, self.n_components, n_features)
+        if fitted != wanted:
+            raise ValueError(
+                "warm_start=True continues the previous fit, which had (covariance_type, "
+                f"n_components, n_features) = {fitted}, but this fit asks for {wanted}. "
+                "Restore those settings and data, or set warm_start=False."
+            )
+
     def fit_predict(self, X, y=None, sample_weight=None):
         """Fit the model and return the component label of every sample.
 
@@ -244,31 +266,65 @@ class GaussianMixture:
         return self.fit(X, sample_weight=sample_weight).predict(X)
 
     def _set_fitted(self, params):
-        self.weights_ = params.weights
-        self.means_ = params.means
-        self.covariances_ = params.covariances
-        self.precisions_cholesky_ = params.precisions_cholesky
-        self.precisions_ = precisions_from_cholesky(params.precisions_cholesky,
-                                                    self.covariance_type)
+        """Store fitted parameters, refusing any that float64 could not represent."""
+        with np.errstate(over="ignore", invalid="ignore"):  # checked just below
+            precisions = precisions_from_cholesky(params.precisions_cholesky,
+                                                  self.covariance_type)
+        arrays = {"weights_": params.weights, "means_": params.means,
+                  "covariances_": params.covariances,
+                  "precisions_cholesky_": params.precisions_cholesky,
+                  "precisions_": precisions}
+        bad = [name for name, array in arrays.items() if not np.all(np.isfinite(array))]
+        if bad:
+            raise ValueError(
+                f"The fit produced non-finite {', '.join(bad)}: some covariance is too small "
+                f"for its inverse to fit in float64 (smallest variance "
+                f"{np.min(_variances(params.covariances, self.covariance_type)):.3g}). "
+                f"Increase reg_covar (now {self.reg_covar!r}; e.g. 1e-6 times the data's "
+                "variance) or rescale X."
+            )
+        for name, array in arrays.items():
+            setattr(self, name, array)
+        self._covariance_type_fitted = self.covariance_type
 
     def _params(self):
         return GaussianParams(self.weights_, self.means_, self.covariances_,
                               self.precisions_cholesky_)
 
     # ---------------------------------------------------------------- prediction
+    def _fitted_covariance_type(self):
+        # Estimators pickled before this attribute existed: the hyper-parameter.
+        return getattr(self, "_covariance_type_fitted", self.covariance_type)
+
     def _check_fitted(self):
         if not hasattr(self, "means_"):
             raise NotFittedError(
                 "This GaussianMixture instance is not fitted yet. Call 'fit' with "
                 "appropriate arguments before using this estimator.")
+        fitted = self._fitted_covariance_type()
+        if self.covariance_type != fitted:
+            raise ValueError(
+                f"covariance_type was changed to {self.covariance_type!r} after fitting, "
+                f"but the fitted parameters are {fitted!r}; set covariance_type="
+                f"{fitted!r} again, or call fit to refit the model."
+            )
 
-    def _estep(self, X, *, log_norm=False, resp=False, labels=False):
-        """Run the E-step kernel on validated X and return the requested outputs."""
+    def _validated(self, X):
+        """``X`` checked against the fitted model (fitted, same number of features)."""
         self._check_fitted()
-        X = check_data(X, n_features=self.n_features_in_)
+        return check_data(X, n_features=self.n_features_in_)
+
+    def _estep(self, X, *, resp=False, labels=False):
+        """Run the E-step kernel on validated ``X``: (log_norm, resp, labels).
+
+        ``resp`` and ``labels`` are computed when asked for (else empty). The per-row
+        log-likelihood is always computed: a row whose log-density is not finite (its
+        squared Mahalanobis distance to every component overflows float64) makes
+        every output meaningless, and is reported instead of returned as NaN.
+        """
         n = X.shape[0]
         K = self.weights_.shape[0]
-        out_log_norm = np.empty(n) if log_norm else _EMPTY_LOG_NORM
+        out_log_norm = np.empty(n)
         out_resp = np.empty((n, K)) if resp else np.empty((0, K))
         out_labels = np.empty(n, dtype=np.intp) if labels else _EMPTY_LABELS
         means, prec_chol, log_const = self._params().kernel_arguments(self.covariance_type)
@@ -278,26 +334,47 @@ class GaussianMixture:
             estimate_log_prob(X, means, prec_chol, log_const,
                               covariance_kind(self.covariance_type), out_log_norm, out_resp,
                               out_labels, effective_n_threads(self.n_threads))
+        finite = np.isfinite(out_log_norm)
+        if not finite.all():
+            rows = np.flatnonzero(~finite)
+            raise ValueError(
+                f"X has {rows.size} row(s) (first: row {rows[0]}) so far from every "
+                "component that their log-density underflows float64 (the squared "
+                "Mahalanobis distance overflows); no probability can be computed for them. "
+                "Check that X has the units and scale of the training data, or drop those "
+                "rows."
+            )
         return out_log_norm, out_resp, out_labels
 
     def score_samples(self, X):
         """Log-likelihood ``log p(x)`` of every sample.
 
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
         Returns
         -------
         log_prob : ndarray of shape (n_samples,)
         """
-        return self._estep(X, log_norm=True)[0]
+        return self._estep(self._validated(X))[0]
 
     def score(self, X, y=None, sample_weight=None):
         """Mean log-likelihood of ``X`` (weighted by ``sample_weight`` if given).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : ignored
+        sample_weight : array-like of shape (n_samples,), default=None
 
         Returns
         -------
         float
         """
-        log_prob = self.score_samples(X)
-        weights = check_sample_weight(sample_weight, log_prob.shape[0])
+        X = self._validated(X)
+        weights = check_sample_weight(sample_weight, X.shape[0])
+        log_prob = self._estep(X)[0]
         if weights.size == 0:
             return float(log_prob.mean())
         return float(np.dot(weights, log_prob) / weights.sum())
@@ -305,20 +382,28 @@ class GaussianMixture:
     def predict(self, X):
         """Most probable component of every sample.
 
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
         Returns
         -------
         labels : ndarray of shape (n_samples,)
         """
-        return self._estep(X, labels=True)[2]
+        return self._estep(self._validated(X), labels=True)[2]
 
     def predict_proba(self, X):
         """Posterior probability (responsibility) of each component for every sample.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
 
         Returns
         -------
         resp : ndarray of shape (n_samples, n_components)
         """
-        return self._estep(X, resp=True)[1]
+        return self._estep(self._validated(X), resp=True)[1]
 
     def sample(self, n_samples=1):
         """Draw samples from the fitted mixture.
@@ -353,27 +438,52 @@ class GaussianMixture:
     def _n_parameters(self):
         return n_parameters(self.covariance_type, self.means_.shape[0], self.means_.shape[1])
 
+    def _information_criterion(self, X, penalty):
+        """-2 log-likelihood of ``X`` plus ``penalty(n_samples)``."""
+        X = self._validated(X)
+        log_prob = self._estep(X)[0]
+        return float(-2 * log_prob.mean() * X.shape[0] + penalty(X.shape[0]))
+
     def bic(self, X):
         """Bayesian information criterion on ``X`` (lower is better).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
 
         Returns
         -------
         float
         """
-        self._check_fitted()
-        X = check_data(X, n_features=self.n_features_in_)
-        return float(-2 * self.score(X) * X.shape[0] + self._n_parameters() * np.log(X.shape[0]))
+        return self._information_criterion(X, lambda n: self._n_parameters() * np.log(n))
 
     def aic(self, X):
         """Akaike information criterion on ``X`` (lower is better).
 
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
         Returns
         -------
         float
         """
-        self._check_fitted()
-        X = check_data(X, n_features=self.n_features_in_)
-        return float(-2 * self.score(X) * X.shape[0] + 2 * self._n_parameters())
+        return self._information_criterion(X, lambda n: 2 * self._n_parameters())
+
+    def save(self, path):
+        """Write the fitted model to ``path`` as a ``.npz`` file (no pickle inside).
+
+        The file holds every hyper-parameter and fitted attribute; ``fastgmm.load``
+        reads it back bit for bit. Nothing in it is executed when loading.
+
+        Parameters
+        ----------
+        path : str, os.PathLike or writable binary file object
+            Written exactly as given (no ``.npz`` suffix is appended); a path is
+            replaced atomically, so an interrupted save never leaves a truncated file.
+        """
+        from ._persistence import save   # here: _persistence imports this module
+        save(self, path)
 
 
 def fit(X, n_components=1, *, sample_weight=None, **params):
@@ -401,4 +511,9 @@ def fit(X, n_components=1, *, sample_weight=None, **params):
     array([[ 1.,  2.],
            [10.,  2.]])
     """
+    unknown = sorted(set(params) - set(GaussianMixture._param_names()))
+    if unknown:
+        raise TypeError(f"fastgmm.fit got unknown hyper-parameter(s) "
+                        f"{', '.join(map(repr, unknown))}; use the valid ones: "
+                        f"{', '.join(GaussianMixture._param_names())}.")
     return GaussianMixture(n_components, **params).fit(X, sample_weight=sample_weight)

@@ -6,6 +6,10 @@ import os
 from ._openmp_helpers cimport FASTGMM_HAVE_OPENMP, omp_get_max_threads
 
 
+# OpenMP takes an int thread count; far fewer threads than this can ever start.
+_MAX_THREADS = 2 ** 16
+
+
 def openmp_enabled():
     """Return True if the kernels were compiled with OpenMP support."""
     return bool(FASTGMM_HAVE_OPENMP)
@@ -33,6 +37,12 @@ def check_n_threads(n_threads):
         raise ValueError(
             "n_threads=0 is invalid; use n_threads=None (all available cores), "
             "a positive count, or a negative value (-1 = all cores, -2 = all but one)."
+        )
+    if abs(n_threads) > _MAX_THREADS:
+        raise ValueError(
+            f"n_threads={n_threads!r} is beyond any thread count OpenMP can start "
+            f"(|n_threads| <= {_MAX_THREADS}); use n_threads=None (all available cores) "
+            "or a count such as 2."
         )
 
 

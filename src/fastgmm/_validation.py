@@ -6,13 +6,25 @@ already in the form the kernels need are passed through untouched (read-only and
 memory-mapped arrays included).
 """
 
+import math
 import numbers
+import sys
 
 import numpy as np
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 INIT_METHODS = ("kmeans", "k-means++", "random", "random_from_data")
 _FINITE_CHECK_ROWS = 1 << 16
+# EM forms sums of squared deviations (weighted over rows, summed over features) in
+# float64. Data whose such sums would exceed 2**_MAX_LOG2_SQUARES (about 1e307, a
+# factor 16 below overflow) cannot be fitted; data so small that the covariances
+# would fall below 2**_MIN_LOG2_VARIANCE (about 1e-301) cannot be inverted.
+_MAX_LOG2_SQUARES = 1020
+_MIN_LOG2_VARIANCE = -1000
+# Relative asymmetry accepted in user precision matrices (they are symmetrized).
+_SYMMETRY_RTOL = 1e-6
+# Beyond this, reg_covar alone makes the covariances' inverses underflow.
+MAX_REG_COVAR = 1e300
 
 
 class NotFittedError(ValueError, AttributeError):
@@ -41,6 +53,19 @@ def _as_numeric_array(value, name):
         raise TypeError(f"{name} must be an array-like of numbers, got None.")
     if isinstance(value, (str, bytes)):
         raise TypeError(f"{name} must be an array-like of numbers, got a {_type_name(value)}.")
+    sparse = sys.modules.get("scipy.sparse")   # loaded if value can be a sparse matrix
+    if sparse is not None and sparse.issparse(value):
+        raise TypeError(
+            f"{name} is a scipy sparse {_type_name(value)}; Gaussian mixtures need dense "
+            f"data. Pass {name}.toarray() (or a dense numpy array)."
+        )
+    if isinstance(value, np.ma.MaskedArray) and np.ma.is_masked(value):
+        raise ValueError(
+            f"{name} is a masked array with {int(np.ma.count_masked(value))} masked "
+            f"value(s); masks are not supported. Drop or impute the masked entries and "
+            f"pass a plain array, e.g. {name}.filled(fill_value) or "
+            f"{name}[~{name}.mask.any(axis=1)].data."
+        )
     try:
         array = np.asarray(value)
     except (ValueError, TypeError) as exc:  # ragged nested sequences, odd objects
@@ -68,8 +93,9 @@ def _as_numeric_array(value, name):
             array = array.astype(np.float64)
         except (ValueError, TypeError):
             raise TypeError(
-                f"{name} has dtype object and holds values that are not numbers; "
-                f"pass a numeric array, e.g. np.asarray({name}, dtype=float)."
+                f"{name} has dtype object and holds values that are not numbers (e.g. "
+                f"strings, None or pd.NA); pass a numeric array, e.g. "
+                f"np.asarray({name}, dtype=float) after removing or imputing them."
             ) from None
     return array
 
@@ -103,9 +129,11 @@ def check_data(X, *, name="X", min_samples=1, n_features=None):
     Returns
     -------
     ndarray of shape (n_samples, n_features), float32 or float64, C-contiguous
-        ``X`` itself when it is already a C-contiguous float32/float64 array
-        (read-only and memory-mapped arrays included), otherwise a converted copy.
-        Other numeric dtypes (integers, bool, float16, longdouble) become float64.
+        ``X`` itself (or a view of it) when it is already an aligned C-contiguous
+        native-endian float32/float64 array (read-only and memory-mapped arrays
+        included: ``np.memmap`` and ``np.load(..., mmap_mode="r")`` are not copied),
+        otherwise a converted copy. Other numeric dtypes (integers, bool, float16,
+        longdouble, non-native byte order) become float64.
     """
     array = _as_numeric_array(X, name)
     if array.ndim != 2:
@@ -121,42 +149,65 @@ def check_data(X, *, name="X", min_samples=1, n_features=None):
                          f"got a {array.ndim}-D array.{hint}")
     n_samples, n_cols = array.shape
     if n_cols == 0:
-        raise ValueError(f"{name} has 0 features (shape {array.shape}); at least one "
-                         "column is required.")
+        raise ValueError(f"{name} has 0 features (shape {array.shape}); pass data with at "
+                         "least one column.")
     if n_samples < min_samples:
-        raise ValueError(f"{name} has {n_samples} sample(s) (shape {array.shape}); at least "
-                         f"{min_samples} {'is' if min_samples == 1 else 'are'} required.")
+        raise ValueError(f"{name} has {n_samples} sample(s) (shape {array.shape}); pass at "
+                         f"least {min_samples} row{'' if min_samples == 1 else 's'}.")
     if n_features is not None and n_cols != n_features:
         raise ValueError(f"{name} has {n_cols} features, but this GaussianMixture was fitted "
                          f"with {n_features} features; pass data with the same columns.")
+    converted_from = None
     if array.dtype not in (np.float32, np.float64):
-        array = array.astype(np.float64)
-    if not array.flags.c_contiguous:
-        array = np.ascontiguousarray(array)
+        converted_from = array.dtype
+        with np.errstate(over="ignore", invalid="ignore"):  # reported just below
+            array = array.astype(np.float64)
+    if not (array.flags.c_contiguous and array.flags.aligned):
+        array = np.require(array, requirements=["C", "A"])
     n_bad = _count_nonfinite(array)
     if n_bad:
+        how = (f" (counted after conversion from {converted_from} to float64, whose "
+               "range is +-1.8e308)" if converted_from is not None else "")
         raise ValueError(
-            f"{name} contains {n_bad} NaN or infinite value(s); remove or impute them "
-            f"first (e.g. rows where np.isfinite({name}).all(axis=1) is True)."
+            f"{name} contains {n_bad} NaN or infinite value(s){how}; remove or impute "
+            f"them first (e.g. keep the rows where np.isfinite({name}).all(axis=1))."
         )
     return array
 
 
 def check_sample_weight(sample_weight, n_samples, *, name="sample_weight"):
-    """Validate sample weights.
+    """Validate sample weights and bring them to a safe common scale.
+
+    Mixture fits and weighted scores are invariant to multiplying every weight by
+    the same factor. The weights are therefore multiplied by the power of two that
+    puts the largest one in [1, 2): exact in floating point, it keeps sums of weights
+    from overflowing (weights near 1e308) and keeps the responsibility guard of the
+    M-step negligible (weights near 1e-300). Weights equal up to a power of two thus
+    give bit-identical fits.
+
+    Parameters
+    ----------
+    sample_weight : None, positive number, or array-like of shape (n_samples,)
+        Non-negative finite weights, at least one positive.
+    n_samples : int
+        Rows of the data the weights belong to.
+    name : str
+        Argument name for error messages.
 
     Returns
     -------
     ndarray of shape (n_samples,) float64, or of shape (0,) meaning unit weights.
+        Always a new array (the caller's is never modified).
     """
     if sample_weight is None:
         return np.empty(0, dtype=np.float64)
-    if isinstance(sample_weight, numbers.Number) and not isinstance(sample_weight, bool):
+    if isinstance(sample_weight, numbers.Real) and not isinstance(sample_weight,
+                                                                  (bool, np.bool_)):
         value = float(sample_weight)
         if not np.isfinite(value) or value <= 0:
             raise ValueError(f"{name}={sample_weight!r} must be a positive finite number "
                              "or an array of non-negative weights.")
-        return np.full(n_samples, value, dtype=np.float64)
+        return np.empty(0, dtype=np.float64)   # a common factor: the same as unit weights
     weights = _as_numeric_array(sample_weight, name)
     if weights.ndim != 1:
         raise ValueError(f"{name} must be 1-D of length n_samples={n_samples}, got shape "
@@ -164,17 +215,22 @@ def check_sample_weight(sample_weight, n_samples, *, name="sample_weight"):
     if weights.shape[0] != n_samples:
         raise ValueError(f"{name} has length {weights.shape[0]} but X has {n_samples} rows; "
                          "pass one weight per row.")
-    weights = np.ascontiguousarray(weights, dtype=np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):  # reported just below
+        weights = np.asarray(weights, dtype=np.float64)
     n_bad = _count_nonfinite(weights)
     if n_bad:
-        raise ValueError(f"{name} contains {n_bad} NaN or infinite value(s); weights must "
-                         "be finite and non-negative.")
-    if np.any(weights < 0):
-        raise ValueError(f"{name} contains {int(np.sum(weights < 0))} negative value(s) "
-                         f"(min {weights.min()!r}); weights must be non-negative.")
-    if not np.any(weights > 0):
-        raise ValueError(f"{name} is all zeros; at least one row must have positive weight.")
-    return weights
+        raise ValueError(f"{name} contains {n_bad} NaN or infinite value(s); pass finite, "
+                         "non-negative weights (0 excludes a row).")
+    n_negative = int(np.count_nonzero(weights < 0))
+    if n_negative:
+        raise ValueError(f"{name} contains {n_negative} negative value(s) (min "
+                         f"{float(weights.min())!r}); pass non-negative weights (0 excludes "
+                         "a row).")
+    largest = float(weights.max())
+    if not largest > 0:
+        raise ValueError(f"{name} is all zeros; give at least one row a positive weight.")
+    # 2**(1 - e) with largest = m * 2**e, m in [0.5, 1): the largest weight becomes 2m.
+    return np.ldexp(weights, 1 - math.frexp(largest)[1])
 
 
 # ---------------------------------------------------------------------------------
@@ -190,13 +246,14 @@ def check_int(value, name, *, low, high=None):
     return int(value)
 
 
-def check_real(value, name, *, low):
+def check_real(value, name, *, low, high=None):
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {value!r} of type "
                         f"{_type_name(value)}.")
     value = float(value)
-    if not np.isfinite(value) or value < low:
-        raise ValueError(f"{name} must be a finite number >= {low}, got {value!r}.")
+    if not np.isfinite(value) or value < low or (high is not None and value > high):
+        bound = f">= {low}" if high is None else f"in [{low}, {high:g}]"
+        raise ValueError(f"{name} must be a finite number {bound}, got {value!r}.")
     return value
 
 
@@ -224,12 +281,17 @@ def check_random_state_param(random_state):
 # ---------------------------------------------------------------------------------
 
 def _check_init_array(value, name, shape):
-    array = _as_numeric_array(value, name).astype(np.float64, copy=True)
+    array = _as_numeric_array(value, name)
+    with np.errstate(over="ignore", invalid="ignore"):  # reported just below
+        array = array.astype(np.float64, copy=True)
     if array.shape != shape:
-        raise ValueError(f"{name} must have shape {shape}, got {array.shape}.")
+        raise ValueError(f"{name} must have shape {shape} (from n_components, n_features "
+                         f"and covariance_type), got {array.shape}; pass an array of "
+                         f"shape {shape} or None.")
     n_bad = _count_nonfinite(array) if array.size else 0
     if n_bad:
-        raise ValueError(f"{name} contains {n_bad} NaN or infinite value(s).")
+        raise ValueError(f"{name} contains {n_bad} NaN or infinite value(s) (as float64); "
+                         "pass finite values or None.")
     return array
 
 
@@ -260,32 +322,144 @@ def precisions_init_shape(covariance_type, n_components, n_features):
 
 
 def check_precisions_init(precisions, covariance_type, n_components, n_features):
-    """Precision matrices/vectors: right shape, symmetric, positive definite."""
+    """Precision matrices/vectors: right shape, symmetric, positive definite, and
+    with inverses (the covariances) representable in float64."""
     shape = precisions_init_shape(covariance_type, n_components, n_features)
     precisions = _check_init_array(precisions, "precisions_init", shape)
     if covariance_type in ("diag", "spherical"):
         if np.any(precisions <= 0):
             raise ValueError(f"precisions_init must be positive for covariance_type="
-                             f"{covariance_type!r}; got min {precisions.min():.6g}.")
+                             f"{covariance_type!r}; got min {precisions.min():.6g}. Pass "
+                             "inverse variances (1 / variance), all > 0.")
+        _check_precision_range(precisions, "precisions_init")
         return precisions
     stack = precisions.reshape(-1, n_features, n_features)
-    scale = np.abs(stack).max(axis=(1, 2))
-    asymmetric = np.abs(stack - np.swapaxes(stack, 1, 2)).max(axis=(1, 2)) > (
-        1e-10 * scale + 1e-300)
+    # Inverses of ill-conditioned covariances (np.linalg.inv(gm.covariances_)) are
+    # symmetric only to about cond * eps: accept that, and symmetrize at the end.
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        asymmetry = (np.abs(stack - np.swapaxes(stack, 1, 2)).max(axis=(1, 2))
+                     / np.abs(stack).max(axis=(1, 2)))
+    asymmetric = ~(asymmetry <= _SYMMETRY_RTOL)
     if asymmetric.any():
         k = int(np.flatnonzero(asymmetric)[0])
         where = "" if covariance_type == "tied" else f"[{k}]"
-        raise ValueError(f"precisions_init{where} is not symmetric; pass symmetric "
-                         "precision matrices (e.g. (P + P.T) / 2).")
+        raise ValueError(f"precisions_init{where} is not symmetric (max |P - P.T| is "
+                         f"{asymmetry[k]:.2g} of max |P|); pass symmetric precision "
+                         "matrices (e.g. (P + P.T) / 2).")
     try:
-        np.linalg.cholesky(stack)
+        lower = np.linalg.cholesky(stack)
     except np.linalg.LinAlgError:
         for k, matrix in enumerate(stack):   # find the culprit (error path only)
             try:
                 np.linalg.cholesky(matrix)
             except np.linalg.LinAlgError:
                 where = "" if covariance_type == "tied" else f"[{k}]"
-                raise ValueError(f"precisions_init{where} is not positive definite; every "
-                                 "precision matrix must be symmetric positive "
-                                 "definite.") from None
-    return precisions
+                raise ValueError(f"precisions_init{where} is not positive definite; pass "
+                                 "symmetric positive definite precision matrices (inverse "
+                                 "covariances).") from None
+    for k in range(stack.shape[0]):
+        where = "" if covariance_type == "tied" else f"[{k}]"
+        _check_precision_range(np.diagonal(lower[k]) ** 2, f"precisions_init{where}")
+    return 0.5 * (precisions + np.swapaxes(precisions, -1, -2))
+
+
+def _check_precision_range(pivots, name):
+    """Precisions (or Cholesky pivots of them) whose inverses fit in float64."""
+    with np.errstate(divide="ignore"):
+        log2 = np.log2(pivots)
+    if log2.min() < _MIN_LOG2_VARIANCE or log2.max() > -_MIN_LOG2_VARIANCE:
+        raise ValueError(
+            f"{name} holds precisions from {pivots.min():.3g} to {pivots.max():.3g}; "
+            f"values outside [2**{_MIN_LOG2_VARIANCE}, 2**{-_MIN_LOG2_VARIANCE}] have "
+            "covariances (their inverses) that float64 cannot represent. Pass precisions "
+            "on the scale of 1 / variance of the data, or rescale X."
+        )
+
+
+# ---------------------------------------------------------------------------------
+# The scale of a fit
+# ---------------------------------------------------------------------------------
+
+def _log2(value):
+    return math.log2(value) if value > 0 else -math.inf
+
+
+def _max_precision(precisions, covariance_type):
+    """An upper bound of the largest eigenvalue of any precision in ``precisions``."""
+    if covariance_type == "full":
+        return float(np.trace(precisions, axis1=1, axis2=2).max())
+    if covariance_type == "tied":
+        return float(np.trace(precisions))
+    return float(precisions.max())
+
+
+def check_fit_scale(X, total_weight, reg_covar, *, covariance_type="full", means_init=None,
+                    precisions_init=None):
+    """Refuse a fit that float64 cannot carry out, before it starts.
+
+    EM accumulates weighted sums of squared deviations over rows and features; the
+    initialization also forms squared norms of rows. These must stay below
+    ``2**_MAX_LOG2_SQUARES``. Conversely, when every column spans so little that
+    the covariances (plus ``reg_covar``) fall below ``2**_MIN_LOG2_VARIANCE``, their
+    inverses overflow.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features), validated by ``check_data``
+    total_weight : float
+        Sum of the (normalized) sample weights, or n_samples.
+    reg_covar : float
+    covariance_type : {"full", "tied", "diag", "spherical"}
+    means_init : ndarray of shape (n_components, n_features) or None
+    precisions_init : ndarray or None
+        Validated initial parameters; they widen the range the distances span.
+
+    Raises
+    ------
+    ValueError
+        Naming ``X``, ``means_init`` or ``precisions_init`` and how to rescale.
+    """
+    n_samples, n_features = X.shape
+    low = X.min(axis=0).astype(np.float64)
+    high = X.max(axis=0).astype(np.float64)
+    # Ranges are computed as (high/2 - low/2) * 2 in log space: no overflow.
+    half_range = float(np.max(0.5 * high - 0.5 * low))
+    magnitude = float(max(np.max(np.abs(low)), np.max(np.abs(high))))
+    log2_rows = _log2(total_weight) + _log2(n_features)
+    if (log2_rows + 2 * (_log2(half_range) + 1) > _MAX_LOG2_SQUARES
+            or _log2(n_features) + 2 * _log2(magnitude) > _MAX_LOG2_SQUARES):
+        raise ValueError(
+            f"X is too large for float64: its values reach {magnitude:.3g} in magnitude "
+            f"(largest column range {2 * half_range:.3g}), so the sums of squares EM "
+            f"accumulates over {n_samples} rows and {n_features} features would "
+            "overflow. Rescale X, e.g. subtract the column means and divide by the "
+            "standard deviations (sklearn.preprocessing.StandardScaler)."
+        )
+    if reg_covar + half_range ** 2 < 2.0 ** _MIN_LOG2_VARIANCE:
+        raise ValueError(
+            f"X is too small for float64: every column spans at most {2 * half_range:.3g}, "
+            f"so with reg_covar={reg_covar!r} the covariances would be below "
+            f"2**{_MIN_LOG2_VARIANCE} and their inverses overflow. Rescale X (e.g. "
+            "divide by the standard deviations) or set reg_covar > 0."
+        )
+    if means_init is not None:
+        low = np.minimum(low, means_init.min(axis=0))
+        high = np.maximum(high, means_init.max(axis=0))
+        half_range = float(np.max(0.5 * high - 0.5 * low))
+        if log2_rows + 2 * (_log2(half_range) + 1) > _MAX_LOG2_SQUARES:
+            raise ValueError(
+                f"means_init lies too far from X for float64: together they span "
+                f"{2 * half_range:.3g}, and the squared distances EM sums over "
+                f"{n_samples} rows would overflow. Pass initial means within the range "
+                "of X (or None)."
+            )
+    if precisions_init is not None:
+        largest = _max_precision(precisions_init, covariance_type)
+        if (_log2(largest) + _log2(n_features) + 2 * (_log2(half_range) + 1)
+                > _MAX_LOG2_SQUARES):
+            raise ValueError(
+                f"precisions_init is too large for the range of X: precisions up to "
+                f"{largest:.3g} times the squares of distances up to {2 * half_range:.3g} "
+                "overflow float64 (no point would have a finite density). Pass "
+                "precisions on the scale of 1 / variance of X (or None)."
+            )

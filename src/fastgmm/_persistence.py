@@ -1,0 +1,448 @@
+"""Saving and loading fitted models as ``.npz`` files, without pickle.
+
+A model file is a zip archive of ``.npy`` arrays (``numpy.savez``, uncompressed):
+
+===================== =============================================================
+entry                 content
+===================== =============================================================
+``fastgmm_format``    the text ``"fastgmm.GaussianMixture"``
+``format_version``    int64 scalar, ``FORMAT_VERSION``; a file from a newer format is
+                      refused with a request to upgrade
+``fastgmm_version``   the text of ``fastgmm.__version__`` that wrote it (information)
+``hyper_parameters``  JSON text of the scalar hyper-parameters (``random_state`` as
+                      None, an int, or the full state of its RandomState/Generator)
+``weights_init``,     float64 arrays, present when the hyper-parameter is not None
+``means_init``,
+``precisions_init``
+``weights_`` ...      the fitted attributes: float64 arrays ``weights_``, ``means_``,
+                      ``covariances_``, ``precisions_``, ``precisions_cholesky_``,
+                      ``lower_bounds_``; scalars ``lower_bound_`` (float64),
+                      ``converged_`` (bool), ``n_iter_``, ``n_features_in_`` (int64)
+===================== =============================================================
+
+Loading reads the archive with ``zipfile`` and ``numpy.lib.format`` with
+``allow_pickle=False``; it checks every array's header (dtype, shape, size against
+the archive) before reading its data, then checks every value: shapes that agree
+with ``n_components``, ``n_features_in_`` and ``covariance_type``, finite numbers,
+weights on the simplex, positive definite covariances, triangular Cholesky factors
+consistent with the covariances and precisions. Any failure is a ``ValueError``
+that names the file and the entry. Nothing in a file is ever executed: there is no
+pickle, and the only text parsed is JSON.
+"""
+
+import contextlib
+import json
+import os
+import secrets
+import struct
+import zipfile
+import zlib
+
+import numpy as np
+
+from ._model import GaussianMixture
+from ._mstep import precisions_from_cholesky
+from ._validation import NotFittedError, precisions_init_shape
+
+FORMAT_NAME = "fastgmm.GaussianMixture"
+FORMAT_VERSION = 1
+_MAX_ENTRIES = 64
+_BIT_GENERATORS = {cls.__name__: cls for cls in (
+    np.random.PCG64, np.random.PCG64DXSM, np.random.MT19937, np.random.Philox,
+    np.random.SFC64)}
+_STATE_DTYPES = ("uint32", "uint64")
+# Hyper-parameters stored in the JSON entry, with the type each is written as.
+_SCALAR_PARAMS = {
+    "n_components": int, "covariance_type": str, "tol": float, "reg_covar": float,
+    "max_iter": int, "n_init": int, "init_params": str, "warm_start": bool,
+    "verbose": int, "verbose_interval": int, "n_threads": int,
+}
+_INIT_ARRAYS = ("weights_init", "means_init", "precisions_init")
+_HEADER = ("fastgmm_format", "format_version", "fastgmm_version", "hyper_parameters")
+_FITTED_ARRAYS = ("weights_", "means_", "covariances_", "precisions_",
+                  "precisions_cholesky_", "lower_bounds_")
+_FITTED_SCALARS = {"lower_bound_": "f", "converged_": "b", "n_iter_": "i",
+                   "n_features_in_": "i"}
+
+
+class _Invalid(Exception):
+    """A check of the file's content failed (turned into a ValueError with the path)."""
+
+
+# ---------------------------------------------------------------------------------
+# Saving
+# ---------------------------------------------------------------------------------
+
+def _encode_state(value):
+    """A bit generator state (nested dict of ints, floats, str, arrays) as JSON data."""
+    if isinstance(value, dict):
+        return {str(key): _encode_state(item) for key, item in value.items()}
+    if isinstance(value, np.ndarray):
+        return {"ndarray": str(value.dtype), "values": value.tolist()}
+    if isinstance(value, (np.integer, np.floating)):
+        return value.item()
+    return value
+
+
+def _encode_random_state(random_state):
+    if isinstance(random_state, np.random.RandomState):
+        return {"RandomState": _encode_state(random_state.get_state(legacy=False))}
+    if isinstance(random_state, np.random.Generator):
+        return {"Generator": _encode_state(random_state.bit_generator.state)}
+    return None if random_state is None else int(random_state)
+
+
+def _hyper_parameters_json(estimator):
+    params = {}
+    for name, kind in _SCALAR_PARAMS.items():
+        value = getattr(estimator, name)
+        params[name] = None if value is None else kind(value)
+    params["random_state"] = _encode_random_state(estimator.random_state)
+    return json.dumps(params, allow_nan=False, sort_keys=True)
+
+
+def _entries(estimator):
+    """Every array the file holds, validated hyper-parameters included."""
+    estimator._check_fitted()
+    # The hyper-parameters are checked as fit would check them: a file never holds
+    # values that load would refuse. The arrays are stored as given (as float64).
+    estimator._check_parameters(estimator.n_features_in_)
+    entries = {
+        "fastgmm_format": np.array(FORMAT_NAME),
+        "format_version": np.array(FORMAT_VERSION, dtype=np.int64),
+        "fastgmm_version": np.array(_package_version()),
+        "hyper_parameters": np.array(_hyper_parameters_json(estimator)),
+    }
+    for name in _INIT_ARRAYS:
+        if getattr(estimator, name) is not None:
+            entries[name] = np.array(getattr(estimator, name), dtype=np.float64)
+    for name in _FITTED_ARRAYS:
+        entries[name] = np.asarray(getattr(estimator, name), dtype=np.float64)
+    entries["lower_bound_"] = np.array(estimator.lower_bound_, dtype=np.float64)
+    entries["converged_"] = np.array(estimator.converged_, dtype=np.bool_)
+    entries["n_iter_"] = np.array(estimator.n_iter_, dtype=np.int64)
+    entries["n_features_in_"] = np.array(estimator.n_features_in_, dtype=np.int64)
+    return entries
+
+
+def _package_version():
+    from . import __version__
+    return __version__
+
+
+def save(estimator, path):
+    """Write a fitted GaussianMixture to ``path`` (see the module docstring).
+
+    Parameters
+    ----------
+    estimator : GaussianMixture
+        A fitted estimator.
+    path : str, os.PathLike or writable binary file object
+        Written exactly as given, no suffix appended. A path is written to a
+        temporary file beside it that then replaces it atomically.
+
+    Raises
+    ------
+    NotFittedError
+        If ``estimator`` is not fitted.
+    TypeError, ValueError
+        For a ``path`` of the wrong type, or hyper-parameters that fit would refuse.
+    OSError
+        If the file cannot be written.
+    """
+    if not hasattr(estimator, "means_"):
+        raise NotFittedError("This GaussianMixture instance is not fitted yet; call fit "
+                             "before save (only fitted models are saved).")
+    if isinstance(path, (str, bytes, os.PathLike)):
+        entries = _entries(estimator)
+        target = os.fsdecode(path)
+        temporary = f"{target}.tmp-{secrets.token_hex(6)}"
+        try:
+            with open(temporary, "xb") as file:
+                np.savez(file, **entries)
+            os.replace(temporary, target)
+        except BaseException:
+            if os.path.exists(temporary):
+                os.remove(temporary)
+            raise
+    elif hasattr(path, "write"):
+        np.savez(path, **_entries(estimator))
+    else:
+        raise TypeError(f"path must be a str, an os.PathLike or a writable binary file "
+                        f"object, got {path!r} of type {type(path).__name__}; pass e.g. "
+                        "'model.npz'.")
+
+
+# ---------------------------------------------------------------------------------
+# Loading
+# ---------------------------------------------------------------------------------
+
+def _read_header(member):
+    """(shape, dtype) of an ``.npy`` member, read without its data."""
+    version = np.lib.format.read_magic(member)
+    if version == (1, 0):
+        shape, _, dtype = np.lib.format.read_array_header_1_0(member)
+    elif version == (2, 0):
+        shape, _, dtype = np.lib.format.read_array_header_2_0(member)
+    else:
+        raise _Invalid(f"unsupported .npy format version {version}")
+    return shape, dtype
+
+
+def _read_arrays(file):
+    """Every array of the archive, each checked by its header before it is read."""
+    arrays = {}
+    with zipfile.ZipFile(file) as archive:
+        members = archive.infolist()
+        if len(members) > _MAX_ENTRIES:
+            raise _Invalid(f"{len(members)} entries (a model has at most {_MAX_ENTRIES})")
+        for info in members:
+            name = info.filename[:-4] if info.filename.endswith(".npy") else None
+            if name is None or name in arrays:
+                raise _Invalid(f"unexpected archive member {info.filename!r}")
+            with archive.open(info) as member:
+                shape, dtype = _read_header(member)
+            if dtype.hasobject:
+                raise _Invalid(f"entry {name!r} holds Python objects (dtype {dtype}); model "
+                               "files hold numbers and text only, never pickled objects")
+            if int(np.prod(shape, dtype=np.float64)) * dtype.itemsize > info.file_size:
+                raise _Invalid(f"entry {name!r} declares shape {shape} of {dtype}, more "
+                               "data than the archive holds (truncated or tampered)")
+            with archive.open(info) as member:
+                arrays[name] = np.lib.format.read_array(member, allow_pickle=False)
+    return arrays
+
+
+def _text(arrays, name):
+    array = arrays[name]
+    if array.dtype.kind != "U" or array.shape != ():
+        raise _Invalid(f"entry {name!r} must be a text scalar, got {array.dtype} of shape "
+                       f"{array.shape}")
+    return str(array[()])
+
+
+def _float_array(arrays, name, shape):
+    array = arrays[name]
+    if array.dtype.kind != "f" or array.dtype.itemsize != 8:
+        raise _Invalid(f"entry {name!r} must be float64, got {array.dtype}")
+    if array.shape != shape:
+        raise _Invalid(f"entry {name!r} must have shape {shape}, got {array.shape}")
+    if not np.all(np.isfinite(array)):
+        raise _Invalid(f"entry {name!r} contains NaN or infinite values")
+    return np.ascontiguousarray(array, dtype=np.float64)   # native byte order
+
+
+def _scalar(arrays, name, kind):
+    array = arrays[name]
+    ok_dtype = {"f": array.dtype.kind == "f" and array.dtype.itemsize == 8,
+                "b": array.dtype.kind == "b",
+                "i": array.dtype.kind in "iu"}[kind]
+    if not ok_dtype or array.shape != ():
+        raise _Invalid(f"entry {name!r} must be a scalar of kind {kind!r}, got "
+                       f"{array.dtype} of shape {array.shape}")
+    return {"f": float, "b": bool, "i": int}[kind](array[()])
+
+
+def _decode_state(value):
+    if isinstance(value, dict):
+        if set(value) == {"ndarray", "values"}:
+            if value["ndarray"] not in _STATE_DTYPES or not isinstance(value["values"], list):
+                raise _Invalid(f"random_state holds an array of dtype {value['ndarray']!r}")
+            return np.array(value["values"], dtype=value["ndarray"])
+        return {key: _decode_state(item) for key, item in value.items()}
+    return value
+
+
+def _decode_random_state(value):
+    if value is None or isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if not isinstance(value, dict) or len(value) != 1:
+        raise _Invalid(f"random_state must be null, an int or a generator state, got "
+                       f"{type(value).__name__}")
+    (kind, state), = value.items()
+    if not isinstance(state, dict):
+        raise _Invalid(f"the {kind} state must be an object")
+    state = _decode_state(state)
+    name = state.get("bit_generator")
+    if kind not in ("RandomState", "Generator") or name not in _BIT_GENERATORS:
+        raise _Invalid(f"unknown random_state kind {kind!r} / bit generator {name!r}")
+    try:   # numpy checks the state; what it raises for a bad one varies
+        if kind == "RandomState":
+            generator = np.random.RandomState()
+            generator.set_state(state)
+            return generator
+        bit_generator = _BIT_GENERATORS[name]()
+        bit_generator.state = state
+        return np.random.Generator(bit_generator)
+    except Exception as exc:
+        raise _Invalid(f"random_state holds an invalid {kind} state ({exc!r})") from None
+
+
+def _hyper_parameters(arrays):
+    params = json.loads(_text(arrays, "hyper_parameters"))
+    expected = set(_SCALAR_PARAMS) | {"random_state"}
+    if not isinstance(params, dict) or set(params) != expected:
+        found = sorted(params) if isinstance(params, dict) else type(params).__name__
+        raise _Invalid(f"hyper_parameters must name exactly {sorted(expected)}, got {found}")
+    params["random_state"] = _decode_random_state(params["random_state"])
+    for name in _INIT_ARRAYS:
+        params[name] = arrays.get(name)
+    return params
+
+
+def _check_format(arrays):
+    missing = [name for name in _HEADER if name not in arrays]
+    if missing:
+        raise _Invalid("not a fastgmm model file (no entries "
+                       f"{', '.join(map(repr, missing))}); save models with "
+                       "GaussianMixture.save")
+    if _text(arrays, "fastgmm_format") != FORMAT_NAME:
+        raise _Invalid(f"fastgmm_format is {_text(arrays, 'fastgmm_format')!r}, not "
+                       f"{FORMAT_NAME!r}")
+    version = _scalar(arrays, "format_version", "i")
+    if version > FORMAT_VERSION:
+        raise _Invalid(f"it has format version {version}, written by a newer fastgmm "
+                       f"({_text(arrays, 'fastgmm_version')}); this fastgmm reads format "
+                       f"versions up to {FORMAT_VERSION}: upgrade fastgmm to load it")
+    if version < 1:
+        raise _Invalid(f"format_version {version} is not a valid version")
+
+
+def _check_matrices(covariances, precisions_cholesky, precisions, covariance_type):
+    """Positive definite covariances, their precisions and triangular factors agree."""
+    if covariance_type in ("diag", "spherical"):
+        if np.any(covariances <= 0) or np.any(precisions_cholesky <= 0):
+            raise _Invalid("covariances_ and precisions_cholesky_ must be positive")
+        with np.errstate(over="ignore"):
+            if np.max(np.abs(covariances * precisions_cholesky ** 2 - 1)) > 1e-10:
+                raise _Invalid("covariances_ and precisions_cholesky_ disagree: "
+                               "covariances_ * precisions_cholesky_**2 must be 1")
+    else:
+        stack = lambda a: a if covariance_type == "full" else a[None]  # noqa: E731
+        cov, upper = stack(covariances), stack(precisions_cholesky)
+        if np.any(np.tril(upper, -1) != 0) or np.any(np.diagonal(upper, 0, 1, 2) <= 0):
+            raise _Invalid("precisions_cholesky_ must be upper triangular with a positive "
+                           "diagonal")
+        asymmetry = np.abs(cov - np.swapaxes(cov, 1, 2)).max(axis=(1, 2))
+        if np.any(asymmetry > 1e-12 * np.abs(cov).max(axis=(1, 2))):
+            raise _Invalid("covariances_ must be symmetric")
+        try:
+            np.linalg.cholesky(cov)
+            condition = np.linalg.cond(cov)
+        except np.linalg.LinAlgError:
+            raise _Invalid("covariances_ must be positive definite") from None
+        # U^T C U = I up to rounding, which grows with the condition number of C.
+        whitened = np.swapaxes(upper, 1, 2) @ cov @ upper
+        error = np.abs(whitened - np.eye(cov.shape[1])).max(axis=(1, 2))
+        if np.any(error > 1e-8 + 100 * cov.shape[1] * np.finfo(float).eps * condition):
+            raise _Invalid("covariances_ and precisions_cholesky_ disagree: "
+                           "precisions_cholesky_ must be the Cholesky factor of the "
+                           "inverse covariances")
+    expected = precisions_from_cholesky(precisions_cholesky, covariance_type)
+    scale = np.abs(expected).max()
+    if np.abs(precisions - expected).max() > 1e-10 * scale:
+        raise _Invalid("precisions_ must equal precisions_cholesky_ times its transpose")
+
+
+def _fitted(arrays, covariance_type, n_components):
+    """The fitted attributes, every one checked."""
+    n_features = _scalar(arrays, "n_features_in_", "i")
+    n_iter = _scalar(arrays, "n_iter_", "i")
+    if n_features < 1 or n_iter < 0:
+        raise _Invalid(f"n_features_in_={n_features} and n_iter_={n_iter} must be >= 1 "
+                       "and >= 0")
+    K, d = n_components, n_features
+    cov_shape = precisions_init_shape(covariance_type, K, d)
+    fitted = {
+        "weights_": _float_array(arrays, "weights_", (K,)),
+        "means_": _float_array(arrays, "means_", (K, d)),
+        "covariances_": _float_array(arrays, "covariances_", cov_shape),
+        "precisions_": _float_array(arrays, "precisions_", cov_shape),
+        "precisions_cholesky_": _float_array(arrays, "precisions_cholesky_", cov_shape),
+        "lower_bounds_": _float_array(arrays, "lower_bounds_", (n_iter,)),
+        "converged_": _scalar(arrays, "converged_", "b"),
+        "n_iter_": n_iter,
+        "lower_bound_": _scalar(arrays, "lower_bound_", "f"),
+        "n_features_in_": n_features,
+    }
+    weights = fitted["weights_"]
+    if np.any(weights < 0) or abs(weights.sum() - 1) > 1e-8:
+        raise _Invalid(f"weights_ must be non-negative and sum to 1 (sum "
+                       f"{weights.sum():.17g})")
+    _check_matrices(fitted["covariances_"], fitted["precisions_cholesky_"],
+                    fitted["precisions_"], covariance_type)
+    bound = fitted["lower_bound_"]
+    if np.isnan(bound) or bound == np.inf:
+        raise _Invalid(f"lower_bound_ must be finite or -inf, got {bound}")
+    fitted["lower_bounds_"] = [float(v) for v in fitted["lower_bounds_"]]
+    return fitted
+
+
+def _load_checked(file):
+    arrays = _read_arrays(file)
+    _check_format(arrays)
+    params = _hyper_parameters(arrays)
+    known = set(_HEADER) | set(_INIT_ARRAYS) | set(_FITTED_ARRAYS) | set(_FITTED_SCALARS)
+    unknown = sorted(set(arrays) - known)
+    if unknown:
+        raise _Invalid(f"unexpected entries {unknown}")
+    missing = sorted(name for name in set(_FITTED_ARRAYS) | set(_FITTED_SCALARS)
+                     if name not in arrays)
+    if missing:
+        raise _Invalid(f"missing entries {missing}")
+    estimator = GaussianMixture(**params)
+    fitted_features = _scalar(arrays, "n_features_in_", "i")
+    try:   # exactly the checks fit makes, so a loaded model can be refitted
+        estimator._check_parameters(max(fitted_features, 1))
+    except (TypeError, ValueError) as exc:
+        raise _Invalid(f"invalid hyper-parameter: {exc}") from None
+    for name, value in _fitted(arrays, estimator.covariance_type,
+                               estimator.n_components).items():
+        setattr(estimator, name, value)
+    estimator._covariance_type_fitted = estimator.covariance_type
+    return estimator
+
+
+def load(path):
+    """Read a model written by ``GaussianMixture.save``.
+
+    Parameters
+    ----------
+    path : str, os.PathLike or readable, seekable binary file object
+
+    Returns
+    -------
+    GaussianMixture
+        Fitted, with every hyper-parameter and fitted attribute as saved (bit for
+        bit).
+
+    Raises
+    ------
+    ValueError
+        If the file is not a fastgmm model, is truncated or corrupted, comes from a
+        newer format version, or holds values that fail any check.
+    TypeError
+        If ``path`` is neither a path nor a binary file object.
+    OSError
+        If the file cannot be opened (missing, a directory, no permission).
+    """
+    if isinstance(path, (str, bytes, os.PathLike)):
+        where = repr(os.fsdecode(path))
+        source = open(path, "rb")
+    elif hasattr(path, "read") and hasattr(path, "seek"):
+        where = repr(path)
+        source = contextlib.nullcontext(path)
+    else:
+        raise TypeError(f"path must be a str, an os.PathLike or a readable binary file "
+                        f"object, got {path!r} of type {type(path).__name__}; pass e.g. "
+                        "'model.npz'.")
+    try:
+        with source as file:
+            return _load_checked(file)
+    except (_Invalid, zipfile.BadZipFile, zlib.error, EOFError, ValueError, KeyError,
+            IndexError, TypeError, OverflowError, UnicodeError, RecursionError,
+            struct.error, NotImplementedError) as exc:
+        raise ValueError(
+            f"path={where} is not a valid fastgmm model file: {exc}. Load only files "
+            "written by GaussianMixture.save; re-save the model if this one is damaged."
+        ) from None
