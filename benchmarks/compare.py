@@ -286,8 +286,15 @@ def machine_description():
                     break
     except OSError:
         pass
+    from threadpoolctl import threadpool_info
+    blas = sorted({f"{info['internal_api']} {info.get('version')} ({info.get('architecture')})"
+                   for info in threadpool_info() if info["user_api"] == "blas"})
+    environment = {name: os.environ[name] for name in
+                   ("OPENBLAS_CORETYPE", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+                   if name in os.environ}
     return {"cpu": cpu, "cores": os.cpu_count(), "kernel_variant": selected_variant,
-            "openmp": fastgmm.openmp_enabled(), "versions": versions}
+            "openmp": fastgmm.openmp_enabled(), "versions": versions, "blas": blas,
+            "environment": environment}
 
 
 # ---------------------------------------------------------------------- report
@@ -407,6 +414,8 @@ def main(argv=None):
           f"{machine['read_bytes_per_s'] / 1e9:.0f} GB/s, exp "
           f"{machine['exp_per_s'] / 1e9:.2f} G/s  \nversions: "
           + ", ".join(f"{k} {v}" for k, v in machine["versions"].items())
+          + f"  \nBLAS: {'; '.join(machine['blas'])}"
+          + (f"; environment: {machine['environment']}" if machine["environment"] else "")
           + f"  \nmethod: median of {repeats} interleaved repeats; time per iteration = "
           "(t[n_hi] - t[n_lo]) / (n_hi - n_lo); same data and start for every "
           "implementation; numpy EM and scikit-learn use their default (BLAS) threads")

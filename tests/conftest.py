@@ -89,20 +89,28 @@ def kernels(request):
     return variant_module(request.param)
 
 
-@pytest.fixture(params=["rows", "blas"])
+MATRIX_PATHS = ["rows", "blas", "micro"]
+
+
+def _force_path(module, name):
+    """Make full/tied problems of any size take ``name`` in ``module``."""
+    return module._set_matrix_path(10 ** 6 if name == "rows" else 1,
+                                   "blas" if name == "rows" else name)
+
+
+@pytest.fixture(params=MATRIX_PATHS)
 def compute_path(request, kernels):
-    """Force the row-loop or the BLAS path of ``kernels`` for full/tied covariances."""
-    previous = kernels._set_blas_min_features(1 if request.param == "blas" else 10 ** 6)
+    """Force the row-loop, BLAS or micro-kernel path of ``kernels`` (full/tied)."""
+    previous = _force_path(kernels, request.param)
     yield request.param
-    kernels._set_blas_min_features(previous)
+    kernels._set_matrix_path(*previous)
 
 
-@pytest.fixture(params=["rows", "blas"])
+@pytest.fixture(params=MATRIX_PATHS)
 def fit_path(request):
-    """Force the row-loop or the BLAS path in every kernel variant, for whole fits."""
+    """Force one compute path in every kernel variant, for whole fits."""
     modules = [variant_module(v) for v in available_variants()]
-    value = 1 if request.param == "blas" else 10 ** 6
-    previous = [m._set_blas_min_features(value) for m in modules]
+    previous = [_force_path(m, request.param) for m in modules]
     yield request.param
     for module, old in zip(modules, previous):
-        module._set_blas_min_features(old)
+        module._set_matrix_path(*old)

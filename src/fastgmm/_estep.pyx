@@ -16,16 +16,21 @@ bit-identical for any ``n_threads``. Blocks are handed to threads dynamically (a
 stalled thread's blocks go to the others) without changing any result, because each
 block is always computed whole, in order, by one thread.
 
-Inside a chunk the rows are transposed into a per-thread ``(n_features, chunk)``
-buffer. Two compute paths share the skeleton:
+Three compute paths share the skeleton (``matrix_path()`` tells which one serves
+full and tied covariances here):
 
-* the *row-loop path* (diag, spherical, and full/tied with few features): plain
-  loops over rows with unit stride, which the compiler vectorizes, in float64;
-* the *BLAS path* (full/tied with at least ``blas_min_features()`` features): the
-  transposed chunk is, in Fortran order, the ``(chunk, d)`` matrix itself, so
-  ``?trmm`` computes ``(x - mu_k) U_k`` and ``?syrk`` accumulates
-  ``sum gamma (x - c_k)(x - c_k)^T`` in place. This path computes in the input's
-  precision (float32 data in float32) and accumulates every chunk into float64.
+* the *row-loop path* (diag, spherical, and full/tied with few features): the rows
+  are transposed into a per-thread ``(n_features, chunk)`` buffer and plain loops run
+  over rows with unit stride, which the compiler vectorizes, in float64;
+* the *micro-kernel path* (full/tied, AVX2 and AVX-512 builds): register-blocked
+  kernels from ``_microkernels.h`` compute ``||(x - mu_k)^T U_k||^2`` and the Gram
+  matrices ``sum gamma (x - c_k)(x - c_k)^T`` on row-major chunk buffers;
+* the *BLAS path* (full/tied, baseline builds, where BLAS's own dispatch beats SSE2
+  code): the transposed chunk is, in Fortran order, the ``(chunk, d)`` matrix itself,
+  so ``?trmm`` computes ``(x - mu_k) U_k`` and ``?syrk`` the Gram matrices in place.
+
+The matrix paths compute in the input's precision (float32 data in float32) and
+accumulate every chunk into float64.
 
 Statistics layout (a flat float64 vector, see ``n_statistics``)::
 
@@ -59,6 +64,37 @@ from ._partition cimport (CHUNK_SIZE, block_first_chunk, lane_dot, lane_sum, n_c
 cdef extern from "_fastmath.h" nogil:
     double fgmm_exp_floor(double x) noexcept
     double fgmm_log_pos(double x) noexcept
+
+cdef extern from "_microkernels.h" nogil:
+    const int FGMM_TILE_ROWS
+    size_t fgmm_padded_stride_d(size_t d) noexcept
+    size_t fgmm_padded_stride_f(size_t d) noexcept
+    void fgmm_centered_upper_transform_d(
+        const double* X, size_t n_rows, size_t d, size_t x_ld, const double* mu,
+        const double* U, size_t ld, double* work, double* sq, double* Y) noexcept
+    void fgmm_centered_upper_transform_f(
+        const float* X, size_t n_rows, size_t d, size_t x_ld, const float* mu,
+        const float* U, size_t ld, float* work, float* sq, float* Y) noexcept
+    void fgmm_gram_upper_d(const double* E, size_t n_rows, size_t d, size_t ld,
+                           double* G, size_t gld) noexcept
+    void fgmm_gram_upper_f(const float* E, size_t n_rows, size_t d, size_t ld,
+                           float* G, size_t gld) noexcept
+    const int FGMM_TILE_COLS_D
+    const int FGMM_TILE_COLS_F
+
+cdef extern from *:
+    """
+    /* The micro-kernels beat BLAS only where the build has wide vectors. */
+    #if defined(__AVX2__)
+    #define FGMM_DEFAULT_MATRIX_PATH 2
+    #define FGMM_DEFAULT_MATRIX_MIN_FEATURES 24
+    #else
+    #define FGMM_DEFAULT_MATRIX_PATH 1
+    #define FGMM_DEFAULT_MATRIX_MIN_FEATURES 24
+    #endif
+    """
+    const int FGMM_DEFAULT_MATRIX_PATH
+    const int FGMM_DEFAULT_MATRIX_MIN_FEATURES
 
 cdef extern from *:
     """
@@ -99,9 +135,18 @@ cdef Py_ssize_t BLOCK_MEMORY_BUDGET = 256 * 1024 * 1024
 # Work (multiply-adds) below which one more thread costs more than it saves.
 cdef Py_ssize_t MIN_WORK_PER_THREAD = 100000
 
-# Full and tied covariances use BLAS from this many features on (measured: below
-# it the per-call overhead of BLAS on 256-row chunks outweighs its better kernels).
-cdef Py_ssize_t BLAS_MIN_FEATURES = 16
+# Compute paths for full and tied covariances.
+cdef enum:
+    PATH_ROWS = 0      # row loops on the transposed chunk (float64)
+    PATH_BLAS = 1      # ?trmm / ?syrk on the transposed chunk
+    PATH_MICRO = 2     # register-blocked micro-kernels on row-major chunks
+
+PATH_NAMES = {PATH_ROWS: "rows", PATH_BLAS: "blas", PATH_MICRO: "micro"}
+
+# From this many features on, full/tied covariances take MATRIX_PATH instead of the
+# row loops (measured on the three builds; see benchmarks/paths.py).
+cdef Py_ssize_t MATRIX_MIN_FEATURES = FGMM_DEFAULT_MATRIX_MIN_FEATURES
+cdef int MATRIX_PATH = FGMM_DEFAULT_MATRIX_PATH
 
 
 cdef struct Problem:
@@ -111,7 +156,8 @@ cdef struct Problem:
     int kind
     int gamma_source
     bint want_stats
-    bint use_blas
+    int path                        # PATH_ROWS / PATH_BLAS / PATH_MICRO
+    Py_ssize_t ld                   # micro path: padded row stride of chunk buffers
     const double* sample_weight     # (n,) or NULL for unit weights
     const double* means             # (K, d): E-step centres
     const double* shift             # (K, d): statistics shift c_k
@@ -141,6 +187,9 @@ cdef struct Scratch:
     double* ybuf    # (d, CHUNK): tied-transformed chunk (row-loop path)
     double* mat     # (d + 1, d + 1): Gram matrix of a chunk (BLAS path)
     Py_ssize_t* rows  # (CHUNK,): rows of the chunk with non-zero responsibility
+    void* mk_rows   # micro path, input's type: (mk_rows, ld) chunk minus a centre
+    void* mk_out    # micro path: (mk_rows, ld) transformed rows (tied) / Gram (d, ld)
+    void* mk_sq     # micro path: (mk_rows,) squared norms
 
 
 def n_statistics(str covariance_type, Py_ssize_t n_components, Py_ssize_t n_features):
@@ -172,26 +221,39 @@ def chunk_size():
     return CHUNK_SIZE
 
 
-def blas_min_features():
-    """Fewest features for which full/tied covariances take the BLAS path."""
-    return BLAS_MIN_FEATURES
+def matrix_path(str covariance_type, Py_ssize_t n_features):
+    """The compute path this build takes: "rows", "blas" or "micro"."""
+    return PATH_NAMES[_choose_path(COVARIANCE_KINDS[covariance_type], n_features)]
 
 
 def uses_blas(str covariance_type, Py_ssize_t n_features):
     """Whether the E-step of this problem calls BLAS (then keep BLAS single-threaded)."""
-    return _uses_blas(COVARIANCE_KINDS[covariance_type], n_features)
+    return _choose_path(COVARIANCE_KINDS[covariance_type], n_features) == PATH_BLAS
 
 
-def _set_blas_min_features(Py_ssize_t value):
-    """Test hook: move the row-loop/BLAS threshold; returns the previous value."""
-    global BLAS_MIN_FEATURES
-    previous = BLAS_MIN_FEATURES
-    BLAS_MIN_FEATURES = max(1, value)
+def _set_matrix_path(Py_ssize_t min_features, str path):
+    """Test and benchmark hook: full/tied problems with at least ``min_features``
+    features take ``path`` ("rows", "blas" or "micro"); returns the previous pair."""
+    global MATRIX_MIN_FEATURES, MATRIX_PATH
+    previous = (MATRIX_MIN_FEATURES, PATH_NAMES[MATRIX_PATH])
+    MATRIX_MIN_FEATURES = max(1, min_features)
+    MATRIX_PATH = {name: code for code, name in PATH_NAMES.items()}[path]
     return previous
 
 
-cdef bint _uses_blas(int kind, Py_ssize_t d) noexcept nogil:
-    return (kind == COV_FULL or kind == COV_TIED) and d >= BLAS_MIN_FEATURES
+def _padded_stride(Py_ssize_t n_features, dtype):
+    """Row stride of the micro-kernel buffers for this many features and dtype."""
+    if np.dtype(dtype) == np.float32:
+        return fgmm_padded_stride_f(n_features)
+    return fgmm_padded_stride_d(n_features)
+
+
+cdef int _choose_path(int kind, Py_ssize_t d) noexcept nogil:
+    if kind != COV_FULL and kind != COV_TIED:
+        return PATH_ROWS
+    if d < MATRIX_MIN_FEATURES:
+        return PATH_ROWS
+    return MATRIX_PATH
 
 
 # --------------------------------------------------------------------------------
@@ -561,6 +623,121 @@ cdef void _accumulate_blas(const Problem* p, Scratch* s, Py_ssize_t m, double* s
 
 
 # --------------------------------------------------------------------------------
+# Micro-kernel path (full, tied): row-major chunk buffers with row stride p.ld.
+# --------------------------------------------------------------------------------
+
+cdef inline Py_ssize_t _round_up(Py_ssize_t value, Py_ssize_t multiple) noexcept nogil:
+    return (value + multiple - 1) // multiple * multiple
+
+
+cdef inline void _micro_transform(const floating* X, Py_ssize_t m, Py_ssize_t d,
+                                  const floating* mu, const floating* U, Py_ssize_t ld,
+                                  floating* work, floating* sq, floating* Y) noexcept nogil:
+    """sq_i = ||(x_i - mu)^T U||^2 and/or Y_i = (x_i - mu)^T U for the m rows at X."""
+    if floating is double:
+        fgmm_centered_upper_transform_d(X, m, d, d, mu, U, ld, work, sq, Y)
+    else:
+        fgmm_centered_upper_transform_f(X, m, d, d, mu, U, ld, work, sq, Y)
+
+
+cdef inline Py_ssize_t _tile_cols(Py_ssize_t item_size) noexcept nogil:
+    return FGMM_TILE_COLS_D if item_size == 8 else FGMM_TILE_COLS_F
+
+
+cdef inline void _micro_gram(const floating* E, Py_ssize_t n_rows, Py_ssize_t d,
+                             Py_ssize_t ld, floating* G) noexcept nogil:
+    """G (row stride ld + tile columns) := upper Gram matrix of the rows of E."""
+    cdef Py_ssize_t gld = ld + _tile_cols(sizeof(floating))
+    if floating is double:
+        fgmm_gram_upper_d(E, n_rows, d, ld, G, gld)
+    else:
+        fgmm_gram_upper_f(E, n_rows, d, ld, G, gld)
+
+
+cdef void _log_prob_micro(const Problem* p, Scratch* s, const floating* X, Py_ssize_t r0,
+                          Py_ssize_t m) noexcept nogil:
+    cdef Py_ssize_t d = p.n_features, K = p.n_components, ld = p.ld
+    cdef Py_ssize_t i, j, k
+    cdef const floating* rows = X + r0 * d
+    cdef const floating* means = <const floating*> p.means_x
+    cdef const floating* prec = <const floating*> p.prec_chol_x
+    cdef floating* work = <floating*> s.mk_rows
+    cdef floating* Y = <floating*> s.mk_out
+    cdef floating* sq = <floating*> s.mk_sq
+    cdef const floating* y
+    cdef const double* v
+    cdef double* lp
+    cdef double c, t, total
+    if p.kind == COV_TIED:
+        # One transform for all components: y_i = (x_i - mu_0) U; then, per component,
+        # ||y_i - (mu_k - mu_0) U||^2.
+        _micro_transform(rows, m, d, means, prec, ld, work, <floating*> NULL, Y)
+    for k in range(K):
+        lp = s.lp + k * CHUNK_SIZE
+        c = p.log_const[k]
+        if p.kind == COV_FULL:
+            _micro_transform(rows, m, d, means + k * d, prec + k * d * ld, ld, work, sq,
+                             <floating*> NULL)
+            for i in range(m):
+                lp[i] = c - 0.5 * sq[i]
+        else:
+            v = p.tied_offsets + k * d
+            for i in range(m):
+                y = Y + i * ld
+                total = 0.0
+                for j in range(d):
+                    t = y[j] - v[j]
+                    total += t * t
+                lp[i] = c - 0.5 * total
+
+
+cdef void _accumulate_micro(const Problem* p, Scratch* s, const floating* X, Py_ssize_t r0,
+                            Py_ssize_t m, double* stats) noexcept nogil:
+    """Micro-kernel path (full, tied): E = sqrt(gamma)(x - c_k) for the rows with
+    non-zero responsibility, S2 += E^T E by the Gram micro-kernel, S1 alongside."""
+    cdef Py_ssize_t d = p.n_features, K = p.n_components, ld = p.ld
+    cdef Py_ssize_t q, i, j, l, k, t, gld
+    cdef double* gamma = s.row_b
+    cdef floating* E = <floating*> s.mk_rows
+    cdef floating* G = <floating*> s.mk_out
+    cdef const floating* shift = <const floating*> p.shift_x
+    cdef const floating* centre
+    cdef const floating* xrow
+    cdef floating* erow
+    cdef double* s1
+    cdef double* S2
+    cdef floating* s1_chunk = <floating*> s.mk_sq    # first moments of this chunk
+    cdef floating g, root, diff
+    for k in range(K):
+        stats[1 + k] += lane_sum(s.lp + k * CHUNK_SIZE, m)
+        t = _select_rows(s.lp + k * CHUNK_SIZE, m, s.rows, gamma)
+        if t == 0:
+            continue
+        centre = shift + k * d
+        for j in range(d):
+            s1_chunk[j] = 0
+        for q in range(t):
+            i = q if t == m else s.rows[q]
+            xrow = X + (r0 + i) * d
+            erow = E + q * ld
+            g = <floating> gamma[q]
+            root = <floating> sqrt(gamma[q])
+            for j in range(d):
+                diff = xrow[j] - centre[j]
+                s1_chunk[j] += g * diff
+                erow[j] = root * diff
+        s1 = stats + p.s1_offset + k * d
+        for j in range(d):
+            s1[j] += s1_chunk[j]
+        _micro_gram(E, t, d, ld, G)
+        S2 = _s2_target(p, stats, k)
+        gld = ld + _tile_cols(sizeof(floating))
+        for j in range(d):
+            for l in range(j, d):
+                S2[j * d + l] += G[j * gld + l]
+
+
+# --------------------------------------------------------------------------------
 # The skeleton: one chunk, all blocks.
 # --------------------------------------------------------------------------------
 
@@ -571,18 +748,20 @@ cdef void _process_chunk(const Problem* p, const floating* X, Scratch* s,
     cdef const floating* row
     cdef floating* xt_x = <floating*> s.xt     # BLAS path: the input's type
     cdef floating* diff_x = <floating*> s.diff
-    if p.use_blas:
+    if p.path == PATH_BLAS:
         for i in range(m):
             row = X + (r0 + i) * d
             for j in range(d):
                 xt_x[j * CHUNK_SIZE + i] = row[j]
-    else:
+    elif p.path == PATH_ROWS:
         for i in range(m):
             row = X + (r0 + i) * d
             for j in range(d):
                 s.xt[j * CHUNK_SIZE + i] = row[j]
     if p.gamma_source == GAMMA_ESTEP:
-        if p.use_blas:
+        if p.path == PATH_MICRO:
+            _log_prob_micro(p, s, X, r0, m)
+        elif p.path == PATH_BLAS:
             _log_prob_blas(p, s, m, xt_x, diff_x)
         else:
             _log_prob_rows(p, s, m)
@@ -593,16 +772,40 @@ cdef void _process_chunk(const Problem* p, const floating* X, Scratch* s,
     else:
         _chunk_given_gamma(p, s, r0, m)
     if p.want_stats:
-        if p.use_blas:
+        if p.path == PATH_MICRO:
+            _accumulate_micro(p, s, X, r0, m, stats)
+        elif p.path == PATH_BLAS:
             _accumulate_blas(p, s, m, stats, xt_x, diff_x)
         else:
             _accumulate_rows(p, s, m, stats)
 
 
-cdef inline Scratch _make_scratch(double* buffer, Py_ssize_t d,
-                                  Py_ssize_t K) noexcept nogil:
+cdef inline Py_ssize_t _aligned_doubles(Py_ssize_t n_bytes) noexcept nogil:
+    """Doubles covering n_bytes, rounded up to whole 64-byte lines."""
+    return (n_bytes + 63) // 64 * 8
+
+
+cdef inline Py_ssize_t _micro_scratch_doubles(const Problem* p,
+                                              Py_ssize_t item_size) noexcept nogil:
+    """Doubles of scratch the micro-kernel path needs (0 on the other paths)."""
+    cdef Py_ssize_t rows_pad = _round_up(CHUNK_SIZE, FGMM_TILE_ROWS)
+    cdef Py_ssize_t d_pad = _round_up(p.n_features, FGMM_TILE_ROWS)
+    cdef Py_ssize_t width = _tile_cols(item_size)
+    if p.path != PATH_MICRO:
+        return 0
+    return (_aligned_doubles((rows_pad * p.ld + width + FGMM_TILE_ROWS) * item_size)
+            + _aligned_doubles(max(rows_pad * p.ld, d_pad * (p.ld + width)) * item_size)
+            + _aligned_doubles(max(rows_pad, p.n_features) * item_size))
+
+
+cdef inline Scratch _make_scratch(double* buffer, const Problem* p,
+                                  Py_ssize_t item_size) noexcept nogil:
     """Carve one thread's scratch buffer into its named parts."""
     cdef Scratch s
+    cdef Py_ssize_t d = p.n_features, K = p.n_components
+    cdef Py_ssize_t rows_pad = _round_up(CHUNK_SIZE, FGMM_TILE_ROWS)
+    cdef Py_ssize_t d_pad = _round_up(d, FGMM_TILE_ROWS)
+    cdef double* mk
     s.lp = buffer
     s.row_a = buffer + K * CHUNK_SIZE
     s.row_b = s.row_a + CHUNK_SIZE
@@ -612,6 +815,16 @@ cdef inline Scratch _make_scratch(double* buffer, Py_ssize_t d,
     s.ybuf = s.diff + (d + 1) * CHUNK_SIZE
     s.mat = s.ybuf + d * CHUNK_SIZE
     s.rows = <Py_ssize_t*> (s.mat + (d + 1) * (d + 1))
+    mk = <double*> (s.rows + CHUNK_SIZE)
+    mk = mk + (8 - (<size_t> mk // 8) % 8) % 8       # to a 64-byte boundary
+    s.mk_rows = <void*> mk
+    # Slack past the last row: the Gram kernel reads up to a tile beyond it.
+    mk = mk + _aligned_doubles((rows_pad * p.ld + _tile_cols(item_size) + FGMM_TILE_ROWS)
+                               * item_size)
+    s.mk_out = <void*> mk
+    mk = mk + _aligned_doubles(max(rows_pad * p.ld, d_pad * (p.ld + _tile_cols(item_size)))
+                               * item_size)
+    s.mk_sq = <void*> mk
     return s
 
 
@@ -638,8 +851,9 @@ cdef int _run_blocks(const Problem* p, const floating* X, double* block_stats,
     cdef Scratch s
     cdef double* buffer = NULL
     cdef double* my_stats = NULL
-    cdef size_t scratch_bytes = sizeof(double) * ((3 * d + K + 5) * CHUNK_SIZE
-                                                 + (d + 1) * (d + 1))
+    cdef size_t scratch_bytes = sizeof(double) * (
+        (3 * d + K + 5) * CHUNK_SIZE + (d + 1) * (d + 1) + 8
+        + _micro_scratch_doubles(p, sizeof(floating)))
 
     failed[0] = 0
     if n_blocks_ == 0:
@@ -651,7 +865,7 @@ cdef int _run_blocks(const Problem* p, const floating* X, double* block_stats,
         buffer = <double*> fgmm_aligned_calloc(scratch_bytes)
         if buffer == NULL:
             failed[0] = 1
-        s = _make_scratch(buffer, d, K)
+        s = _make_scratch(buffer, p, sizeof(floating))
         for b in prange(n_blocks_, schedule='dynamic'):
             if buffer != NULL:
                 my_stats = NULL
@@ -721,42 +935,40 @@ cdef const double* _weights_ptr(const double[::1] sample_weight, Py_ssize_t n) e
 cdef object _set_estep_parameters(Problem* p, object dtype, const double[:, ::1] means,
                                   const double[::1] prec_chol, const double[::1] log_const,
                                   object shift):
-    """Point ``p`` at the E-step parameters (and their copies in the input's
-    precision for the BLAS path); return the arrays that must outlive the call."""
+    """Point ``p`` at the E-step parameters (and, for the matrix paths, at copies in the
+    input's precision, the micro-kernels' with padded rows); return the arrays that
+    must outlive the call."""
     cdef const double[:, ::1] offsets_view
-    cdef const double[::1] flat_view
-    cdef const float[::1] flat_f
+    cdef Py_ssize_t K = p.n_components, d = p.n_features
     p.means = &means[0, 0]
     p.prec_chol = &prec_chol[0]
     p.log_const = &log_const[0]
-    p.use_blas = _uses_blas(p.kind, p.n_features)
+    p.path = _choose_path(p.kind, d)
     keep = []
     if p.kind == COV_TIED:
-        d = means.shape[1]
         mu = np.asarray(means)
-        offsets = np.ascontiguousarray((mu - mu[0]) @ np.triu(np.asarray(prec_chol).reshape(d, d)))
+        offsets = np.ascontiguousarray(
+            (mu - mu[0]) @ np.triu(np.asarray(prec_chol).reshape(d, d)))
         offsets_view = offsets
         p.tied_offsets = &offsets_view[0, 0]
         keep.append(offsets)
-    if p.use_blas:
-        arrays = [np.ascontiguousarray(means, dtype=dtype).ravel(),
-                  np.ascontiguousarray(prec_chol, dtype=dtype)]
-        arrays.append(None if shift is None else
-                      np.ascontiguousarray(shift, dtype=dtype).ravel())
-        ptrs = []
-        for array in arrays:
-            if array is None:
-                ptrs.append(0)
-            elif dtype == np.float64:
-                flat_view = array
-                ptrs.append(<size_t> &flat_view[0])
-            else:
-                flat_f = array
-                ptrs.append(<size_t> &flat_f[0])
-        p.means_x = <const void*> <size_t> ptrs[0]
-        p.prec_chol_x = <const void*> <size_t> ptrs[1]
-        p.shift_x = <const void*> <size_t> ptrs[2]
-        keep.extend(arrays)
+    if p.path == PATH_ROWS:
+        return keep
+    n_matrices = K if p.kind == COV_FULL else 1
+    factors = np.asarray(prec_chol).reshape(n_matrices, d, d)
+    if p.path == PATH_MICRO:
+        p.ld = _padded_stride(d, dtype)
+        padded = np.zeros((n_matrices, d, p.ld), dtype=dtype)
+        padded[:, :, :d] = factors
+        factors = padded
+    arrays = [np.ascontiguousarray(means, dtype=dtype),
+              np.ascontiguousarray(factors, dtype=dtype),
+              None if shift is None else np.ascontiguousarray(shift, dtype=dtype)]
+    pointers = [0 if array is None else array.ctypes.data for array in arrays]
+    p.means_x = <const void*> <size_t> pointers[0]
+    p.prec_chol_x = <const void*> <size_t> pointers[1]
+    p.shift_x = <const void*> <size_t> pointers[2]
+    keep.extend(arrays)
     return keep
 
 

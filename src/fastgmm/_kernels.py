@@ -62,4 +62,5 @@ em_statistics = estep.em_statistics
 estimate_log_prob = estep.estimate_log_prob
 n_blocks = estep.n_blocks
 n_statistics = estep.n_statistics
+matrix_path = estep.matrix_path
 uses_blas = estep.uses_blas

@@ -1,0 +1,88 @@
+/*
+ * Register-blocked micro-kernels for the full/tied covariance path of _estep.pyx.
+ *
+ * Two products dominate an EM iteration with full covariances:
+ *   - the E-step's  y_i = (x_i - mu_k)^T U_k  and  ||y_i||^2  (U_k upper triangular,
+ *     the rows centred tile by tile in an L1-resident buffer),
+ *   - the M-step statistics'  S2_k += sum_i e_i e_i^T  with e_i = sqrt(gamma_ik)(x_i - c_k).
+ * Both are computed here on row-major buffers with a row stride ``ld`` that is a
+ * multiple of FGMM_TILE_COLS and zero-padded beyond the d used columns, by tiles of
+ * FGMM_TILE_ROWS rows x FGMM_TILE_VECS vectors held in registers: each step loads
+ * FGMM_TILE_ROWS broadcasts and FGMM_TILE_VECS vectors for ROWS x VECS multiply-adds.
+ *
+ * GCC/Clang vector extensions lower to the instruction set the file is compiled for,
+ * so the same source serves the baseline (SSE2), AVX2 and AVX-512 builds; the tile
+ * shape follows the register file (16 registers below AVX-512, 32 with it). Every
+ * sum runs over rows in order, so results are deterministic and independent of the
+ * thread count. The body is instantiated twice, for double (_d) and float (_f).
+ */
+#ifndef FASTGMM_MICROKERNELS_H
+#define FASTGMM_MICROKERNELS_H
+
+#include <stddef.h>
+
+/* Tiles of FGMM_TILE_ROWS rows x FGMM_TILE_VECS vectors of accumulators, sized to the
+ * register file (32 vector registers with AVX-512, 16 below) and chosen by measurement
+ * (benchmarks/microkernels.c): 8 x 2 with AVX-512, 6 x 2 otherwise, for both types. */
+#if defined(__AVX512F__)
+#define FGMM_VECTOR_BYTES 64
+#define FGMM_TILE_ROWS 8
+#elif defined(__AVX__)
+#define FGMM_VECTOR_BYTES 32
+#define FGMM_TILE_ROWS 6
+#else
+#define FGMM_VECTOR_BYTES 16
+#define FGMM_TILE_ROWS 6
+#endif
+#define FGMM_TILE_VECS 2
+
+typedef double fgmm_vd __attribute__((vector_size(FGMM_VECTOR_BYTES)));
+typedef float fgmm_vf __attribute__((vector_size(FGMM_VECTOR_BYTES)));
+/* Unaligned variants for loads from rows whose start is not vector-aligned. */
+typedef double fgmm_vd_u __attribute__((vector_size(FGMM_VECTOR_BYTES), aligned(8)));
+typedef float fgmm_vf_u __attribute__((vector_size(FGMM_VECTOR_BYTES), aligned(4)));
+
+/* Columns covered by one tile, per element type; row strides are multiples of it. */
+#define FGMM_TILE_COLS_D (FGMM_TILE_VECS * FGMM_VECTOR_BYTES / 8)
+#define FGMM_TILE_COLS_F (FGMM_TILE_VECS * FGMM_VECTOR_BYTES / 4)
+
+static inline size_t fgmm_padded_stride_d(size_t d) {
+    return (d + FGMM_TILE_COLS_D - 1) / FGMM_TILE_COLS_D * FGMM_TILE_COLS_D;
+}
+static inline size_t fgmm_padded_stride_f(size_t d) {
+    return (d + FGMM_TILE_COLS_F - 1) / FGMM_TILE_COLS_F * FGMM_TILE_COLS_F;
+}
+
+#define FGMM_T double
+#define FGMM_V fgmm_vd
+#define FGMM_VU fgmm_vd_u
+#define FGMM_LANES (FGMM_VECTOR_BYTES / 8)
+#define FGMM_TR FGMM_TILE_ROWS
+#define FGMM_TV FGMM_TILE_VECS
+#define FGMM_NAME(name) name##_d
+#include "_microkernels_body.h"
+#undef FGMM_TR
+#undef FGMM_TV
+#undef FGMM_T
+#undef FGMM_V
+#undef FGMM_VU
+#undef FGMM_LANES
+#undef FGMM_NAME
+
+#define FGMM_T float
+#define FGMM_V fgmm_vf
+#define FGMM_VU fgmm_vf_u
+#define FGMM_LANES (FGMM_VECTOR_BYTES / 4)
+#define FGMM_TR FGMM_TILE_ROWS
+#define FGMM_TV FGMM_TILE_VECS
+#define FGMM_NAME(name) name##_f
+#include "_microkernels_body.h"
+#undef FGMM_TR
+#undef FGMM_TV
+#undef FGMM_T
+#undef FGMM_V
+#undef FGMM_VU
+#undef FGMM_LANES
+#undef FGMM_NAME
+
+#endif /* FASTGMM_MICROKERNELS_H */
