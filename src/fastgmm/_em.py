@@ -16,8 +16,8 @@ from threadpoolctl import threadpool_limits
 
 from ._estep import em_statistics, n_blocks, n_statistics
 from ._init import initial_parameters, spawn_generators
-from ._mstep import (DegenerateComponentsError, GaussianParams, covariance_kind,
-                     estimate_parameters)
+from ._mstep import DegenerateComponentsError, GaussianParams, covariance_kind
+from ._reseed import ComponentReseeder
 from ._validation import ConvergenceWarning
 
 
@@ -36,6 +36,7 @@ class Workspace:
         n_stats = n_statistics(covariance_type, n_components, n_features)
         self.block_stats = np.empty((n_blocks(n_samples, n_stats), n_stats))
         self.stats = np.empty(n_stats)
+        self.kmeans = None    # k-means buffers, made by _init on first use
 
 
 @dataclass
@@ -95,7 +96,8 @@ def _clear_degenerate_errors(covariance_type, reg_covar):
             f"Fitting the mixture model failed: {where} is not positive definite after "
             f"adding reg_covar={reg_covar!r} (covariance_type={covariance_type!r}). A "
             "component collapsed onto a few (nearly) identical points or a "
-            "lower-dimensional subspace. Increase reg_covar (e.g. 1e-4 for standardized "
+            "lower-dimensional subspace, and re-seeding it elsewhere did not help. "
+            "Increase reg_covar (e.g. 1e-4 for standardized "
             "data), use fewer components, or rescale X."
         ) from None
 
@@ -144,6 +146,9 @@ def run_em(X, sample_weight, total_weight, params, covariance_type, *, tol, max_
     """
     kind = covariance_kind(covariance_type)
     run = EMRun(params=params, lower_bound=lower_bound)
+    # The M-step; re-seeds components that lost their responsibility or collapsed.
+    reseeder = ComponentReseeder(X, sample_weight, total_weight, params.means.shape[0],
+                                 covariance_type, reg_covar, n_threads)
     for n_iter in range(1, max_iter + 1):
         previous = run.lower_bound
         means, prec_chol, log_const = run.params.kernel_arguments(covariance_type)
@@ -156,14 +161,12 @@ def run_em(X, sample_weight, total_weight, params, covariance_type, *, tol, max_
                 "overflow double precision in the mixture's densities. Rescale X (e.g. "
                 "standardize each column)."
             )
-        new_params, _ = estimate_parameters(workspace.stats, means, covariance_type,
-                                            reg_covar)
+        new_params = reseeder.maximize(workspace.stats, means, run.params)
         if _shift_ratio(new_params, means, covariance_type) > _MAX_SHIFT_RATIO:
             shift = new_params.means
             em_statistics(X, sample_weight, means, prec_chol, log_const, shift, kind,
                           workspace.block_stats, workspace.stats, n_threads)
-            new_params, _ = estimate_parameters(workspace.stats, shift, covariance_type,
-                                                reg_covar)
+            new_params = reseeder.maximize(workspace.stats, shift, run.params)
         run.params = new_params
         run.lower_bound = current
         run.lower_bounds.append(current)
@@ -209,7 +212,7 @@ def fit_mixture(X, sample_weight, n_components, covariance_type, *, tol, reg_cov
                     X, sample_weight, n_components, covariance_type, init_params=init_params,
                     weights_init=weights_init, means_init=means_init,
                     precisions_init=precisions_init, reg_covar=reg_covar, rng=rng,
-                    n_threads=n_threads, workspace=workspace)
+                    n_threads=n_threads, workspace=workspace, restart=index)
                 lower_bound = -np.inf
             run = run_em(X, sample_weight, total_weight, start, covariance_type, tol=tol,
                          max_iter=max_iter, reg_covar=reg_covar, n_threads=n_threads,
