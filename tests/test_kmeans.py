@@ -10,27 +10,33 @@ from fastgmm._kmeans import (lloyd_statistics_length, lloyd_step, n_blocks,
                              pick_by_potential, potential_blocks, seed_pass)
 
 RTOL = {np.float64: 1e-12, np.float32: 1e-12}   # float32 rows are read exactly as double
+E = np.empty(0)
 
 
 def _lloyd(X, centers, sample_weight=None, labels=None, lower=None, half_separation=None,
-           lower_drift=None, n_threads=2):
-    """Run lloyd_step; defaults give a plain (unpruned) Lloyd assignment."""
+           lower_drift=None, n_threads=2, exact=True, upper=None, drift=None):
+    """Run lloyd_step; defaults give a plain (unpruned, exact) Lloyd assignment.
+
+    Returns labels, squared distances (exact steps), counts, sums, inertia, number
+    of changed labels, lower bounds and members.
+    """
     n, d = X.shape
     K = centers.shape[0]
     labels = np.zeros(n, dtype=np.intp) if labels is None else labels
     lower = np.zeros(n) if lower is None else lower
+    upper = np.zeros(n) if upper is None else upper
     half_separation = np.zeros(K) if half_separation is None else half_separation
     lower_drift = np.zeros(K) if lower_drift is None else lower_drift
+    drift = np.zeros(K) if drift is None else drift
     n_stats = lloyd_statistics_length(K, d)
     block_stats = np.empty((n_blocks(n, K, d), n_stats))
     stats = np.empty(n_stats)
-    distances = np.empty(n)
     sw = np.empty(0) if sample_weight is None else sample_weight
-    lloyd_step(X, sw, np.empty(0), centers, half_separation, lower_drift, labels, lower, distances,
-               block_stats, stats, n_threads)
+    lloyd_step(X, sw, np.empty(0), centers, half_separation, drift, lower_drift, exact,
+               labels, upper, lower, block_stats, stats, n_threads)
     counts = stats[2:2 + K]
-    sums = stats[2 + K:].reshape(K, d)
-    return labels, distances, counts, sums, stats[0], stats[1], lower
+    sums = stats[2 + K:2 + K + K * d].reshape(K, d)
+    return labels, upper ** 2, counts, sums, stats[0], stats[1], lower, stats[-K:]
 
 
 def _clear_rows(X, centers, gap=1e-9):
@@ -49,7 +55,7 @@ def test_lloyd_step_matches_reference(n_samples, dtype, weighted):
     X, _ = make_mixture(n_samples, d, 4, seed=n_samples, dtype=dtype)
     centers = np.random.default_rng(1).normal(scale=4.0, size=(K, d))
     sw = np.random.default_rng(2).uniform(0, 3, n_samples) if weighted else None
-    labels, dsq, counts, sums, inertia, changed, lower = _lloyd(X, centers, sw)
+    labels, dsq, counts, sums, inertia, changed, lower, members = _lloyd(X, centers, sw)
     e_labels, e_dsq, e_counts, e_sums, e_inertia = ref.kmeans_assignment(X, centers, sw)
     if n_samples == 0:
         assert inertia == 0 and np.all(counts == 0) and np.all(sums == 0)
@@ -60,34 +66,55 @@ def test_lloyd_step_matches_reference(n_samples, dtype, weighted):
     np.testing.assert_allclose(sums, e_sums, rtol=1e-12, atol=1e-12 * np.abs(e_sums).max())
     assert inertia == pytest.approx(e_inertia, rel=1e-12)
     assert changed == np.count_nonzero(e_labels != 0)
+    positive = np.ones(n_samples, bool) if sw is None else sw > 0
+    assert np.array_equal(members, np.bincount(e_labels[positive], minlength=K))
     second = np.sort(ref.squared_distances(X, centers), axis=1)[:, 1]
     np.testing.assert_allclose(lower, np.sqrt(second), rtol=1e-12)
 
 
-def test_lloyd_pruning_gives_the_plain_assignment():
-    # Bounds from the seeding, then centres that moved: pruned and plain steps agree.
+@pytest.mark.parametrize("weighted", [False, True])
+def test_bounded_steps_give_the_plain_assignment_and_statistics(weighted):
+    # Bounds from the seeding, then centres that move: exact pruned steps and
+    # Hamerly steps (statistics as changes) agree with plain Lloyd assignments.
     X, _ = make_mixture(9 * CHUNK + 7, 4, 6, seed=3, separation=3.0)
-    buffers = KMeansBuffers(X, np.empty(0), 6)
-    seeds, _ = kmeans_plusplus(X, np.empty(0), 6, np.random.default_rng(0), 2, buffers)
+    sw = np.random.default_rng(4).integers(0, 3, X.shape[0]).astype(float) if weighted \
+        else None
+    buffers = KMeansBuffers(X, E if sw is None else sw, 6)
+    seeds, _ = kmeans_plusplus(X, E if sw is None else sw, 6, np.random.default_rng(0), 2,
+                               buffers)
     assert np.array_equal(buffers.labels, ref.squared_distances(X, seeds).argmin(axis=1))
-    labels, lower = buffers.labels.copy(), buffers.lower.copy()
+    state = dict(labels=buffers.labels.copy(), lower=buffers.lower.copy(),
+                 upper=buffers.upper.copy())
     centers = seeds
     drift = np.zeros(6)
     rng = np.random.default_rng(1)
-    for _ in range(4):
+    totals = None
+    for step in range(5):
         separation = 0.5 * np.sqrt(ref.squared_distances(centers, centers)
                                    + np.diag(np.full(6, np.inf)))
-        got = _lloyd(X, centers, labels=labels, lower=lower,
-                     half_separation=separation.min(axis=1), lower_drift=drift)
-        plain = _lloyd(X, centers)
+        exact = step % 2 == 0
+        got = _lloyd(X, centers, sw, half_separation=separation.min(axis=1),
+                     lower_drift=np.array([np.max(np.delete(drift, k)) for k in range(6)]),
+                     drift=drift, exact=exact, **state)
+        plain = _lloyd(X, centers, sw)
         clear = _clear_rows(X, centers)
         assert np.array_equal(got[0][clear], plain[0][clear])
-        np.testing.assert_allclose(got[1], plain[1], rtol=1e-12)
-        assert got[4] == pytest.approx(plain[4], rel=1e-12)
+        # upper and lower remain bounds on the distances to the nearest centres.
+        assert np.all(np.sqrt(plain[1]) * (1 - 1e-12) <= state["upper"])
+        second = np.sort(ref.squared_distances(X, centers), axis=1)[:, 1]
+        assert np.all(state["lower"] <= np.sqrt(second) * (1 + 1e-12))
+        if exact:
+            np.testing.assert_allclose(got[1], plain[1], rtol=1e-12)
+            assert got[4] == pytest.approx(plain[4], rel=1e-12)
+            totals = (got[2].copy(), got[3].copy(), got[7].copy())
+        else:          # changes of the statistics, added to the previous totals
+            totals = (totals[0] + got[2], totals[1] + got[3], totals[2] + got[7])
+        np.testing.assert_allclose(totals[0], plain[2], rtol=1e-12, atol=1e-9)
+        np.testing.assert_allclose(totals[1], plain[3], rtol=1e-10, atol=1e-9)
+        assert np.array_equal(totals[2], plain[7])
         # Move the centres (by up to a cluster width), as a Lloyd update would.
         moved = centers + rng.normal(scale=0.5, size=centers.shape)
-        step = np.sqrt(((moved - centers) ** 2).sum(axis=1))
-        drift = np.array([np.max(np.delete(step, k)) for k in range(6)])
+        drift = np.sqrt(((moved - centers) ** 2).sum(axis=1))
         centers = moved
 
 
@@ -100,9 +127,6 @@ def test_lloyd_step_bit_identical_across_threads(dtype):
     for other in results[1:]:
         for a, b in zip(results[0], other):
             assert np.array_equal(a, b)
-
-
-E = np.empty(0)
 
 
 def _seed_state(X, seeds, sample_weight=None, candidates=None, n_threads=2):
@@ -228,10 +252,10 @@ def test_kernels_reject_inconsistent_arguments():
         seed_pass(X, E, E, E, 0, np.zeros((3, 2)), *state, np.empty((1, 1)), 1)
     with pytest.raises(ValueError, match="block_potentials must have at least one row"):
         seed_pass(X, E, E, np.zeros(2), 0, none, *state, np.empty((0, 1)), 1)
-    with pytest.raises(ValueError, match="stats must have length"):
-        lloyd_step(X, E, E, np.zeros((2, 2)), np.zeros(2), np.zeros(2),
-                   np.zeros(10, dtype=np.intp), np.zeros(10), E,
-                   np.empty((1, 8)), np.empty(7), 1)
+    with pytest.raises(ValueError, match="stats must have length 10"):
+        lloyd_step(X, E, E, np.zeros((2, 2)), np.zeros(2), np.zeros(2), np.zeros(2), True,
+                   np.zeros(10, dtype=np.intp), np.zeros(10), np.zeros(10),
+                   np.empty((1, 10)), np.empty(7), 1)
 
 
 # ---------------------------------------------------------------------------------

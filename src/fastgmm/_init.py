@@ -5,6 +5,11 @@ them gives the initial weights, means and covariances, as the EM literature
 recommends ("use the k-means result to initialize"). User-supplied
 ``weights_init``, ``means_init`` and ``precisions_init`` then replace the
 corresponding estimates.
+
+k-means++ and Lloyd's k-means run on the chunked kernels of ``_kmeans`` and
+return to Python after every seed and every Lloyd step (so Ctrl-C interrupts
+within one pass over the data). Every random draw comes from the restart's own
+``numpy.random.Generator``; the kernels' results do not depend on threads.
 """
 
 from dataclasses import dataclass
@@ -274,39 +279,51 @@ def kmeans(X, sample_weight, n_clusters, rng, n_threads, buffers=None, *,
     _, indices = kmeans_plusplus(X, sample_weight, n_clusters, rng, n_threads, buf, scale)
     centers = X[indices] * unit          # in the clustering's coordinates
     tol_abs = tol * float(np.mean(buf.variances * unit * unit))
-    lower_drift = np.zeros(n_clusters)
-    distances = buf.upper            # squared distances to the centres from now on
-    d = X.shape[1]
+    K, d = n_clusters, X.shape[1]
+    drift = lower_drift = np.zeros(K)
+    stats = buf.stats
+    totals = None            # counts, sums and members of the current assignment
+
+    def step(exact):
+        lloyd_step(X, sample_weight, scale, centers, _half_separation(centers), drift,
+                   lower_drift, exact, buf.labels, buf.upper, buf.lower, buf.block_stats,
+                   stats, n_threads)
+        return stats[2:].copy() if exact else totals + stats[2:]
+
     stable = converged = False
     n_iter = 0
     for n_iter in range(1, max_iter + 1):
-        lloyd_step(X, sample_weight, scale, centers, _half_separation(centers),
-                   lower_drift, buf.labels, buf.lower, distances, buf.block_stats,
-                   buf.stats, n_threads)
-        counts = buf.stats[2:2 + n_clusters]
-        sums = buf.stats[2 + n_clusters:].reshape(n_clusters, d)
+        # The first step (and one after a relocation) recomputes everything; the
+        # others only move the rows whose bounds do not settle them.
+        totals = step(totals is None)
+        counts, sums, members = totals[:K], totals[K:K + K * d].reshape(K, d), totals[-K:]
         new_centers = centers.copy()
-        full = counts > 0
+        full = members > 0
         new_centers[full] = sums[full] / counts[full, None]
         if not full.all():
+            # Exact distances (``upper``) for this assignment, then the empty
+            # clusters move to the rows farthest from their centres.
+            drift = lower_drift = np.zeros(K)
+            step(True)
             empty = np.flatnonzero(~full)
-            rows = distinct_worst_rows(X, distances, sample_weight, empty.size, floor=0.0)
+            rows = distinct_worst_rows(X, buf.upper, sample_weight, empty.size, floor=0.0)
             new_centers[empty[:rows.size]] = X[rows] * unit
+            totals = None
         drift = np.sqrt(np.einsum("kd,kd->k", new_centers - centers, new_centers - centers))
         lower_drift = _max_other(drift)
         centers = new_centers
-        if n_iter > 1 and buf.stats[1] == 0 and full.all():
+        if n_iter > 1 and stats[1] == 0 and full.all():
             stable = converged = True      # same labels twice: centres are their means
             break
         if float(np.dot(drift, drift)) <= tol_abs:
             converged = True
             break
-    if not stable:   # labels consistent with the final centres
-        lloyd_step(X, sample_weight, scale, centers, _half_separation(centers),
-                   lower_drift, buf.labels, buf.lower, distances, buf.block_stats,
-                   buf.stats, n_threads)
+    if stable:
+        drift = lower_drift = np.zeros(K)
+    # Final exact step: labels consistent with the final centres, exact inertia.
+    step(True)
     centers = centers / unit
-    return KMeansResult(centers, buf.labels, float(buf.stats[0]), n_iter, converged)
+    return KMeansResult(centers, buf.labels, float(stats[0]), n_iter, converged)
 
 
 # ---------------------------------------------------------------------------------

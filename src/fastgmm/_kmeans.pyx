@@ -3,13 +3,15 @@
 Two families, both over the fixed row partition of ``_partition.pxd`` (blocks of
 ``CHUNK_SIZE``-row chunks; each block's rows are processed in order by one thread,
 block results are combined in block order), so every result is bit-identical for
-any ``n_threads``:
+any ``n_threads``. Blocks are handed to threads dynamically (which thread runs a
+block cannot change its result), so a thread delayed by another process on a
+shared machine does not hold up the pass.
 
-* k-means++ seeding: ``seed_update`` (add a seed: nearest-seed labels, distances and
-  the weighted potential of every block), ``seed_gains`` (how much each candidate
-  seed would lower the potential), ``potential_blocks`` and ``pick_by_potential``
-  (sampling rows with probability proportional to their potential: ordered block
-  sums, then a scan of one block, so the pick depends only on the random numbers).
+* k-means++ seeding: ``seed_pass`` (one pass per seed: add the pending seed to
+  every row's nearest-seed state, then sum per block the potential each candidate
+  would leave), ``potential_blocks`` and ``pick_by_potential`` (rows drawn with
+  probability proportional to their potential: ordered block sums, then a scan of
+  one block, so the pick depends only on the random numbers and the data).
 * ``lloyd_step``: assign every row to its nearest centre and accumulate the
   weighted centre sums, counts and the inertia in the same pass.
 
@@ -23,16 +25,25 @@ the nearest other centre). Seeding leaves exact nearest-seed labels and
 second-nearest distances behind, so the first Lloyd step rarely has to search.
 
 Inside a chunk the rows are transposed into a per-thread ``(n_features, chunk)``
-buffer so that the inner loops run over rows with unit stride and vectorize.
-Distances are computed directly as ``sum_j (x_j - c_j)^2`` in double precision
-(no ``|x|^2 - 2 x.c + |c|^2`` expansion), so data far from the origin lose nothing.
+buffer so that the inner loops run over rows with unit stride and vectorize; the
+distance loops live in ``_kmeans_simd.h`` (compiled for AVX-512, AVX2 and plain
+x86-64, picked at load time, identical results). Distances are computed directly
+as ``sum_j (x_j - c_j)^2`` in double precision (no ``|x|^2 - 2 x.c + |c|^2``
+expansion), so data far from the origin lose nothing. Optional per-feature
+``scale`` factors cluster ``X * scale`` (standardized k-means) without a copy.
 
 Lloyd statistics layout (a flat float64 vector, ``lloyd_statistics_length``)::
 
-    [0]              inertia  sum_n w_n |x_n - c_{label_n}|^2
-    [1]              number of rows whose label changed in this step
-    [2, 2+K)         weighted counts  sum_{n in k} w_n
-    [2+K, 2+K+K*d)   weighted sums    sum_{n in k} w_n x_n          (K, d)
+    [0]                  inertia  sum_n w_n |x_n - c_{label_n}|^2  (exact steps)
+    [1]                  number of rows whose label changed in this step
+    [2, 2+K)             weighted counts  sum_{n in k} w_n
+    [2+K, 2+K+K*d)       weighted sums    sum_{n in k} w_n x_n          (K, d)
+    [2+K+K*d, 2+2K+K*d)  members: rows with positive weight in cluster k
+
+An exact step gives these for the whole assignment; a bounded (Hamerly) step
+gives their changes (rows leaving and joining clusters), which the caller adds to
+the totals of the previous step, so that settled rows cost no pass over their
+features.
 """
 
 from cython cimport floating
@@ -69,7 +80,7 @@ cdef double BOUND_MARGIN = 1e-10
 
 def lloyd_statistics_length(Py_ssize_t n_clusters, Py_ssize_t n_features):
     """Length of the Lloyd statistics vector (see the module docstring)."""
-    return 2 + n_clusters + n_clusters * n_features
+    return 2 + 2 * n_clusters + n_clusters * n_features
 
 
 def n_blocks(Py_ssize_t n_samples, Py_ssize_t n_clusters, Py_ssize_t n_features):
@@ -79,7 +90,7 @@ def n_blocks(Py_ssize_t n_samples, Py_ssize_t n_clusters, Py_ssize_t n_features)
     kernel takes its block count from the first dimension of its block buffer;
     callers size those buffers with this function.
     """
-    return partition_blocks(n_samples, 2 + n_clusters + n_clusters * n_features,
+    return partition_blocks(n_samples, 2 + 2 * n_clusters + n_clusters * n_features,
                             BLOCK_MEMORY_BUDGET)
 
 
@@ -95,7 +106,6 @@ cdef struct Scratch:
     double* best      # (CHUNK,)
     double* second    # (CHUNK,)
     double* wts       # (CHUNK,): row weights
-    double* usq       # (CHUNK,): squared distance to the nearest seed
     double* cand      # (T, CHUNK): squared distances to the seeding candidates
     Py_ssize_t* rows  # (CHUNK,): chunk positions of the rows in xc
     Py_ssize_t* arg   # (CHUNK,)
@@ -103,7 +113,7 @@ cdef struct Scratch:
 
 cdef inline Scratch _make_scratch(double* dbuf, Py_ssize_t* ibuf,
                                   Py_ssize_t d) noexcept nogil:
-    """Carve one thread's buffers: (2 d + 6 + T) * CHUNK doubles, 2 * CHUNK indices."""
+    """Carve one thread's buffers: (2 d + 5 + T) * CHUNK doubles, 2 * CHUNK indices."""
     cdef Scratch s
     s.xt = dbuf
     s.xc = dbuf + d * CHUNK_SIZE
@@ -112,8 +122,7 @@ cdef inline Scratch _make_scratch(double* dbuf, Py_ssize_t* ibuf,
     s.best = s.acc + CHUNK_SIZE
     s.second = s.best + CHUNK_SIZE
     s.wts = s.second + CHUNK_SIZE
-    s.usq = s.wts + CHUNK_SIZE
-    s.cand = s.usq + CHUNK_SIZE
+    s.cand = s.wts + CHUNK_SIZE
     s.rows = ibuf
     s.arg = ibuf + CHUNK_SIZE
     return s
@@ -226,39 +235,6 @@ cdef void _seed_chunk(const SeedProblem* p, const floating* X, Scratch* s, Py_ss
         potentials[t] += lane_sum(s.cand + t * CHUNK_SIZE, m)
 
 
-cdef int _seed_blocks(const SeedProblem* p, const floating* X, double* block_potentials,
-                      Py_ssize_t n_blocks_, int n_threads) noexcept nogil:
-    """A seeding pass over the fixed partition; 0, or -1 when scratch is missing."""
-    cdef Py_ssize_t n = p.n_samples, d = p.n_features
-    cdef Py_ssize_t width = p.n_candidates if p.n_candidates > 0 else 1
-    cdef Py_ssize_t n_chunks = n_chunks_of(n)
-    cdef Py_ssize_t b, c, t, r0, m
-    cdef int failed[1]
-    cdef Scratch s
-    cdef double* dbuf = NULL
-    cdef Py_ssize_t* ibuf = NULL
-    failed[0] = 0
-    n_threads = <int> min(<Py_ssize_t> max(n_threads, 1), n_blocks_)
-    with parallel(num_threads=n_threads):
-        dbuf = <double*> calloc((2 * d + 6 + width) * CHUNK_SIZE, sizeof(double))
-        ibuf = <Py_ssize_t*> calloc(2 * CHUNK_SIZE, sizeof(Py_ssize_t))
-        if dbuf == NULL or ibuf == NULL:
-            failed[0] = 1
-        s = _make_scratch(dbuf, ibuf, d)
-        for b in prange(n_blocks_, schedule='static'):
-            if dbuf != NULL and ibuf != NULL:
-                for t in range(width):
-                    block_potentials[b * width + t] = 0.0
-                for c in range(block_first_chunk(b, n_chunks, n_blocks_),
-                               block_first_chunk(b + 1, n_chunks, n_blocks_)):
-                    r0 = c * CHUNK_SIZE
-                    m = min(<Py_ssize_t> CHUNK_SIZE, n - r0)
-                    _seed_chunk(p, X, &s, r0, m, block_potentials + b * width)
-        free(dbuf)
-        free(ibuf)
-    return -1 if failed[0] != 0 else 0
-
-
 def seed_pass(
     const floating[:, ::1] X,                 # IN (n_samples, n_features)
     const double[::1] sample_weight,          # IN (n_samples,) or (0,): unit weights
@@ -336,7 +312,8 @@ def seed_pass(
     cdef int status
     cdef const floating* Xp = &X[0, 0]
     with nogil:
-        status = _seed_blocks(&p, Xp, &block_potentials[0, 0], nb, n_threads)
+        status = _run_blocks(PASS_SEED, &p, Xp, n, p.n_features, max(T, 1),
+                             &block_potentials[0, 0], max(T, 1), nb, n_threads)
     if status != 0:
         raise MemoryError("could not allocate per-thread scratch buffers")
 
@@ -358,7 +335,7 @@ def potential_blocks(
         return 0.0
     cdef double* bp = &block_potential[0]
     with nogil:
-        for b in prange(nb, schedule='static', num_threads=max(1, min(n_threads, nb))):
+        for b in prange(nb, schedule='dynamic', num_threads=max(1, min(n_threads, nb))):
             acc = 0.0
             for r in range(block_first_row(b, n_samples, nb),
                            block_first_row(b + 1, n_samples, nb)):
@@ -477,27 +454,44 @@ cdef struct LloydProblem:
     Py_ssize_t n_features
     Py_ssize_t n_clusters
     Py_ssize_t n_stats
+    bint exact                      # full statistics (True) or label-change deltas
     const double* sample_weight     # (n,) or NULL
     const double* scale             # (d,) or NULL: feature scale factors
     const double* centers           # (K, d)
     const double* half_separation   # (K,): s_k = min_{j != k} |c_k - c_j| / 2
+    const double* drift             # (K,): |c_k(new) - c_k(old)|
     const double* lower_drift       # (K,): max_{j != k} |c_j(new) - c_j(old)|
     Py_ssize_t* labels              # (n,) INOUT
+    double* upper                   # (n,) INOUT: (bound on the) distance to the centre
     double* lower                   # (n,) INOUT
-    double* distances_out           # (n,) or NULL: squared distance to the centre
 
 
-cdef void _lloyd_chunk(const LloydProblem* p, const floating* X, Scratch* s,
-                       Py_ssize_t r0, Py_ssize_t m, double* stats) noexcept nogil:
+cdef inline double _bound(const LloydProblem* p, Py_ssize_t r, Py_ssize_t a) noexcept nogil:
+    """Update row r's lower bound for the centres' moves; return the distance below
+    which its centre a is certainly the nearest (with the rounding margin)."""
+    cdef double l = p.lower[r] - p.lower_drift[a]
+    p.lower[r] = l
+    return (p.half_separation[a] if p.half_separation[a] > l else l) * (1.0 - BOUND_MARGIN)
+
+
+cdef inline void _search(const LloydProblem* p, Scratch* s, Py_ssize_t n_far) noexcept nogil:
+    """All-centres search for the n_far rows gathered (transposed) in s.xc."""
+    fgmm_nearest_two(s.xc, CHUNK_SIZE, n_far, p.n_features, p.centers, p.n_clusters, s.acc,
+                     s.best, s.second, s.arg)
+
+
+cdef void _lloyd_chunk_exact(const LloydProblem* p, const floating* X, Scratch* s,
+                             Py_ssize_t r0, Py_ssize_t m, double* stats) noexcept nogil:
+    """Exact distances of every row, statistics of the whole assignment."""
     cdef Py_ssize_t d = p.n_features, K = p.n_clusters
-    cdef Py_ssize_t i, j, q, r, a, n_far = 0
+    cdef Py_ssize_t i, j, q, r, n_far = 0
     cdef const Py_ssize_t* labels = p.labels + r0
     cdef const double* xj
-    cdef double l, bound, t
+    cdef double t
     cdef double* counts = stats + 2
     cdef double* sums = stats + 2 + K
+    cdef double* members = stats + 2 + K + K * d
     _load_chunk(X, p.sample_weight, p.scale, r0, m, d, s)
-    # Exact squared distance of every row to its current centre.
     for i in range(m):
         s.dsq[i] = 0.0
     for j in range(d):
@@ -505,22 +499,15 @@ cdef void _lloyd_chunk(const LloydProblem* p, const floating* X, Scratch* s,
         for i in range(m):
             t = xj[i] - p.centers[labels[i] * d + j]
             s.dsq[i] += t * t
-    # Rows the bounds cannot settle go to the all-centres search.
-    for i in range(m):
-        r = r0 + i
-        a = labels[i]
-        l = p.lower[r] - p.lower_drift[a]
-        p.lower[r] = l
-        bound = p.half_separation[a] if p.half_separation[a] > l else l
-        if sqrt(s.dsq[i]) > bound * (1.0 - BOUND_MARGIN):
+    for i in range(m):   # rows the bounds cannot settle go to the all-centres search
+        if sqrt(s.dsq[i]) > _bound(p, r0 + i, labels[i]):
             s.rows[n_far] = i
             n_far += 1
     if n_far > 0:
         for j in range(d):
             for q in range(n_far):
                 s.xc[j * CHUNK_SIZE + q] = s.xt[j * CHUNK_SIZE + s.rows[q]]
-        fgmm_nearest_two(s.xc, CHUNK_SIZE, n_far, d, p.centers, K, s.acc, s.best, s.second,
-                         s.arg)
+        _search(p, s, n_far)
         for q in range(n_far):
             i = s.rows[q]
             r = r0 + i
@@ -529,53 +516,125 @@ cdef void _lloyd_chunk(const LloydProblem* p, const floating* X, Scratch* s,
                 p.labels[r] = s.arg[q]
             s.dsq[i] = s.best[q]
             p.lower[r] = sqrt(s.second[q])
-    # Weighted inertia, counts and sums (rows in order for every entry).
+    # Weighted inertia, counts, sums and members (rows in order for every entry).
     stats[0] += lane_dot(s.wts, s.dsq, m)
     for i in range(m):
         counts[labels[i]] += s.wts[i]
+        members[labels[i]] += 1.0 if s.wts[i] > 0.0 else 0.0
+        p.upper[r0 + i] = sqrt(s.dsq[i])
     for j in range(d):
         xj = s.xt + j * CHUNK_SIZE
         for i in range(m):
             sums[labels[i] * d + j] += s.wts[i] * xj[i]
-    if p.distances_out != NULL:
-        for i in range(m):
-            p.distances_out[r0 + i] = s.dsq[i]
 
 
-cdef int _lloyd_blocks(const LloydProblem* p, const floating* X, double* block_stats,
-                       Py_ssize_t n_blocks_, double* stats, int n_threads) noexcept nogil:
-    """All rows over the fixed partition; return 0, or -1 when scratch is missing."""
-    cdef Py_ssize_t n = p.n_samples, d = p.n_features
+cdef void _lloyd_chunk_bounded(const LloydProblem* p, const floating* X, Scratch* s,
+                               Py_ssize_t r0, Py_ssize_t m, double* stats) noexcept nogil:
+    """Hamerly's step: rows whose bounds settle them are not read at all; the
+    statistics are the changes (out of the old cluster, into the new one)."""
+    cdef Py_ssize_t d = p.n_features, K = p.n_clusters
+    cdef Py_ssize_t i, j, q, r, a, b, n_far = 0
+    cdef const floating* row
+    cdef const double* c
+    cdef double u, bound, v, dsq, w, x
+    cdef double* counts = stats + 2
+    cdef double* sums = stats + 2 + K
+    cdef double* members = stats + 2 + K + K * d
+    for i in range(m):
+        r = r0 + i
+        a = p.labels[r]
+        u = p.upper[r] + p.drift[a]
+        bound = _bound(p, r, a)
+        if u > bound:                  # tighten the upper bound: the exact distance
+            row = X + r * d
+            c = p.centers + a * d
+            dsq = 0.0
+            for j in range(d):
+                x = row[j] if p.scale == NULL else row[j] * p.scale[j]
+                v = x - c[j]
+                dsq = dsq + v * v
+            u = sqrt(dsq)
+            if u > bound:              # still unsettled: search all centres
+                for j in range(d):
+                    x = row[j] if p.scale == NULL else row[j] * p.scale[j]
+                    s.xc[j * CHUNK_SIZE + n_far] = x
+                s.rows[n_far] = i
+                n_far += 1
+        p.upper[r] = u
+    if n_far == 0:
+        return
+    _search(p, s, n_far)
+    for q in range(n_far):
+        r = r0 + s.rows[q]
+        a = p.labels[r]
+        b = s.arg[q]
+        p.upper[r] = sqrt(s.best[q])
+        p.lower[r] = sqrt(s.second[q])
+        if b != a:
+            p.labels[r] = b
+            stats[1] += 1.0
+            w = 1.0 if p.sample_weight == NULL else p.sample_weight[r]
+            counts[a] -= w
+            counts[b] += w
+            if w > 0.0:
+                members[a] -= 1.0
+                members[b] += 1.0
+            for j in range(d):
+                x = s.xc[j * CHUNK_SIZE + q]
+                sums[a * d + j] -= w * x
+                sums[b * d + j] += w * x
+
+
+cdef void _lloyd_chunk(const LloydProblem* p, const floating* X, Scratch* s,
+                       Py_ssize_t r0, Py_ssize_t m, double* stats) noexcept nogil:
+    if p.exact:
+        _lloyd_chunk_exact(p, X, s, r0, m, stats)
+    else:
+        _lloyd_chunk_bounded(p, X, s, r0, m, stats)
+
+
+cdef enum:
+    PASS_SEED = 0      # seed_pass: block_out[b, :width] = candidate potentials
+    PASS_LLOYD = 1     # lloyd_step: block_out[b, :width] = Lloyd statistics
+
+
+cdef int _run_blocks(int kind, const void* problem, const floating* X, Py_ssize_t n,
+                     Py_ssize_t d, Py_ssize_t extra, double* block_out, Py_ssize_t width,
+                     Py_ssize_t n_blocks_, int n_threads) noexcept nogil:
+    """Run a pass over the fixed partition, chunks of a block in order, each block
+    into its own ``width`` doubles of ``block_out``. Per-thread scratch has
+    ``extra`` more chunk-rows of doubles. Returns 0, or -1 when scratch is missing.
+    """
     cdef Py_ssize_t n_chunks = n_chunks_of(n)
     cdef Py_ssize_t b, c, r0, m
     cdef int failed[1]
     cdef Scratch s
     cdef double* dbuf = NULL
     cdef Py_ssize_t* ibuf = NULL
-    cdef double* my_stats = NULL
+    cdef double* mine = NULL
     failed[0] = 0
     n_threads = <int> min(<Py_ssize_t> max(n_threads, 1), n_blocks_)
     with parallel(num_threads=n_threads):
-        dbuf = <double*> calloc((2 * d + 6) * CHUNK_SIZE, sizeof(double))
+        dbuf = <double*> calloc((2 * d + 5 + extra) * CHUNK_SIZE, sizeof(double))
         ibuf = <Py_ssize_t*> calloc(2 * CHUNK_SIZE, sizeof(Py_ssize_t))
         if dbuf == NULL or ibuf == NULL:
             failed[0] = 1
         s = _make_scratch(dbuf, ibuf, d)     # whole-struct assignment: thread-private
-        for b in prange(n_blocks_, schedule='static'):
+        for b in prange(n_blocks_, schedule='dynamic'):
             if dbuf != NULL and ibuf != NULL:
-                my_stats = block_stats + b * p.n_stats
-                memset(my_stats, 0, p.n_stats * sizeof(double))
+                mine = block_out + b * width
+                memset(mine, 0, width * sizeof(double))
                 for c in range(block_first_chunk(b, n_chunks, n_blocks_),
                                block_first_chunk(b + 1, n_chunks, n_blocks_)):
                     r0 = c * CHUNK_SIZE
                     m = min(<Py_ssize_t> CHUNK_SIZE, n - r0)
-                    _lloyd_chunk(p, X, &s, r0, m, my_stats)
+                    if kind == PASS_SEED:
+                        _seed_chunk(<const SeedProblem*> problem, X, &s, r0, m, mine)
+                    else:
+                        _lloyd_chunk(<const LloydProblem*> problem, X, &s, r0, m, mine)
         free(dbuf)
         free(ibuf)
-    if failed[0] != 0:
-        return -1
-    ordered_block_sum(block_stats, n_blocks_, p.n_stats, stats, n_threads)
-    return 0
+    return -1 if failed[0] != 0 else 0
 
 
 def lloyd_step(
@@ -584,10 +643,12 @@ def lloyd_step(
     const double[::1] scale,                  # IN (n_features,) or (0,): no scaling
     const double[:, ::1] centers,             # IN (K, n_features)
     const double[::1] half_separation,        # IN (K,)
+    const double[::1] drift,                  # IN (K,)
     const double[::1] lower_drift,            # IN (K,)
+    bint exact,                               # IN
     Py_ssize_t[::1] labels,                   # INOUT (n_samples,), values in [0, K)
+    double[::1] upper,                        # INOUT (n_samples,)
     double[::1] lower,                        # INOUT (n_samples,)
-    double[::1] distances,                    # OUT (n_samples,) or (0,)
     double[:, ::1] block_stats,               # OUT workspace (n_blocks, n_stats)
     double[::1] stats,                        # OUT (n_stats,)
     int n_threads,                            # IN
@@ -605,19 +666,27 @@ def lloyd_step(
     half_separation : ndarray of shape (n_clusters,)
         ``s_k = min_{j != k} |c_k - c_j| / 2`` (``inf`` for one cluster). Zeros with
         ``lower`` = 0 turn pruning off: a plain Lloyd step.
-    lower_drift : ndarray of shape (n_clusters,)
-        For a row labelled ``k``: how much its lower bound must drop because the
-        other centres moved since the bounds were computed,
-        ``max_{j != k} |c_j - c_j(previous)|`` (zeros when they did not move).
+    drift, lower_drift : ndarray of shape (n_clusters,)
+        How far each centre moved since the bounds were computed,
+        ``|c_k - c_k(previous)|``, and for a row labelled ``k`` how much its lower
+        bound must drop, ``max_{j != k} |c_j - c_j(previous)|`` (zeros when the
+        centres did not move).
+    exact : bool
+        True: compute every row's distance to its centre (``upper`` is then exact)
+        and the statistics of the whole assignment, inertia included. False
+        (Hamerly's step): a row whose bounds show that its centre is still the
+        nearest is not read; the statistics are the changes of counts, sums and
+        members (out of the old cluster, into the new one) and the inertia is 0.
     labels : ndarray of shape (n_samples,)
         Input: the previous labels (e.g. the nearest k-means++ seeds), each in
         ``[0, n_clusters)`` (not checked: they index ``centers``); output: the
         nearest centre of every row (the first one on ties among those compared).
+    upper : ndarray of shape (n_samples,)
+        Input (``exact=False``): upper bounds on each row's distance to its
+        previous centre; output: the same for ``centers`` (exact when ``exact``).
     lower : ndarray of shape (n_samples,)
         Input: lower bounds on each row's distance to its second-nearest previous
         centre; output: the same for ``centers``.
-    distances : ndarray of shape (n_samples,) or (0,)
-        If non-empty, output: squared distance of each row to its centre.
     block_stats : ndarray of shape (n_blocks, lloyd_statistics_length(K, d))
         Workspace (per-block statistics, chunks in order).
     stats : ndarray of shape (lloyd_statistics_length(K, d),)
@@ -629,16 +698,17 @@ def lloyd_step(
     p.n_samples = X.shape[0]
     p.n_features = X.shape[1]
     p.n_clusters = centers.shape[0]
-    p.n_stats = 2 + p.n_clusters + p.n_clusters * p.n_features
+    p.n_stats = 2 + 2 * p.n_clusters + p.n_clusters * p.n_features
+    p.exact = exact
     cdef Py_ssize_t n = p.n_samples, K = p.n_clusters
     if K < 1 or centers.shape[1] != p.n_features:
         raise ValueError(f"centers must have shape (n_clusters >= 1, {p.n_features}), got "
                          f"({centers.shape[0]}, {centers.shape[1]})")
-    if half_separation.shape[0] != K or lower_drift.shape[0] != K:
-        raise ValueError(f"half_separation and lower_drift must have length {K}")
-    if labels.shape[0] != n or lower.shape[0] != n or distances.shape[0] not in (0, n):
-        raise ValueError(f"labels and lower must have length n_samples={n}, distances "
-                         f"{n} or 0")
+    if (half_separation.shape[0] != K or drift.shape[0] != K
+            or lower_drift.shape[0] != K):
+        raise ValueError(f"half_separation, drift and lower_drift must have length {K}")
+    if labels.shape[0] != n or lower.shape[0] != n or upper.shape[0] != n:
+        raise ValueError(f"labels, upper and lower must have length n_samples={n}")
     if stats.shape[0] != p.n_stats or (block_stats.shape[0] > 0
                                        and block_stats.shape[1] != p.n_stats):
         raise ValueError(f"stats must have length {p.n_stats} and block_stats "
@@ -651,15 +721,19 @@ def lloyd_step(
         return
     p.centers = &centers[0, 0]
     p.half_separation = &half_separation[0]
+    p.drift = &drift[0]
     p.lower_drift = &lower_drift[0]
     p.labels = &labels[0]
+    p.upper = &upper[0]
     p.lower = &lower[0]
-    if distances.shape[0] > 0:
-        p.distances_out = &distances[0]
     cdef int status
     cdef const floating* Xp = &X[0, 0]
+    cdef double* bs = &block_stats[0, 0]
+    cdef Py_ssize_t nb = block_stats.shape[0]
     with nogil:
-        status = _lloyd_blocks(&p, Xp, &block_stats[0, 0], block_stats.shape[0],
-                               &stats[0], n_threads)
+        status = _run_blocks(PASS_LLOYD, &p, Xp, n, p.n_features, 0, bs, p.n_stats, nb,
+                             n_threads)
+        if status == 0:
+            ordered_block_sum(bs, nb, p.n_stats, &stats[0], n_threads)
     if status != 0:
         raise MemoryError("could not allocate per-thread scratch buffers")
