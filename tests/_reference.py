@@ -105,3 +105,29 @@ def precisions(covariances, covariance_type):
     if covariance_type in ("full", "tied"):
         return np.linalg.inv(covariances)
     return 1.0 / np.asarray(covariances)
+
+
+# ---------------------------------------------------------------------------------
+# k-means (the oracle of the _kmeans kernels)
+# ---------------------------------------------------------------------------------
+
+def squared_distances(X, centers):
+    """|x_n - c_k|^2 for every row and centre: shape (n, K), computed directly."""
+    X = np.asarray(X, dtype=np.float64)
+    return ((X[:, None, :] - centers[None, :, :]) ** 2).sum(axis=2)
+
+
+def kmeans_assignment(X, centers, sample_weight=None):
+    """One Lloyd assignment: labels, squared distances, counts, sums, inertia."""
+    X = np.asarray(X, dtype=np.float64)
+    n = X.shape[0]
+    K = centers.shape[0]
+    w = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    dist = squared_distances(X, centers)
+    labels = dist.argmin(axis=1)
+    dsq = dist[np.arange(n), labels]
+    counts = np.bincount(labels, weights=w, minlength=K)
+    sums = np.zeros_like(centers)
+    for k in range(K):
+        sums[k] = w[labels == k] @ X[labels == k]
+    return labels, dsq, counts, sums, float(w @ dsq)

@@ -26,7 +26,7 @@ import pytest
 
 import fastgmm
 from conftest import make_mixture
-from fastgmm import GaussianMixture, NotFittedError
+from fastgmm import ConvergenceWarning, GaussianMixture, NotFittedError
 
 N_COMPONENTS = 2
 X_GOOD = make_mixture(60, 2, N_COMPONENTS, seed=0)[0]
@@ -960,11 +960,38 @@ def test_sample_weight_scale_does_not_change_the_fit():
 
 
 def test_collapsed_component_error_is_clear_without_regularization():
-    # Two exact duplicates form a component with zero covariance when reg_covar=0.
+    # Two distinct points for two components with reg_covar=0: every component
+    # collapses onto identical points, and re-seeding cannot help.
+    X = np.array([[0.0, 0.0], [0.0, 0.0], [5.0, 5.0], [5.0, 5.0], [5.0, 5.0]])
+    for covariance_type in ("full", "diag", "spherical"):
+        gm = GaussianMixture(2, reg_covar=0.0, covariance_type=covariance_type)
+        with pytest.raises(ValueError, match="not positive definite.*re-seeding it "
+                                             "elsewhere did not help.*Increase reg_covar"):
+            gm.fit(X)
+    # The tied covariance of data on a line cannot be repaired by moving components.
+    line = np.c_[np.arange(10.0), 2 * np.arange(10.0)]
+    with pytest.raises(ValueError, match="the shared \\(tied\\) covariance"):
+        GaussianMixture(2, reg_covar=0.0, covariance_type="tied").fit(line)
+
+
+def test_collapsing_component_is_reseeded_or_reported_clearly():
+    # Two exact duplicates attract a component whose covariance tends to 0 with
+    # reg_covar=0: either the fit recovers with finite parameters (re-seeded), or
+    # it stops with the clear error; never NaN.
     X = np.array([[0.0, 0.0], [0.0, 0.0], [5.0, 5.0], [6.0, 5.5], [5.5, 7.0]])
-    gm = GaussianMixture(2, reg_covar=0.0, means_init=[[0, 0], [5.5, 6]], max_iter=5)
-    with pytest.raises(ValueError, match="not positive definite.*Increase reg_covar"):
-        gm.fit(X)
+    for max_iter in (5, 100):
+        gm = GaussianMixture(2, reg_covar=0.0, means_init=[[0, 0], [5.5, 6]],
+                             max_iter=max_iter)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                gm.fit(X)
+        except ValueError as exc:
+            assert "not positive definite" in str(exc) and "Increase reg_covar" in str(exc)
+        else:
+            for name in ("weights_", "means_", "covariances_", "precisions_"):
+                assert np.all(np.isfinite(getattr(gm, name))), name
+            assert np.isfinite(gm.lower_bound_)
 
 
 @pytest.mark.parametrize("covariance_type", ["tied", "diag", "spherical"])

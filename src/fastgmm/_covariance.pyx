@@ -23,7 +23,8 @@ cdef enum:
     COV_SPHERICAL = 3
 
 # Guards N_k against exact zeros, as scikit-learn does (so results agree with it).
-cdef double NK_EPS = 10 * 2.220446049250313e-16
+cdef double NK_EPS_C = 10 * 2.220446049250313e-16
+NK_EPS = NK_EPS_C
 cdef double LOG_2PI = 1.8378770664093453
 
 
@@ -73,13 +74,14 @@ cdef int _variance_precision(double variance, double* prec) noexcept nogil:
 
 
 cdef double _mstep(const double* stats, const double* shift, int kind, Py_ssize_t K,
-                   Py_ssize_t d, double reg_covar, double* weights, double* means,
-                   double* cov, double* prec_chol, double* log_const,
+                   Py_ssize_t d, double reg_covar, double dead_fraction, double* weights,
+                   double* means, double* cov, double* prec_chol, double* log_const,
                    Py_ssize_t* bad) noexcept nogil:
     """Fill the parameters from the statistics; return max_kj delta_kj^2 / var_kj.
 
     ``bad[k]`` is set to 1 for every component whose covariance is not positive
-    definite (all of them for a tied covariance), 0 otherwise.
+    definite (all of them for a tied covariance), to 2 for one whose weight is at
+    most ``dead_fraction`` of the total (it lost its responsibility), 0 otherwise.
     """
     cdef const double* nk = stats + 1
     cdef const double* s1 = stats + 1 + K
@@ -89,10 +91,10 @@ cdef double _mstep(const double* stats, const double* shift, int kind, Py_ssize_
     cdef double* c
     cdef double half_d_log_2pi = 0.5 * d * LOG_2PI
     for k in range(K):
-        total += nk[k] + NK_EPS
+        total += nk[k] + NK_EPS_C
         bad[k] = 0
     for k in range(K):
-        n_safe = nk[k] + NK_EPS
+        n_safe = nk[k] + NK_EPS_C
         weights[k] = n_safe / total
         for i in range(d):
             means[k * d + i] = shift[k * d + i] + s1[k * d + i] / n_safe
@@ -101,7 +103,7 @@ cdef double _mstep(const double* stats, const double* shift, int kind, Py_ssize_
             for i in range(d * d):
                 cov[i] = 0.0
         for k in range(K):
-            n_safe = nk[k] + NK_EPS
+            n_safe = nk[k] + NK_EPS_C
             c = cov + (k * d * d if kind == COV_FULL else 0)
             for i in range(d):
                 delta_i = s1[k * d + i] / n_safe
@@ -137,7 +139,7 @@ cdef double _mstep(const double* stats, const double* shift, int kind, Py_ssize_
                 for j in range(K):
                     log_const[j] = log_det
         for k in range(K):
-            n_safe = nk[k] + NK_EPS
+            n_safe = nk[k] + NK_EPS_C
             c = cov + (k * d * d if kind == COV_FULL else 0)
             for i in range(d):
                 delta_i = s1[k * d + i] / n_safe
@@ -145,7 +147,7 @@ cdef double _mstep(const double* stats, const double* shift, int kind, Py_ssize_
                     ratio = max(ratio, delta_i * delta_i / c[i * d + i])
     else:
         for k in range(K):
-            n_safe = nk[k] + NK_EPS
+            n_safe = nk[k] + NK_EPS_C
             log_det = 0.0
             if kind == COV_DIAG:
                 for i in range(d):
@@ -174,6 +176,8 @@ cdef double _mstep(const double* stats, const double* shift, int kind, Py_ssize_
             log_const[k] = log_det
     for k in range(K):
         log_const[k] += log(weights[k]) - half_d_log_2pi
+        if bad[k] == 0 and nk[k] <= dead_fraction * total:
+            bad[k] = 2
     return ratio
 
 
@@ -182,12 +186,13 @@ def mstep_into(
     const double[:, ::1] shift,         # IN (K, d): the statistics' shift c_k
     int covariance_kind,                # IN
     double reg_covar,                   # IN
+    double dead_fraction,               # IN: flag components with N_k <= this * N
     double[::1] weights,                # OUT (K,)
     double[:, ::1] means,               # OUT (K, d)
     double[::1] covariances,            # OUT flat: full K*d*d, tied d*d, diag K*d, sph K
     double[::1] precisions_cholesky,    # OUT flat, same size as covariances
     double[::1] log_norm_const,         # OUT (K,): log pi_k + log det U_k - d/2 log 2 pi
-    Py_ssize_t[::1] bad,                # OUT (K,): 1 where the covariance is not PD
+    Py_ssize_t[::1] bad,                # OUT (K,): 1 not positive definite, 2 dead
 ):
     """One M-step into preallocated arrays.
 
@@ -210,7 +215,7 @@ def mstep_into(
         raise ValueError("mstep_into: inconsistent array shapes")
     with nogil:
         ratio = _mstep(&stats[0], &shift[0, 0], covariance_kind, K, d, reg_covar,
-                       &weights[0], &means[0, 0], &covariances[0],
+                       dead_fraction, &weights[0], &means[0, 0], &covariances[0],
                        &precisions_cholesky[0], &log_norm_const[0], &bad[0])
     return ratio
 

@@ -18,6 +18,7 @@ from ._init import initial_parameters, spawn_generators
 from ._mstep import (DegenerateComponentsError, GaussianParams, ParameterBuffers,
                      covariance_kind)
 from ._openmp_helpers import blas_single_thread
+from ._reseed import DEAD_FRACTION, ComponentReseeder
 from ._validation import ConvergenceWarning
 
 
@@ -36,6 +37,7 @@ class Workspace:
         n_stats = n_statistics(covariance_type, n_components, n_features)
         self.block_stats = np.empty((n_blocks(n_samples, n_stats), n_stats))
         self.stats = np.empty(n_stats)
+        self.kmeans = None    # k-means buffers, made by _init on first use
 
 
 @dataclass
@@ -95,7 +97,8 @@ def _clear_degenerate_errors(covariance_type, reg_covar):
             f"Fitting the mixture model failed: {where} is not positive definite after "
             f"adding reg_covar={reg_covar!r} (covariance_type={covariance_type!r}). A "
             "component collapsed onto a few (nearly) identical points or a "
-            "lower-dimensional subspace. Increase reg_covar (e.g. 1e-4 for standardized "
+            "lower-dimensional subspace, and re-seeding it elsewhere did not help. "
+            "Increase reg_covar (e.g. 1e-4 for standardized "
             "data), use fewer components, or rescale X."
         ) from None
 
@@ -104,6 +107,25 @@ def _clear_degenerate_errors(covariance_type, reg_covar):
 # log10(delta^2 / variance) digits; beyond this ratio (3 digits) the pass is redone
 # about the new means, which are then within rounding of the statistics' centre.
 _MAX_SHIFT_RATIO = 1e3
+
+
+def _reseed(buffers, reseeder, stats, shift, previous):
+    """The M-step with flagged components re-seeded (``_reseed.ComponentReseeder``),
+    into ``buffers``; returns the shift ratio of the result."""
+    params = reseeder.maximize(stats, shift, previous)
+    buffers.load(params)
+    return _shift_ratio(params, shift, buffers.covariance_type)
+
+
+def _shift_ratio(params, shift, covariance_type):
+    """max_kj (mu_kj - c_kj)^2 / Sigma_k,jj, as the compiled M-step reports it."""
+    delta2 = (params.means - shift) ** 2
+    cov = params.covariances
+    variances = {"full": lambda: np.diagonal(cov, axis1=1, axis2=2),
+                 "tied": lambda: np.diag(cov)[None, :],
+                 "diag": lambda: cov,
+                 "spherical": lambda: cov[:, None]}[covariance_type]()
+    return float(np.max(delta2 / variances))
 
 
 def _representable_shift(means, dtype):
@@ -141,6 +163,10 @@ def run_em(X, sample_weight, total_weight, params, covariance_type, *, tol, max_
     current = ParameterBuffers(covariance_type, n_components, n_features).load(params)
     following = ParameterBuffers(covariance_type, n_components, n_features)
     run = EMRun(params=params, lower_bound=lower_bound)
+    # Re-seeds components that lost their responsibility or collapsed (rare: the
+    # compiled M-step flags them, everything else stays on the fast path).
+    reseeder = ComponentReseeder(X, sample_weight, total_weight, n_components,
+                                 covariance_type, reg_covar, n_threads)
     for n_iter in range(1, max_iter + 1):
         previous = run.lower_bound
         shift = _representable_shift(current.means, X.dtype)
@@ -154,12 +180,21 @@ def run_em(X, sample_weight, total_weight, params, covariance_type, *, tol, max_
                 "overflow double precision in the mixture's densities. Rescale X (e.g. "
                 "standardize each column)."
             )
-        if following.fill(workspace.stats, shift, reg_covar) > _MAX_SHIFT_RATIO:
+        ratio = following.fill(workspace.stats, shift, reg_covar, DEAD_FRACTION,
+                               strict=False)
+        snapshot = None     # the parameters behind these statistics, if re-seeding
+        if following.needs_reseeding:
+            snapshot = current.params()
+            ratio = _reseed(following, reseeder, workspace.stats, shift, snapshot)
+        if ratio > _MAX_SHIFT_RATIO:
             shift = _representable_shift(following.means.copy(), X.dtype)
             em_statistics(X, sample_weight, current.means, current.precisions_cholesky_flat,
                           current.log_norm_const, shift, kind, workspace.block_stats,
                           workspace.stats, n_threads)
-            following.fill(workspace.stats, shift, reg_covar)
+            following.fill(workspace.stats, shift, reg_covar, DEAD_FRACTION, strict=False)
+            if following.needs_reseeding:
+                snapshot = current.params() if snapshot is None else snapshot
+                _reseed(following, reseeder, workspace.stats, shift, snapshot)
         current, following = following, current
         run.lower_bound = value
         run.lower_bounds.append(value)
@@ -207,7 +242,7 @@ def fit_mixture(X, sample_weight, n_components, covariance_type, *, tol, reg_cov
                     X, sample_weight, n_components, covariance_type, init_params=init_params,
                     weights_init=weights_init, means_init=means_init,
                     precisions_init=precisions_init, reg_covar=reg_covar, rng=rng,
-                    n_threads=n_threads, workspace=workspace)
+                    n_threads=n_threads, workspace=workspace, restart=index)
                 lower_bound = -np.inf
             run = run_em(X, sample_weight, total_weight, start, covariance_type, tol=tol,
                          max_iter=max_iter, reg_covar=reg_covar, n_threads=n_threads,

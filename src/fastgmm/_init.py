@@ -5,17 +5,29 @@ them gives the initial weights, means and covariances, as the EM literature
 recommends ("use the k-means result to initialize"). User-supplied
 ``weights_init``, ``means_init`` and ``precisions_init`` then replace the
 corresponding estimates.
+
+k-means++ and Lloyd's k-means run on the chunked kernels of ``_kmeans`` and
+return to Python after every seed and every Lloyd step (so Ctrl-C interrupts
+within one pass over the data). Every random draw comes from the restart's own
+``numpy.random.Generator``; the kernels' results do not depend on threads.
 """
+
+from dataclasses import dataclass
 
 import numpy as np
 
 from ._kernels import assignment_statistics
-from ._mstep import (GaussianParams, covariance_kind, covariances_from_precision_cholesky,
-                     estimate_parameters, precision_cholesky_from_precisions)
+from ._kernels import kmeans as kmeans_kernels
+from ._mstep import (NK_EPS, GaussianParams, covariance_kind,
+                     covariances_from_precision_cholesky, estimate_parameters,
+                     precision_cholesky_from_precisions, split_statistics)
 
+from ._reseed import ComponentReseeder, distinct_worst_rows
+
+_EMPTY = np.empty(0)
 _EMPTY_LABELS = np.empty(0, dtype=np.intp)
-_KMEANS_MAX_ITER = 300
-_KMEANS_TOL = 1e-4
+KMEANS_MAX_ITER = 300     # scikit-learn's KMeans defaults
+KMEANS_TOL = 1e-4
 _DISTANCE_ROWS = 1 << 15
 
 
@@ -37,80 +49,281 @@ def spawn_generators(random_state, n_streams):
 
 
 # ---------------------------------------------------------------------------------
-# k-means (plain numpy, chunked over rows)
+# k-means++ and Lloyd's k-means on the chunked kernels of ``_kmeans``
 # ---------------------------------------------------------------------------------
 
-def _squared_distances(X_rows, centers, center_sq_norms):
-    """Squared Euclidean distances (rows, K) via the expanded form, clipped at 0."""
-    x = X_rows.astype(np.float64, copy=False)
-    dist = (x * x).sum(axis=1)[:, None] - 2.0 * (x @ centers.T) + center_sq_norms[None, :]
-    return np.maximum(dist, 0.0, out=dist)
+class KMeansBuffers:
+    """Row state and block buffers of k-means on one data set, reused by restarts.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    sample_weight : ndarray of shape (n_samples,) or (0,)
+    n_clusters : int
+
+    Attributes
+    ----------
+    labels : ndarray of shape (n_samples,)
+        Nearest seed (after seeding) or centre (after a Lloyd step) of every row.
+    upper : ndarray of shape (n_samples,)
+        Seeding: distance to the nearest seed. Lloyd: squared distance to the centre.
+    lower : ndarray of shape (n_samples,)
+        Lower bound on the distance to the second-nearest seed or centre.
+    """
+
+    def __init__(self, X, sample_weight, n_clusters):
+        n_samples, n_features = X.shape
+        self.shape = (n_samples, n_features, n_clusters)
+        self.labels = np.empty(n_samples, dtype=np.intp)
+        self.upper = np.empty(n_samples)
+        self.lower = np.empty(n_samples)
+        n_blocks_ = kmeans_kernels.n_blocks(n_samples, n_clusters, n_features)
+        self.n_trials = 2 + int(np.log(n_clusters))
+        self.block_potential = np.empty(n_blocks_)
+        self.block_current = np.empty((n_blocks_, 1))
+        self.block_candidates = np.empty((n_blocks_, self.n_trials))
+        n_stats = kmeans_kernels.lloyd_statistics_length(n_clusters, n_features)
+        self.block_stats = np.empty((n_blocks_, n_stats))
+        self.stats = np.empty(n_stats)
+        self._X, self._sample_weight = X, sample_weight
+        self._variances = None
+
+    @property
+    def variances(self):
+        """Weighted variance of every feature of X, shape (n_features,) (cached)."""
+        if self._variances is None:
+            self._variances = _feature_variances(self._X, self._sample_weight)
+        return self._variances
+
+    def standardizing_scale(self):
+        """1 / standard deviation of every feature (1 for constant features)."""
+        std = np.sqrt(self.variances)
+        return np.where(std > 0, 1.0 / np.where(std > 0, std, 1.0), 1.0)
 
 
-def _nearest_center(X, centers):
-    """Labels (n,) and squared distances (n,) to the nearest center, in row chunks."""
-    n = X.shape[0]
-    labels = np.empty(n, dtype=np.intp)
-    min_dist = np.empty(n, dtype=np.float64)
-    sq_norms = (centers * centers).sum(axis=1)
-    for start in range(0, n, _DISTANCE_ROWS):
-        dist = _squared_distances(X[start:start + _DISTANCE_ROWS], centers, sq_norms)
-        labels[start:start + dist.shape[0]] = np.argmin(dist, axis=1)
-        min_dist[start:start + dist.shape[0]] = dist[np.arange(dist.shape[0]),
-                                                     labels[start:start + dist.shape[0]]]
-    return labels, min_dist
-
-
-def kmeans_plusplus_indices(X, n_clusters, sample_weight, rng):
-    """Row indices of k-means++ seeds (greedy, with 2 + log(K) local trials)."""
-    n = X.shape[0]
-    weights = np.ones(n) if sample_weight.size == 0 else sample_weight
-    n_trials = 2 + int(np.log(n_clusters))
-    first = rng.choice(n, p=weights / weights.sum())
-    indices = [first]
-    closest = _nearest_center(X, X[[first]].astype(np.float64))[1]
-    for _ in range(1, n_clusters):
-        potential = weights * closest
-        total = potential.sum()
-        if total <= 0:  # every remaining row coincides with a seed
-            candidates = rng.choice(n, size=n_trials, p=weights / weights.sum())
-        else:
-            candidates = np.searchsorted(np.cumsum(potential), rng.random(n_trials) * total)
-            candidates = np.minimum(candidates, n - 1)
-        best_potential, best = np.inf, None
-        for candidate in candidates:
-            dist = _nearest_center(X, X[[candidate]].astype(np.float64))[1]
-            new_closest = np.minimum(closest, dist)
-            pot = (weights * new_closest).sum()
-            if pot < best_potential:
-                best_potential, best, best_closest = pot, candidate, new_closest
-        indices.append(int(best))
-        closest = best_closest
-    return np.asarray(indices, dtype=np.intp)
-
-
-def kmeans_labels(X, n_clusters, sample_weight, rng):
-    """Lloyd's k-means from k-means++ seeds; returns the labels (n,)."""
-    centers = X[kmeans_plusplus_indices(X, n_clusters, sample_weight, rng)].astype(np.float64)
+def _feature_variances(X, sample_weight):
+    """Weighted variance of every column: two passes over row chunks (no n x d
+    temporary)."""
     weights = np.ones(X.shape[0]) if sample_weight.size == 0 else sample_weight
-    variances = np.average((X - np.average(X, axis=0, weights=weights)) ** 2, axis=0,
-                           weights=weights)
-    tol = _KMEANS_TOL * float(np.mean(variances))
-    labels = None
-    for _ in range(_KMEANS_MAX_ITER):
-        labels, _ = _nearest_center(X, centers)
-        counts = np.bincount(labels, weights=weights, minlength=n_clusters)
-        sums = np.zeros_like(centers)
-        for j in range(X.shape[1]):
-            sums[:, j] = np.bincount(labels, weights=weights * X[:, j], minlength=n_clusters)
-        nonempty = counts > 0
+    total = weights.sum()
+    mean = np.zeros(X.shape[1])
+    for start in range(0, X.shape[0], _DISTANCE_ROWS):
+        mean += weights[start:start + _DISTANCE_ROWS] @ X[start:start + _DISTANCE_ROWS]
+    mean /= total
+    second = np.zeros(X.shape[1])
+    for start in range(0, X.shape[0], _DISTANCE_ROWS):
+        centred = X[start:start + _DISTANCE_ROWS] - mean
+        second += weights[start:start + _DISTANCE_ROWS] @ (centred * centred)
+    return second / total
+
+
+def _buffers_for(X, sample_weight, n_clusters, buffers):
+    if buffers is None or buffers.shape != (X.shape[0], X.shape[1], n_clusters):
+        buffers = KMeansBuffers(X, sample_weight, n_clusters)
+    return buffers
+
+
+def _center_distances(a, b):
+    """Euclidean distances between the rows of a (m, d) and b (k, d): (m, k)."""
+    diff = a[:, None, :] - b[None, :, :]
+    return np.sqrt(np.einsum("mkd,mkd->mk", diff, diff))
+
+
+def kmeans_plusplus(X, sample_weight, n_clusters, rng, n_threads, buffers=None,
+                    scale=_EMPTY):
+    """k-means++ seeds: greedy D^2 sampling with ``2 + int(ln K)`` candidates a seed.
+
+    The first seed is a row drawn with probability proportional to its weight; each
+    next one is the best (lowest weighted potential
+    ``sum_n w_n min_k |x_n - c_k|^2`` once added) of candidates drawn with
+    probability proportional to the potential. Draws use only ``rng`` and ordered
+    block sums, so the seeds depend on the random stream and the data, never on
+    ``n_threads``. Every seed costs one pass over X (``_kmeans.seed_pass``).
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features), float32 or float64, C-contiguous
+    sample_weight : ndarray of shape (n_samples,) or (0,) for unit weights
+    n_clusters : int
+    rng : numpy.random.Generator
+    n_threads : int
+    buffers : KMeansBuffers or None
+        Reused when it fits; on return ``labels``, ``upper`` and ``lower`` hold the
+        nearest seed of every row, the distance to it and the distance to the
+        second-nearest seed.
+    scale : ndarray of shape (n_features,) or (0,)
+        Seed in the coordinates ``X * scale`` (empty: those of X).
+
+    Returns
+    -------
+    centers : ndarray of shape (n_clusters, n_features), float64
+        The seeds, in the coordinates of X.
+    indices : ndarray of shape (n_clusters,)
+        The rows of X the seeds are.
+    """
+    n_features = X.shape[1]
+    buf = _buffers_for(X, sample_weight, n_clusters, buffers)
+    unit = np.ones(n_features) if scale.size == 0 else scale
+    indices = np.empty(n_clusters, dtype=np.intp)
+    picks = np.empty(buf.n_trials, dtype=np.intp)
+    no_candidates = np.empty((0, n_features))
+
+    def draw(upper, pending, block_potential, out, n_draws):
+        """Rows proportional to the potential, or to the weight once it is all 0."""
+        total = float(np.sum(block_potential))  # sequential, in block order
+        targets = rng.random(n_draws)
+        if total <= 0:   # every row with weight lies on a seed: only duplicates left
+            upper, pending = _EMPTY, _EMPTY
+            total = kmeans_kernels.potential_blocks(X.shape[0], sample_weight, buf.block_potential,
+                                     n_threads)
+            block_potential = buf.block_potential
+        kmeans_kernels.pick_by_potential(X, sample_weight, scale, upper, pending, block_potential,
+                          targets * total, out)
+
+    kmeans_kernels.potential_blocks(X.shape[0], sample_weight, buf.block_potential, n_threads)
+    draw(_EMPTY, _EMPTY, buf.block_potential, indices[:1], 1)
+    pending = X[indices[0]] * unit
+    kmeans_kernels.seed_pass(X, sample_weight, scale, pending, 0, no_candidates, buf.labels, buf.upper,
+              buf.lower, buf.block_current, n_threads)
+    if n_clusters > 1:
+        draw(buf.upper, _EMPTY, buf.block_current[:, 0], picks, buf.n_trials)
+    for index in range(1, n_clusters):
+        candidates = X[picks] * unit
+        kmeans_kernels.seed_pass(X, sample_weight, scale, pending if index > 1 else _EMPTY, index - 1,
+                  candidates, buf.labels, buf.upper, buf.lower, buf.block_candidates,
+                  n_threads)
+        totals = buf.block_candidates.sum(axis=0)
+        best = int(np.argmin(totals))
+        indices[index] = picks[best]
+        pending = candidates[best]
+        if index + 1 < n_clusters:
+            draw(buf.upper, pending, np.ascontiguousarray(buf.block_candidates[:, best]),
+                 picks, buf.n_trials)
+    if n_clusters > 1:   # the last seed is still pending: add it (complete row state)
+        kmeans_kernels.seed_pass(X, sample_weight, scale, pending, n_clusters - 1, no_candidates,
+                  buf.labels, buf.upper, buf.lower, buf.block_current, n_threads)
+    return X[indices].astype(np.float64), indices
+
+
+def _half_separation(centers):
+    """s_k = min_{j != k} |c_k - c_j| / 2 (inf for a single centre)."""
+    distances = _center_distances(centers, centers)
+    np.fill_diagonal(distances, np.inf)
+    return 0.5 * distances.min(axis=1)
+
+
+def _max_other(drift):
+    """For every k, max_{j != k} drift_j (0 for a single centre)."""
+    if drift.shape[0] == 1:
+        return np.zeros(1)
+    order = np.argsort(drift, kind="stable")
+    result = np.full(drift.shape[0], drift[order[-1]])
+    result[order[-1]] = drift[order[-2]]
+    return result
+
+
+@dataclass
+class KMeansResult:
+    """Outcome of ``kmeans``.
+
+    Attributes
+    ----------
+    centers : ndarray of shape (n_clusters, n_features)
+    labels : ndarray of shape (n_samples,)
+        Nearest centre of every row (consistent with ``centers``).
+    inertia : float
+        ``sum_n w_n |x_n - c_{label_n}|^2`` for ``labels`` and ``centers``.
+    n_iter : int
+        Lloyd steps that updated the centres.
+    converged : bool
+    """
+
+    centers: np.ndarray
+    labels: np.ndarray
+    inertia: float
+    n_iter: int
+    converged: bool
+
+
+def kmeans(X, sample_weight, n_clusters, rng, n_threads, buffers=None, *,
+           standardize=False, max_iter=KMEANS_MAX_ITER, tol=KMEANS_TOL):
+    """Lloyd's k-means from k-means++ seeds, as scikit-learn's KMeans(n_init=1).
+
+    Stops when no label changes, or when the squared centre shift summed over the
+    clusters is at most ``tol`` times the mean feature variance, or after
+    ``max_iter`` steps. An empty cluster is re-seeded at the (distinct) rows
+    farthest from their centres. With ``standardize`` the clustering is done in
+    standardized coordinates (every feature divided by its weighted standard
+    deviation), which makes it independent of the features' units.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features), float32 or float64, C-contiguous
+    sample_weight : ndarray of shape (n_samples,) or (0,)
+    n_clusters : int
+    rng : numpy.random.Generator
+    n_threads : int
+    buffers : KMeansBuffers or None
+        Reused when it fits (``labels`` of the result is then its buffer).
+    standardize : bool
+    max_iter : int
+    tol : float
+
+    Returns
+    -------
+    KMeansResult
+    """
+    buf = _buffers_for(X, sample_weight, n_clusters, buffers)
+    scale = buf.standardizing_scale() if standardize else _EMPTY
+    unit = np.ones(X.shape[1]) if scale.size == 0 else scale
+    _, indices = kmeans_plusplus(X, sample_weight, n_clusters, rng, n_threads, buf, scale)
+    centers = X[indices] * unit          # in the clustering's coordinates
+    tol_abs = tol * float(np.mean(buf.variances * unit * unit))
+    K, d = n_clusters, X.shape[1]
+    drift = lower_drift = np.zeros(K)
+    stats = buf.stats
+    totals = None            # counts, sums and members of the current assignment
+
+    def step(exact):
+        kmeans_kernels.lloyd_step(X, sample_weight, scale, centers, _half_separation(centers), drift,
+                   lower_drift, exact, buf.labels, buf.upper, buf.lower, buf.block_stats,
+                   stats, n_threads)
+        return stats[2:].copy() if exact else totals + stats[2:]
+
+    stable = converged = False
+    n_iter = 0
+    for n_iter in range(1, max_iter + 1):
+        # The first step (and one after a relocation) recomputes everything; the
+        # others only move the rows whose bounds do not settle them.
+        totals = step(totals is None)
+        counts, sums, members = totals[:K], totals[K:K + K * d].reshape(K, d), totals[-K:]
         new_centers = centers.copy()
-        new_centers[nonempty] = sums[nonempty] / counts[nonempty, None]
-        shift = ((new_centers - centers) ** 2).sum()
+        full = members > 0
+        new_centers[full] = sums[full] / counts[full, None]
+        if not full.all():
+            # Exact distances (``upper``) for this assignment, then the empty
+            # clusters move to the rows farthest from their centres.
+            drift = lower_drift = np.zeros(K)
+            step(True)
+            empty = np.flatnonzero(~full)
+            rows = distinct_worst_rows(X, buf.upper, sample_weight, empty.size, floor=0.0)
+            new_centers[empty[:rows.size]] = X[rows] * unit
+            totals = None
+        drift = np.sqrt(np.einsum("kd,kd->k", new_centers - centers, new_centers - centers))
+        lower_drift = _max_other(drift)
         centers = new_centers
-        if shift <= tol:
+        if n_iter > 1 and stats[1] == 0 and full.all():
+            stable = converged = True      # same labels twice: centres are their means
             break
-    return _nearest_center(X, centers)[0]
+        if float(np.dot(drift, drift)) <= tol_abs:
+            converged = True
+            break
+    if stable:
+        drift = lower_drift = np.zeros(K)
+    # Final exact step: labels consistent with the final centres, exact inertia.
+    step(True)
+    centers = centers / unit
+    return KMeansResult(centers, buf.labels, float(stats[0]), n_iter, converged)
 
 
 # ---------------------------------------------------------------------------------
@@ -118,65 +331,136 @@ def kmeans_labels(X, n_clusters, sample_weight, rng):
 # ---------------------------------------------------------------------------------
 
 def parameters_from_assignment(X, sample_weight, n_components, covariance_type,
-                               reg_covar, n_threads, workspace, *, labels=None, resp=None):
+                               reg_covar, n_threads, workspace, *, labels=None, resp=None,
+                               shift=None):
     """One M-step on given responsibilities (hard ``labels`` or soft ``resp``).
 
-    Two passes: the first finds the means, the second accumulates the covariances
-    about them, so that no cancellation occurs however far the data lie from 0.
+    Without ``shift``, two passes: the first finds the means, the second accumulates
+    the covariances about them, so that no cancellation occurs however far the data
+    lie from 0. With ``shift`` (centres close to the component means, such as the
+    k-means centres of ``labels``) one pass about them suffices. A component whose
+    covariance is not positive definite (a cluster of identical points with
+    ``reg_covar=0``) keeps its mean and gets the data's covariance; an empty one
+    is centred on its ``shift`` row.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    sample_weight : ndarray of shape (n_samples,) or (0,)
+    n_components : int
+    covariance_type : str
+    reg_covar : float
+    n_threads : int
+    workspace : Workspace
+        Statistics buffers of the fit (``_em.Workspace``).
+    labels : ndarray of shape (n_samples,) or None
+        Hard assignment; a negative label assigns the row to no component.
+    resp : ndarray of shape (n_samples, n_components) or None
+        Soft responsibilities (rows summing to 1).
+    shift : ndarray of shape (n_components, n_features) or None
+
+    Returns
+    -------
+    GaussianParams
     """
     kind = covariance_kind(covariance_type)
-    n_features = X.shape[1]
+    n_samples, n_features = X.shape
     if labels is None:
         labels = _EMPTY_LABELS
     if resp is None:
         resp = np.empty((0, n_components))
-    shift = np.zeros((n_components, n_features))
-    for _ in range(2):
+    total_weight = float(n_samples if sample_weight.size == 0 else sample_weight.sum())
+    reseeder = ComponentReseeder(X, sample_weight, total_weight, n_components,
+                                 covariance_type, reg_covar, n_threads)
+    if shift is None:
+        # First pass: the means alone (statistics about 0, no covariance), so that
+        # the second accumulates the covariances about them.
+        shift = np.zeros((n_components, n_features))
         assignment_statistics(X, sample_weight, shift, labels, resp, kind,
                               workspace.block_stats, workspace.stats, n_threads)
-        params, nk = estimate_parameters(workspace.stats, shift, covariance_type, reg_covar)
-        shift = params.means
-    return params
+        _, nk, s1, _ = split_statistics(workspace.stats, covariance_type, n_components,
+                                        n_features)
+        shift = s1 / (nk + NK_EPS)[:, None]
+    shift = np.ascontiguousarray(shift, dtype=np.float64)
+    assignment_statistics(X, sample_weight, shift, labels, resp, kind,
+                          workspace.block_stats, workspace.stats, n_threads)
+    return reseeder.maximize(workspace.stats, shift)
+
+
+def _kmeans_buffers(workspace, X, sample_weight, n_clusters):
+    """The fit's k-means buffers (made on first use, then shared by the restarts)."""
+    workspace.kmeans = _buffers_for(X, sample_weight, n_clusters, workspace.kmeans)
+    return workspace.kmeans
 
 
 def initial_parameters(X, sample_weight, n_components, covariance_type, *, init_params,
                        weights_init, means_init, precisions_init, reg_covar, rng,
-                       n_threads, workspace):
+                       n_threads, workspace, restart=0):
     """Initial GaussianParams for one EM run.
 
     Parameters
     ----------
     X : ndarray of shape (n_samples, n_features)
     sample_weight : ndarray of shape (n_samples,) or (0,)
+    n_components : int
+    covariance_type : str
     init_params : {"kmeans", "k-means++", "random", "random_from_data"}
+        "kmeans": one M-step on the k-means partition (k-means++ seeds, then Lloyd;
+        see ``restart``);
+        "k-means++": on the k-means++ seeds alone (one row per component);
+        "random": on random soft responsibilities; "random_from_data": on
+        ``n_components`` distinct rows drawn uniformly among those with weight.
     weights_init, means_init, precisions_init : ndarray or None
         Validated user values; each one given replaces the estimate.
+    reg_covar : float
     rng : numpy.random.Generator
+    n_threads : int
+    workspace : Workspace
+    restart : int
+        Index of the restart. With "kmeans", even restarts cluster X as it is (as
+        scikit-learn does) and odd ones cluster it in standardized coordinates
+        (except for "spherical" covariances, whose model is not scale-invariant):
+        full, tied and diag EM do not depend on the features' units, but Euclidean
+        k-means does, and on data whose features have very different scales
+        (e.g. wine, breast cancer) the standardized partitions lead EM to much
+        higher likelihoods, while on others (e.g. well separated groups along one
+        wide axis) the raw ones do; a mix of both keeps the best of each.
+
+    Returns
+    -------
+    GaussianParams
     """
     n_samples = X.shape[0]
     all_given = (weights_init is not None and means_init is not None
                  and precisions_init is not None)
+    fit_args = (X, sample_weight, n_components, covariance_type, reg_covar, n_threads,
+                workspace)
     if all_given:
         params = None
     elif init_params == "random":
         resp = rng.uniform(size=(n_samples, n_components))
         resp /= resp.sum(axis=1, keepdims=True)
-        params = parameters_from_assignment(X, sample_weight, n_components, covariance_type,
-                                            reg_covar, n_threads, workspace, resp=resp)
+        params = parameters_from_assignment(*fit_args, resp=resp)
+    elif init_params == "kmeans":
+        standardize = restart % 2 == 1 and covariance_type != "spherical"
+        result = kmeans(X, sample_weight, n_components, rng, n_threads,
+                        _kmeans_buffers(workspace, X, sample_weight, n_components),
+                        standardize=standardize)
+        params = parameters_from_assignment(*fit_args, labels=result.labels,
+                                            shift=result.centers)
     else:
-        if init_params == "kmeans":
-            labels = kmeans_labels(X, n_components, sample_weight, rng)
-        else:
-            if init_params == "k-means++":
-                seeds = kmeans_plusplus_indices(X, n_components, sample_weight, rng)
-            else:  # random_from_data
-                candidates = (np.arange(n_samples) if sample_weight.size == 0
-                              else np.flatnonzero(sample_weight > 0))
-                seeds = rng.choice(candidates, size=n_components, replace=False)
-            labels = np.full(n_samples, -1, dtype=np.intp)
-            labels[seeds] = np.arange(n_components)
-        params = parameters_from_assignment(X, sample_weight, n_components, covariance_type,
-                                            reg_covar, n_threads, workspace, labels=labels)
+        if init_params == "k-means++":
+            centers, seeds = kmeans_plusplus(
+                X, sample_weight, n_components, rng, n_threads,
+                _kmeans_buffers(workspace, X, sample_weight, n_components))
+        else:  # random_from_data
+            candidates = (np.arange(n_samples) if sample_weight.size == 0
+                          else np.flatnonzero(sample_weight > 0))
+            seeds = rng.choice(candidates, size=n_components, replace=False)
+            centers = X[seeds]
+        labels = np.full(n_samples, -1, dtype=np.intp)
+        labels[seeds] = np.arange(n_components)
+        params = parameters_from_assignment(*fit_args, labels=labels, shift=centers)
 
     weights = params.weights if weights_init is None else weights_init.copy()
     means = params.means if means_init is None else means_init.copy()
@@ -191,4 +475,3 @@ def initial_parameters(X, sample_weight, n_components, covariance_type, *, init_
     return GaussianParams(np.asarray(weights, dtype=np.float64),
                           np.asarray(means, dtype=np.float64), covariances,
                           precisions_cholesky)
-

@@ -48,12 +48,14 @@ def variant_module(variant, module="_estep"):
 def _select():
     forced = os.environ.get("FASTGMM_KERNELS", "").strip().lower()
     if forced:
-        return forced, variant_module(forced)
-    variant = available_variants()[-1]
-    return variant, variant_module(variant)
+        variant_module(forced)          # validates the name and its availability
+        return forced
+    return available_variants()[-1]
 
 
-selected_variant, estep = _select()
+selected_variant = _select()
+estep = variant_module(selected_variant)
+kmeans = variant_module(selected_variant, "_kmeans")
 
 COVARIANCE_KINDS = estep.COVARIANCE_KINDS
 assignment_statistics = estep.assignment_statistics

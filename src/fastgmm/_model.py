@@ -61,9 +61,23 @@ class GaussianMixture:
     max_iter : int, default=100
         Maximum number of EM iterations per initialization.
     n_init : int, default=1
-        Number of initializations; the run with the best lower bound is kept.
+        Number of initializations; the run with the best final lower bound is kept
+        (the first one on ties). Restart ``i`` draws from its own random stream, so
+        the result does not depend on ``n_threads`` or on the order of restarts.
     init_params : {"kmeans", "k-means++", "random", "random_from_data"}, default="kmeans"
-        How the initial responsibilities are obtained.
+        How the initial responsibilities are obtained (one M-step on them gives the
+        initial weights, means and covariances). "kmeans": the partition of
+        k-means (k-means++ seeding, then Lloyd iterations with scikit-learn's
+        KMeans tolerance), computed by multi-threaded kernels; restarts 0, 2, 4, ...
+        cluster X as given and restarts 1, 3, 5, ... cluster standardized features
+        (not for "spherical"), because Euclidean k-means depends on the features'
+        units while the EM of the other covariance types does not. "k-means++": the
+        k-means++ seeds alone (one row per component). "random": random
+        responsibilities. "random_from_data": ``n_components`` distinct rows as
+        means. Sample weights are respected by every method. A component that loses
+        all its responsibility, or whose covariance stops being positive definite,
+        is re-seeded at the point the model explains worst (empty k-means clusters
+        likewise at the point farthest from its centre).
     weights_init : array-like of shape (n_components,), default=None
         Initial mixture weights (must sum to 1).
     means_init : array-like of shape (n_components, n_features), default=None
@@ -225,9 +239,12 @@ class GaussianMixture:
         warm = self.warm_start and hasattr(self, "converged_")
         if warm:
             self._check_warm_start(n_features)
+        # Validated hyper-parameters as plain Python numbers (numpy integer scalars
+        # such as np.uint8 would overflow in arithmetic further down).
         best = fit_mixture(
-            X, sample_weight, self.n_components, self.covariance_type, tol=self.tol,
-            reg_covar=self.reg_covar, max_iter=self.max_iter, n_init=self.n_init,
+            X, sample_weight, int(self.n_components), self.covariance_type,
+            tol=float(self.tol), reg_covar=float(self.reg_covar),
+            max_iter=int(self.max_iter), n_init=int(self.n_init),
             init_params=self.init_params, weights_init=weights_init, means_init=means_init,
             precisions_init=precisions_init, random_state=self.random_state,
             n_threads=effective_n_threads(self.n_threads),

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._covariance import mstep_into, precision_cholesky_full
+from ._covariance import NK_EPS, mstep_into, precision_cholesky_full
 from ._kernels import COVARIANCE_KINDS, n_statistics
 
 _LOG_2PI = np.log(2 * np.pi)
@@ -192,25 +192,38 @@ class ParameterBuffers:
         self.log_norm_const[...] = params.kernel_arguments(self.covariance_type)[2]
         return self
 
-    def fill(self, stats, shift, reg_covar):
+    def fill(self, stats, shift, reg_covar, dead_fraction=0.0, strict=True):
         """The M-step: parameters from the statistics accumulated about ``shift``.
+
+        Parameters
+        ----------
+        stats : ndarray of shape (n_stats,)
+        shift : ndarray of shape (n_components, n_features)
+        reg_covar : float
+        dead_fraction : float
+            Components holding at most this fraction of the total weight are flagged
+            (``needs_reseeding``).
+        strict : bool
+            Raise DegenerateComponentsError for covariances that are not positive
+            definite (otherwise they are only flagged).
 
         Returns
         -------
         shift_ratio : float
             ``max (mu - shift)^2 / variance`` (see ``_covariance.mstep_into``).
-
-        Raises
-        ------
-        DegenerateComponentsError
-            If some covariance is not positive definite after regularization.
         """
-        ratio = mstep_into(stats, shift, self.kind, reg_covar, self.weights, self.means,
-                           self._cov_flat, self._prec_flat, self.log_norm_const, self._bad)
-        if self._bad.any():
+        ratio = mstep_into(stats, shift, self.kind, reg_covar, dead_fraction, self.weights,
+                           self.means, self._cov_flat, self._prec_flat, self.log_norm_const,
+                           self._bad)
+        if strict and (self._bad == 1).any():
             raise (DegenerateComponentsError([], tied=True) if self.kind == COVARIANCE_KINDS["tied"]
-                   else DegenerateComponentsError(np.flatnonzero(self._bad).tolist()))
+                   else DegenerateComponentsError(np.flatnonzero(self._bad == 1).tolist()))
         return ratio
+
+    @property
+    def needs_reseeding(self):
+        """Whether the last ``fill`` flagged a component (dead or not positive definite)."""
+        return bool(self._bad.any())
 
     def params(self):
         """A GaussianParams copy of the current values."""

@@ -89,3 +89,12 @@ cdef inline double lane_sum(const double* a, Py_ssize_t m) noexcept nogil:
     for i in range(m_lanes, m):
         total += a[i]
     return total
+
+
+
+cdef inline Py_ssize_t block_first_row(Py_ssize_t block, Py_ssize_t n_samples,
+                                       Py_ssize_t n_blocks) noexcept nogil:
+    """First row of ``block``: block b holds rows [first_row(b), first_row(b + 1)),
+    whole chunks in order (the last chunk of the data may be short)."""
+    cdef Py_ssize_t row = block_first_chunk(block, n_chunks_of(n_samples), n_blocks) * CHUNK_SIZE
+    return row if row < n_samples else n_samples
