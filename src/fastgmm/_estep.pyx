@@ -84,13 +84,17 @@ cdef extern from "_microkernels.h" nogil:
 
 cdef extern from *:
     """
-    /* The micro-kernels beat BLAS only where the build has wide vectors. */
-    #if defined(__AVX2__)
+    /* The micro-kernels beat BLAS where the build has wide vectors; the row loops
+       beat both below the crossover measured by benchmarks/paths.py. */
+    #if defined(__AVX512F__)
     #define FGMM_DEFAULT_MATRIX_PATH 2
-    #define FGMM_DEFAULT_MATRIX_MIN_FEATURES 24
+    #define FGMM_DEFAULT_MATRIX_MIN_FEATURES 16
+    #elif defined(__AVX2__)
+    #define FGMM_DEFAULT_MATRIX_PATH 2
+    #define FGMM_DEFAULT_MATRIX_MIN_FEATURES 14
     #else
     #define FGMM_DEFAULT_MATRIX_PATH 1
-    #define FGMM_DEFAULT_MATRIX_MIN_FEATURES 24
+    #define FGMM_DEFAULT_MATRIX_MIN_FEATURES 16
     #endif
     """
     const int FGMM_DEFAULT_MATRIX_PATH
@@ -707,25 +711,30 @@ cdef void _accumulate_micro(const Problem* p, Scratch* s, const floating* X, Py_
     cdef double* s1
     cdef double* S2
     cdef floating* s1_chunk = <floating*> s.mk_sq    # first moments of this chunk
-    cdef floating g, root, diff
+    cdef floating* g = <floating*> s.row_a            # gamma, in the input's type
+    cdef floating* root = <floating*> s.row_c         # sqrt(gamma)
+    cdef floating diff, gq, rq
     for k in range(K):
         stats[1 + k] += lane_sum(s.lp + k * CHUNK_SIZE, m)
         t = _select_rows(s.lp + k * CHUNK_SIZE, m, s.rows, gamma)
         if t == 0:
             continue
         centre = shift + k * d
+        for q in range(t):
+            g[q] = <floating> gamma[q]
+            root[q] = <floating> sqrt(gamma[q])
         for j in range(d):
             s1_chunk[j] = 0
         for q in range(t):
             i = q if t == m else s.rows[q]
             xrow = X + (r0 + i) * d
             erow = E + q * ld
-            g = <floating> gamma[q]
-            root = <floating> sqrt(gamma[q])
+            gq = g[q]
+            rq = root[q]
             for j in range(d):
                 diff = xrow[j] - centre[j]
-                s1_chunk[j] += g * diff
-                erow[j] = root * diff
+                s1_chunk[j] += gq * diff
+                erow[j] = rq * diff
         s1 = stats + p.s1_offset + k * d
         for j in range(d):
             s1[j] += s1_chunk[j]

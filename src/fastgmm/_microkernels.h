@@ -36,6 +36,10 @@
 #endif
 #define FGMM_TILE_VECS 2
 
+/* The kernels are called once per chunk and component: never inlined into the big
+ * OpenMP loop bodies, where they would lose their registers to the caller's. */
+#define FGMM_KERNEL static __attribute__((noinline))
+
 typedef double fgmm_vd __attribute__((vector_size(FGMM_VECTOR_BYTES)));
 typedef float fgmm_vf __attribute__((vector_size(FGMM_VECTOR_BYTES)));
 /* Unaligned variants for loads from rows whose start is not vector-aligned. */

@@ -79,7 +79,7 @@ static inline void FGMM_NAME(fgmm_upper_transform_tile)(
  * non-NULL, Y[i * ld + j] = y_ij. ``sq`` and ``Y`` need room for n_rows rounded up to
  * a multiple of FGMM_TR.
  */
-static inline void FGMM_NAME(fgmm_centered_upper_transform)(
+FGMM_KERNEL void FGMM_NAME(fgmm_centered_upper_transform)(
         const FGMM_T* X, size_t n_rows, size_t d, size_t x_ld, const FGMM_T* mu,
         const FGMM_T* U, size_t ld, FGMM_T* work, FGMM_T* sq, FGMM_T* Y) {
     for (size_t ib = 0; ib < n_rows; ib += FGMM_TR) {
@@ -107,7 +107,7 @@ static inline void FGMM_NAME(fgmm_centered_upper_transform)(
  * elements past its last row; G has row stride gld >= ld + FGMM_TV * LANES
  * and at least round_up(d, FGMM_TR) rows. Sums run over i in order.
  */
-static inline void FGMM_NAME(fgmm_gram_upper)(
+FGMM_KERNEL void FGMM_NAME(fgmm_gram_upper)(
         const FGMM_T* E, size_t n_rows, size_t d, size_t ld, FGMM_T* G, size_t gld) {
     const size_t width = FGMM_TV * FGMM_LANES;
     for (size_t jb = 0; jb < d; jb += FGMM_TR) {
@@ -116,15 +116,16 @@ static inline void FGMM_NAME(fgmm_gram_upper)(
             FGMM_V acc[FGMM_TR][FGMM_TV];
             for (int r = 0; r < FGMM_TR; r++)
                 for (int c = 0; c < FGMM_TV; c++) acc[r][c] = (FGMM_V){0};
-            for (size_t i = 0; i < n_rows; i++) {
-                const FGMM_T* row = E + i * ld;
+            const FGMM_T* col_j = E + jb;          /* broadcasts: row i, columns jb + r */
+            const FGMM_T* col_l = E + lb;          /* vectors: row i, columns lb + ... */
+            for (size_t i = 0; i < n_rows; i++, col_j += ld, col_l += ld) {
                 FGMM_V e[FGMM_TV];
                 for (int c = 0; c < FGMM_TV; c++)
-                    e[c] = *(const FGMM_VU*)(row + lb + c * FGMM_LANES);
+                    e[c] = *(const FGMM_VU*)(col_l + c * FGMM_LANES);
                 for (int r = 0; r < FGMM_TR; r++) {
                     /* Past column d this reads padding or the next row: it only feeds
                        rows j >= d of G, which callers ignore. */
-                    const FGMM_T x = row[jb + r];
+                    const FGMM_T x = col_j[r];
                     for (int c = 0; c < FGMM_TV; c++) acc[r][c] += x * e[c];
                 }
             }
