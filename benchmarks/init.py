@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from compare import machine_description, make_data  # noqa: E402
+from compare import Workload, machine_description, make_data  # noqa: E402
 
 import fastgmm  # noqa: E402
 from fastgmm._init import KMeansBuffers, kmeans  # noqa: E402
@@ -52,7 +52,7 @@ def _timed(function):
 
 def kmeans_start(repeats, threads):
     """Median seconds (and k-means iterations, inertia) per implementation."""
-    X = make_data(1_000_000, 8, 32)
+    X = make_data(Workload("kmeans", 1_000_000, 8, 32, "full"))
     empty = np.empty(0)
     buffers = KMeansBuffers(X, empty, 32)
     names = ["scikit-learn KMeans(n_init=1)"] + [f"fastgmm k-means ({t} thr)"
@@ -70,7 +70,7 @@ def kmeans_start(repeats, threads):
 
 
 def fit_total(repeats, threads):
-    X = make_data(1_000_000, 2, 3)
+    X = make_data(Workload("fit", 1_000_000, 2, 3, "full"))
     names = ["scikit-learn GaussianMixture"] + [f"fastgmm GaussianMixture ({t} thr)"
                                                 for t in threads]
     rows = {name: [] for name in names}

@@ -425,3 +425,36 @@ def test_standardized_kmeans_is_kmeans_of_standardized_data():
     np.testing.assert_allclose(a.centers, b.centers * std, rtol=1e-9)
     raw = kmeans(X, np.empty(0), 5, np.random.default_rng(4), 2)
     assert not np.array_equal(raw.labels, a.labels)   # units matter to plain k-means
+
+
+def test_seeding_from_a_sample_of_large_data(monkeypatch):
+    # Lloyd's seeds come from k-means++ on a random sample of rows when the data are
+    # large; force that path on small data and check the k-means result is a valid
+    # Lloyd fixed point, bit-identical for any thread count and reproducible.
+    monkeypatch.setattr(init_module, "SEEDING_SAMPLE_ROWS", 1000)
+    X, _ = make_mixture(5 * CHUNK + 3000, 3, 4, seed=20)
+    results = []
+    for n_threads in (1, 2, 3):
+        buffers = KMeansBuffers(X, E, 4)       # fresh buffers: no seeding pass over X
+        res = kmeans(X, E, 4, np.random.default_rng(7), n_threads, buffers, tol=0.0)
+        results.append((res.centers.copy(), res.labels.copy(), res.inertia))
+    for centers, labels, inertia in results[1:]:
+        assert np.array_equal(centers, results[0][0])
+        assert np.array_equal(labels, results[0][1]) and inertia == results[0][2]
+    centers, labels, inertia = results[0]
+    nearest = ((X[:, None, :] - centers[None]) ** 2).sum(-1).argmin(axis=1)
+    assert np.array_equal(labels, nearest)
+    for k in range(4):
+        np.testing.assert_allclose(centers[k], X[labels == k].mean(axis=0), rtol=1e-10)
+
+
+def test_exact_lloyd_step_recovers_from_invalid_labels():
+    # The exact step starts from the current labels; labels outside [0, K) (a buffer
+    # no seeding filled) must lead to a full search, never to an out-of-bounds read.
+    X, _ = make_mixture(3 * CHUNK + 5, 2, 3, seed=21)
+    centers = X[[0, 400, 700]].astype(np.float64)
+    labels = np.full(X.shape[0], 10 ** 9, dtype=np.intp)
+    labels[::3] = -5
+    out = _lloyd(X, centers, labels=labels, lower=np.full(X.shape[0], 1e300))
+    nearest = ((X[:, None, :] - centers[None]) ** 2).sum(-1).argmin(axis=1)
+    assert np.array_equal(out[0], nearest)

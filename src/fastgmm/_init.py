@@ -27,6 +27,7 @@ from ._reseed import ComponentReseeder, distinct_worst_rows
 _EMPTY = np.empty(0)
 _EMPTY_LABELS = np.empty(0, dtype=np.intp)
 KMEANS_MAX_ITER = 300     # scikit-learn's KMeans defaults
+SEEDING_SAMPLE_ROWS = 1 << 17  # Lloyd's seeds: k-means++ on at most this many rows
 KMEANS_TOL = 1e-4
 _DISTANCE_ROWS = 1 << 15
 
@@ -205,6 +206,23 @@ def kmeans_plusplus(X, sample_weight, n_clusters, rng, n_threads, buffers=None,
     return X[indices].astype(np.float64), indices
 
 
+def _seeding_sample(n_samples, n_clusters, sample_weight, rng):
+    """Rows to seed Lloyd's k-means from, or None for all of them.
+
+    k-means++ costs one pass over the rows per seed; on large data it seeds from a
+    uniform random sample of ``max(SEEDING_SAMPLE_ROWS, 1024 * n_clusters)`` rows
+    (sorted, with their weights), and Lloyd's iterations then run on every row. A
+    sample with fewer positive-weight rows than ``4 * n_clusters`` is not used.
+    """
+    size = max(SEEDING_SAMPLE_ROWS, 1024 * n_clusters)
+    if n_samples <= size:
+        return None
+    rows = np.unique(rng.integers(0, n_samples, size=size))
+    positive = rows.size if sample_weight.size == 0 else int(np.count_nonzero(
+        sample_weight[rows]))
+    return rows if positive >= 4 * n_clusters else None
+
+
 def _half_separation(centers):
     """s_k = min_{j != k} |c_k - c_j| / 2 (inf for a single centre)."""
     distances = _center_distances(centers, centers)
@@ -276,7 +294,18 @@ def kmeans(X, sample_weight, n_clusters, rng, n_threads, buffers=None, *,
     buf = _buffers_for(X, sample_weight, n_clusters, buffers)
     scale = buf.standardizing_scale() if standardize else _EMPTY
     unit = np.ones(X.shape[1]) if scale.size == 0 else scale
-    _, indices = kmeans_plusplus(X, sample_weight, n_clusters, rng, n_threads, buf, scale)
+    rows = _seeding_sample(X.shape[0], n_clusters, sample_weight, rng)
+    if rows is None:
+        _, indices = kmeans_plusplus(X, sample_weight, n_clusters, rng, n_threads, buf, scale)
+    else:
+        sample_weights = sample_weight[rows] if sample_weight.size else _EMPTY
+        _, picked = kmeans_plusplus(np.ascontiguousarray(X[rows]), sample_weights, n_clusters,
+                                    rng, n_threads, None, scale)
+        indices = rows[picked]
+        # No seeding pass ran over all rows: start Lloyd's exact first step from label
+        # 0 with no lower bound (every row it cannot prove nearest is searched).
+        buf.labels[...] = 0
+        buf.lower[...] = 0.0
     centers = X[indices] * unit          # in the clustering's coordinates
     tol_abs = tol * float(np.mean(buf.variances * unit * unit))
     K, d = n_clusters, X.shape[1]

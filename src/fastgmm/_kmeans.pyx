@@ -494,6 +494,9 @@ cdef void _lloyd_chunk_exact(const LloydProblem* p, const floating* X, Scratch* 
     _load_chunk(X, p.sample_weight, p.scale, r0, m, d, s)
     for i in range(m):
         s.dsq[i] = 0.0
+        if not 0 <= labels[i] < K:       # no valid previous label: search every centre
+            p.labels[r0 + i] = 0
+            p.lower[r0 + i] = 0.0
     for j in range(d):
         xj = s.xt + j * CHUNK_SIZE
         for i in range(m):
