@@ -427,12 +427,14 @@ def test_standardized_kmeans_is_kmeans_of_standardized_data():
     assert not np.array_equal(raw.labels, a.labels)   # units matter to plain k-means
 
 
-def test_seeding_from_a_sample_of_large_data(monkeypatch):
+@pytest.mark.parametrize("n_features", [3, 6])   # rows of 24 bytes (no per-row bounds)
+def test_seeding_from_a_sample_of_large_data(monkeypatch, n_features):   # and of 48
     # Lloyd's seeds come from k-means++ on a random sample of rows when the data are
     # large; force that path on small data and check the k-means result is a valid
-    # Lloyd fixed point, bit-identical for any thread count and reproducible.
+    # Lloyd fixed point, bit-identical for any thread count and reproducible, with and
+    # without Hamerly's per-row bounds.
     monkeypatch.setattr(init_module, "SEEDING_SAMPLE_ROWS", 1000)
-    X, _ = make_mixture(5 * CHUNK + 3000, 3, 4, seed=20)
+    X, _ = make_mixture(5 * CHUNK + 3000, n_features, 4, seed=20)
     results = []
     for n_threads in (1, 2, 3):
         buffers = KMeansBuffers(X, E, 4)       # fresh buffers: no seeding pass over X
@@ -444,6 +446,7 @@ def test_seeding_from_a_sample_of_large_data(monkeypatch):
     centers, labels, inertia = results[0]
     nearest = ((X[:, None, :] - centers[None]) ** 2).sum(-1).argmin(axis=1)
     assert np.array_equal(labels, nearest)
+    assert (buffers.upper.size > 0) == (n_features * X.itemsize >= 32)
     for k in range(4):
         np.testing.assert_allclose(centers[k], X[labels == k].mean(axis=0), rtol=1e-10)
 

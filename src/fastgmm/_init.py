@@ -66,18 +66,18 @@ class KMeansBuffers:
     ----------
     labels : ndarray of shape (n_samples,)
         Nearest seed (after seeding) or centre (after a Lloyd step) of every row.
-    upper : ndarray of shape (n_samples,)
-        Seeding: distance to the nearest seed. Lloyd: squared distance to the centre.
-    lower : ndarray of shape (n_samples,)
-        Lower bound on the distance to the second-nearest seed or centre.
+    upper : ndarray of shape (n_samples,) or (0,)
+        Seeding: distance to the nearest seed. Lloyd: (a bound on) the distance to the
+        centre. Allocated by ``with_bounds`` only: 8 bytes a row.
+    lower : ndarray of shape (n_samples,) or (0,)
+        Lower bound on the distance to the second-nearest seed or centre (idem).
     """
 
     def __init__(self, X, sample_weight, n_clusters):
         n_samples, n_features = X.shape
         self.shape = (n_samples, n_features, n_clusters)
         self.labels = np.empty(n_samples, dtype=np.intp)
-        self.upper = np.empty(n_samples)
-        self.lower = np.empty(n_samples)
+        self.upper = self.lower = _EMPTY
         n_blocks_ = kmeans_kernels.n_blocks(n_samples, n_clusters, n_features)
         self.n_trials = 2 + int(np.log(n_clusters))
         self.block_potential = np.empty(n_blocks_)
@@ -89,11 +89,28 @@ class KMeansBuffers:
         self._X, self._sample_weight = X, sample_weight
         self._variances = None
 
+    def with_bounds(self):
+        """Allocate the per-row distance bounds (seeding and Hamerly's Lloyd); self."""
+        if self.upper.size != self.labels.size:
+            self.upper = np.empty(self.labels.size)
+            self.lower = np.empty(self.labels.size)
+        return self
+
     @property
     def variances(self):
-        """Weighted variance of every feature of X, shape (n_features,) (cached)."""
+        """Weighted variance of every feature of X, shape (n_features,) (cached).
+
+        They only set k-means' tolerance and the standardized restarts' scale, so on
+        large data they are estimated from every k-th row (at least
+        SEEDING_SAMPLE_ROWS rows; deterministic).
+        """
         if self._variances is None:
-            self._variances = _feature_variances(self._X, self._sample_weight)
+            step = max(1, self._X.shape[0] // SEEDING_SAMPLE_ROWS)
+            weights = self._sample_weight[::step] if self._sample_weight.size else _EMPTY
+            if weights.size and not np.any(weights > 0):
+                weights = self._sample_weight          # the sample missed every weight
+                step = 1
+            self._variances = _feature_variances(self._X[::step], weights)
         return self._variances
 
     def standardizing_scale(self):
@@ -104,17 +121,21 @@ class KMeansBuffers:
 
 def _feature_variances(X, sample_weight):
     """Weighted variance of every column: two passes over row chunks (no n x d
-    temporary)."""
-    weights = np.ones(X.shape[0]) if sample_weight.size == 0 else sample_weight
-    total = weights.sum()
+    temporary, and no n-sized array of unit weights)."""
+    def weighted_sum(rows, start):
+        if sample_weight.size == 0:
+            return rows.sum(axis=0, dtype=np.float64)
+        return sample_weight[start:start + rows.shape[0]] @ rows
+
+    total = float(X.shape[0] if sample_weight.size == 0 else sample_weight.sum())
     mean = np.zeros(X.shape[1])
     for start in range(0, X.shape[0], _DISTANCE_ROWS):
-        mean += weights[start:start + _DISTANCE_ROWS] @ X[start:start + _DISTANCE_ROWS]
+        mean += weighted_sum(X[start:start + _DISTANCE_ROWS], start)
     mean /= total
     second = np.zeros(X.shape[1])
     for start in range(0, X.shape[0], _DISTANCE_ROWS):
         centred = X[start:start + _DISTANCE_ROWS] - mean
-        second += weights[start:start + _DISTANCE_ROWS] @ (centred * centred)
+        second += weighted_sum(centred * centred, start)
     return second / total
 
 
@@ -163,7 +184,7 @@ def kmeans_plusplus(X, sample_weight, n_clusters, rng, n_threads, buffers=None,
         The rows of X the seeds are.
     """
     n_features = X.shape[1]
-    buf = _buffers_for(X, sample_weight, n_clusters, buffers)
+    buf = _buffers_for(X, sample_weight, n_clusters, buffers).with_bounds()
     unit = np.ones(n_features) if scale.size == 0 else scale
     indices = np.empty(n_clusters, dtype=np.intp)
     picks = np.empty(buf.n_trials, dtype=np.intp)
@@ -206,6 +227,18 @@ def kmeans_plusplus(X, sample_weight, n_clusters, rng, n_threads, buffers=None,
     return X[indices].astype(np.float64), indices
 
 
+def _distances_to_labels(X, scale, centers, labels):
+    """Distance of every row (in the clustering's coordinates) to its centre, in row
+    chunks (empty-cluster relocation without per-row bounds; rare)."""
+    out = np.empty(X.shape[0])
+    unit = 1.0 if scale.size == 0 else scale
+    for start in range(0, X.shape[0], _DISTANCE_ROWS):
+        rows = X[start:start + _DISTANCE_ROWS] * unit
+        diff = rows - centers[labels[start:start + rows.shape[0]]]
+        out[start:start + rows.shape[0]] = np.sqrt(np.einsum("nd,nd->n", diff, diff))
+    return out
+
+
 def _seeding_sample(n_samples, n_clusters, sample_weight, rng):
     """Rows to seed Lloyd's k-means from, or None for all of them.
 
@@ -217,7 +250,11 @@ def _seeding_sample(n_samples, n_clusters, sample_weight, rng):
     size = max(SEEDING_SAMPLE_ROWS, 1024 * n_clusters)
     if n_samples <= size:
         return None
-    rows = np.unique(rng.integers(0, n_samples, size=size))
+    # Systematic sample: one uniformly random row in each of ``size`` equal strata
+    # (sorted and distinct by construction; every row equally likely).
+    starts = np.arange(size, dtype=np.int64) * n_samples // size
+    widths = np.diff(np.append(starts, n_samples))
+    rows = (starts + (rng.random(size) * widths).astype(np.int64)).astype(np.intp)
     positive = rows.size if sample_weight.size == 0 else int(np.count_nonzero(
         sample_weight[rows]))
     return rows if positive >= 4 * n_clusters else None
@@ -294,6 +331,10 @@ def kmeans(X, sample_weight, n_clusters, rng, n_threads, buffers=None, *,
     buf = _buffers_for(X, sample_weight, n_clusters, buffers)
     scale = buf.standardizing_scale() if standardize else _EMPTY
     unit = np.ones(X.shape[1]) if scale.size == 0 else scale
+    # Hamerly's per-row bounds (16 bytes a row) pay off on wide rows; on narrow ones
+    # (fewer than 32 bytes: e.g. 2 float64 features) every step is exact instead,
+    # which costs a few multiply-adds a row and keeps no per-row state but labels.
+    bounded = X.shape[1] * X.itemsize >= 32
     rows = _seeding_sample(X.shape[0], n_clusters, sample_weight, rng)
     if rows is None:
         _, indices = kmeans_plusplus(X, sample_weight, n_clusters, rng, n_threads, buf, scale)
@@ -305,7 +346,10 @@ def kmeans(X, sample_weight, n_clusters, rng, n_threads, buffers=None, *,
         # No seeding pass ran over all rows: start Lloyd's exact first step from label
         # 0 with no lower bound (every row it cannot prove nearest is searched).
         buf.labels[...] = 0
-        buf.lower[...] = 0.0
+        if bounded:
+            buf.with_bounds().lower[...] = 0.0
+    if not bounded:
+        buf.upper = buf.lower = _EMPTY       # not needed by exact steps: release
     centers = X[indices] * unit          # in the clustering's coordinates
     tol_abs = tol * float(np.mean(buf.variances * unit * unit))
     K, d = n_clusters, X.shape[1]
@@ -324,7 +368,7 @@ def kmeans(X, sample_weight, n_clusters, rng, n_threads, buffers=None, *,
     for n_iter in range(1, max_iter + 1):
         # The first step (and one after a relocation) recomputes everything; the
         # others only move the rows whose bounds do not settle them.
-        totals = step(totals is None)
+        totals = step(totals is None or not bounded)
         counts, sums, members = totals[:K], totals[K:K + K * d].reshape(K, d), totals[-K:]
         new_centers = centers.copy()
         full = members > 0
@@ -335,7 +379,9 @@ def kmeans(X, sample_weight, n_clusters, rng, n_threads, buffers=None, *,
             drift = lower_drift = np.zeros(K)
             step(True)
             empty = np.flatnonzero(~full)
-            rows = distinct_worst_rows(X, buf.upper, sample_weight, empty.size, floor=0.0)
+            distances = buf.upper if bounded else _distances_to_labels(X, scale, centers,
+                                                                        buf.labels)
+            rows = distinct_worst_rows(X, distances, sample_weight, empty.size, floor=0.0)
             new_centers[empty[:rows.size]] = X[rows] * unit
             totals = None
         drift = np.sqrt(np.einsum("kd,kd->k", new_centers - centers, new_centers - centers))

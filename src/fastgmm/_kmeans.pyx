@@ -60,7 +60,7 @@ cdef extern from "_kmeans_simd.h" nogil:
                            const double* centers, Py_ssize_t n_centers,
                            double* out) noexcept
     void fgmm_nearest_two(const double* xt, Py_ssize_t stride, Py_ssize_t m, Py_ssize_t d,
-                          const double* centers, Py_ssize_t K, double* acc, double* best,
+                          const double* centers, Py_ssize_t K, double* best,
                           double* second, Py_ssize_t* arg) noexcept
     void fgmm_add_seed(const double* dsq, Py_ssize_t m, Py_ssize_t index,
                        Py_ssize_t* labels, double* upper, double* lower) noexcept
@@ -71,6 +71,10 @@ cdef extern from "_kmeans_simd.h" nogil:
 # Per-block buffers of the k-means kernels are small (K * (d + 1) + 2 doubles); the
 # cap only matters for absurd K * d.
 cdef Py_ssize_t BLOCK_MEMORY_BUDGET = 256 * 1024 * 1024
+
+# Work (multiply-adds) below which one more thread costs more than it saves (as in
+# _estep).
+cdef Py_ssize_t MIN_WORK_PER_THREAD = 100000
 
 # A row keeps its label without computing all distances when u <= bound * (1 - margin):
 # the margin absorbs the rounding of the bound updates, so pruning never changes an
@@ -313,7 +317,8 @@ def seed_pass(
     cdef const floating* Xp = &X[0, 0]
     with nogil:
         status = _run_blocks(PASS_SEED, &p, Xp, n, p.n_features, max(T, 1),
-                             &block_potentials[0, 0], max(T, 1), nb, n_threads)
+                             &block_potentials[0, 0], max(T, 1), nb, n_threads,
+                             (T + 1) * p.n_features + 16)
     if status != 0:
         raise MemoryError("could not allocate per-thread scratch buffers")
 
@@ -334,8 +339,10 @@ def potential_blocks(
     if n_samples == 0:
         return 0.0
     cdef double* bp = &block_potential[0]
+    cdef int threads = <int> min(<Py_ssize_t> max(n_threads, 1), nb,
+                                 max(n_samples // MIN_WORK_PER_THREAD, <Py_ssize_t> 1))
     with nogil:
-        for b in prange(nb, schedule='dynamic', num_threads=max(1, min(n_threads, nb))):
+        for b in prange(nb, schedule='dynamic', num_threads=threads):
             acc = 0.0
             for r in range(block_first_row(b, n_samples, nb),
                            block_first_row(b + 1, n_samples, nb)):
@@ -468,15 +475,18 @@ cdef struct LloydProblem:
 
 cdef inline double _bound(const LloydProblem* p, Py_ssize_t r, Py_ssize_t a) noexcept nogil:
     """Update row r's lower bound for the centres' moves; return the distance below
-    which its centre a is certainly the nearest (with the rounding margin)."""
-    cdef double l = p.lower[r] - p.lower_drift[a]
-    p.lower[r] = l
+    which its centre a is certainly the nearest (with the rounding margin). Without
+    per-row bounds (``lower`` NULL) only the half-separation test remains."""
+    cdef double l = 0.0
+    if p.lower != NULL:
+        l = p.lower[r] - p.lower_drift[a]
+        p.lower[r] = l
     return (p.half_separation[a] if p.half_separation[a] > l else l) * (1.0 - BOUND_MARGIN)
 
 
 cdef inline void _search(const LloydProblem* p, Scratch* s, Py_ssize_t n_far) noexcept nogil:
     """All-centres search for the n_far rows gathered (transposed) in s.xc."""
-    fgmm_nearest_two(s.xc, CHUNK_SIZE, n_far, p.n_features, p.centers, p.n_clusters, s.acc,
+    fgmm_nearest_two(s.xc, CHUNK_SIZE, n_far, p.n_features, p.centers, p.n_clusters,
                      s.best, s.second, s.arg)
 
 
@@ -496,7 +506,8 @@ cdef void _lloyd_chunk_exact(const LloydProblem* p, const floating* X, Scratch* 
         s.dsq[i] = 0.0
         if not 0 <= labels[i] < K:       # no valid previous label: search every centre
             p.labels[r0 + i] = 0
-            p.lower[r0 + i] = 0.0
+            if p.lower != NULL:
+                p.lower[r0 + i] = 0.0
     for j in range(d):
         xj = s.xt + j * CHUNK_SIZE
         for i in range(m):
@@ -518,13 +529,16 @@ cdef void _lloyd_chunk_exact(const LloydProblem* p, const floating* X, Scratch* 
                 stats[1] += 1.0
                 p.labels[r] = s.arg[q]
             s.dsq[i] = s.best[q]
-            p.lower[r] = sqrt(s.second[q])
+            if p.lower != NULL:
+                p.lower[r] = sqrt(s.second[q])
     # Weighted inertia, counts, sums and members (rows in order for every entry).
     stats[0] += lane_dot(s.wts, s.dsq, m)
     for i in range(m):
         counts[labels[i]] += s.wts[i]
         members[labels[i]] += 1.0 if s.wts[i] > 0.0 else 0.0
-        p.upper[r0 + i] = sqrt(s.dsq[i])
+    if p.upper != NULL:
+        for i in range(m):
+            p.upper[r0 + i] = sqrt(s.dsq[i])
     for j in range(d):
         xj = s.xt + j * CHUNK_SIZE
         for i in range(m):
@@ -603,10 +617,12 @@ cdef enum:
 
 cdef int _run_blocks(int kind, const void* problem, const floating* X, Py_ssize_t n,
                      Py_ssize_t d, Py_ssize_t extra, double* block_out, Py_ssize_t width,
-                     Py_ssize_t n_blocks_, int n_threads) noexcept nogil:
+                     Py_ssize_t n_blocks_, int n_threads, Py_ssize_t row_work) noexcept nogil:
     """Run a pass over the fixed partition, chunks of a block in order, each block
     into its own ``width`` doubles of ``block_out``. Per-thread scratch has
-    ``extra`` more chunk-rows of doubles. Returns 0, or -1 when scratch is missing.
+    ``extra`` more chunk-rows of doubles. ``row_work`` (multiply-adds a row costs)
+    caps the threads: a pass too small to repay waking one runs on fewer (the thread
+    count never changes a result). Returns 0, or -1 when scratch is missing.
     """
     cdef Py_ssize_t n_chunks = n_chunks_of(n)
     cdef Py_ssize_t b, c, r0, m
@@ -616,7 +632,8 @@ cdef int _run_blocks(int kind, const void* problem, const floating* X, Py_ssize_
     cdef Py_ssize_t* ibuf = NULL
     cdef double* mine = NULL
     failed[0] = 0
-    n_threads = <int> min(<Py_ssize_t> max(n_threads, 1), n_blocks_)
+    n_threads = <int> min(<Py_ssize_t> max(n_threads, 1), n_blocks_,
+                          max(n * row_work // MIN_WORK_PER_THREAD, <Py_ssize_t> 1))
     with parallel(num_threads=n_threads):
         dbuf = <double*> calloc((2 * d + 5 + extra) * CHUNK_SIZE, sizeof(double))
         ibuf = <Py_ssize_t*> calloc(2 * CHUNK_SIZE, sizeof(Py_ssize_t))
@@ -650,8 +667,8 @@ def lloyd_step(
     const double[::1] lower_drift,            # IN (K,)
     bint exact,                               # IN
     Py_ssize_t[::1] labels,                   # INOUT (n_samples,), values in [0, K)
-    double[::1] upper,                        # INOUT (n_samples,)
-    double[::1] lower,                        # INOUT (n_samples,)
+    double[::1] upper,                        # INOUT (n_samples,) or (0,)
+    double[::1] lower,                        # INOUT (n_samples,) or (0,)
     double[:, ::1] block_stats,               # OUT workspace (n_blocks, n_stats)
     double[::1] stats,                        # OUT (n_stats,)
     int n_threads,                            # IN
@@ -684,12 +701,14 @@ def lloyd_step(
         Input: the previous labels (e.g. the nearest k-means++ seeds), each in
         ``[0, n_clusters)`` (not checked: they index ``centers``); output: the
         nearest centre of every row (the first one on ties among those compared).
-    upper : ndarray of shape (n_samples,)
+    upper : ndarray of shape (n_samples,) or (0,)
         Input (``exact=False``): upper bounds on each row's distance to its
         previous centre; output: the same for ``centers`` (exact when ``exact``).
-    lower : ndarray of shape (n_samples,)
+    lower : ndarray of shape (n_samples,) or (0,)
         Input: lower bounds on each row's distance to its second-nearest previous
-        centre; output: the same for ``centers``.
+        centre; output: the same for ``centers``. With ``upper`` and ``lower`` both
+        empty there are no per-row bounds (only ``exact`` steps, which then prune
+        with the half-separation test alone): no per-row state beyond ``labels``.
     block_stats : ndarray of shape (n_blocks, lloyd_statistics_length(K, d))
         Workspace (per-block statistics, chunks in order).
     stats : ndarray of shape (lloyd_statistics_length(K, d),)
@@ -710,8 +729,12 @@ def lloyd_step(
     if (half_separation.shape[0] != K or drift.shape[0] != K
             or lower_drift.shape[0] != K):
         raise ValueError(f"half_separation, drift and lower_drift must have length {K}")
-    if labels.shape[0] != n or lower.shape[0] != n or upper.shape[0] != n:
-        raise ValueError(f"labels, upper and lower must have length n_samples={n}")
+    if labels.shape[0] != n:
+        raise ValueError(f"labels must have length n_samples={n}")
+    if (lower.shape[0], upper.shape[0]) not in ((n, n), (0, 0)) or (
+            lower.shape[0] == 0 and not exact):
+        raise ValueError(f"upper and lower must both have length n_samples={n}, or both "
+                         "be empty (no per-row bounds: exact steps only)")
     if stats.shape[0] != p.n_stats or (block_stats.shape[0] > 0
                                        and block_stats.shape[1] != p.n_stats):
         raise ValueError(f"stats must have length {p.n_stats} and block_stats "
@@ -727,15 +750,16 @@ def lloyd_step(
     p.drift = &drift[0]
     p.lower_drift = &lower_drift[0]
     p.labels = &labels[0]
-    p.upper = &upper[0]
-    p.lower = &lower[0]
+    if lower.shape[0] > 0:
+        p.upper = &upper[0]
+        p.lower = &lower[0]
     cdef int status
     cdef const floating* Xp = &X[0, 0]
     cdef double* bs = &block_stats[0, 0]
     cdef Py_ssize_t nb = block_stats.shape[0]
     with nogil:
         status = _run_blocks(PASS_LLOYD, &p, Xp, n, p.n_features, 0, bs, p.n_stats, nb,
-                             n_threads)
+                             n_threads, K * p.n_features + 16)
         if status == 0:
             ordered_block_sum(bs, nb, p.n_stats, &stats[0], n_threads)
     if status != 0:

@@ -37,24 +37,91 @@ static inline void fgmm_sq_distances(const double* xt, ptrdiff_t stride, ptrdiff
 /* For the m transposed rows of xt: arg[i] = the nearest of the K centres (first on
  * ties), best[i] and second[i] = squared distances to the nearest and the
  * second-nearest centre (INFINITY when K == 1). acc: scratch of m doubles. */
+/* The all-centres search works on tiles of 2 vectors of rows x FGMM_KM_CENTRES
+ * centres whose partial sums stay in registers (8 independent multiply-add chains
+ * hide their latency; no accumulator goes through memory). GCC/Clang vector types
+ * lower to the width of the build (AVX-512, AVX2 or SSE2). */
+#if defined(__AVX512F__)
+#define FGMM_KM_VBYTES 64
+#elif defined(__AVX__)
+#define FGMM_KM_VBYTES 32
+#else
+#define FGMM_KM_VBYTES 16
+#endif
+typedef double fgmm_kmd __attribute__((vector_size(FGMM_KM_VBYTES)));
+typedef long long fgmm_kml __attribute__((vector_size(FGMM_KM_VBYTES)));
+typedef double fgmm_kmd_u __attribute__((vector_size(FGMM_KM_VBYTES), aligned(8)));
+#define FGMM_KM_LANES (FGMM_KM_VBYTES / 8)
+#define FGMM_KM_ROWS (2 * FGMM_KM_LANES)
+#define FGMM_KM_CENTRES 4
+
+/* Keep the nearest (first on ties: strict <) and second-nearest of v for centre k. */
+static inline void fgmm_update_two(fgmm_kmd v, long long k, fgmm_kmd* best, fgmm_kmd* second,
+                                   fgmm_kml* arg)
+{
+    const fgmm_kml closer = (fgmm_kml)(v < *best);          /* all ones where closer */
+    const fgmm_kml lower = (fgmm_kml)(v < *second);
+    const fgmm_kml b = (fgmm_kml)*best, s = (fgmm_kml)*second, vv = (fgmm_kml)v;
+    /* second = closer ? best : min(second, v) */
+    const fgmm_kml s_min = (lower & vv) | (~lower & s);
+    *second = (fgmm_kmd)((closer & b) | (~closer & s_min));
+    *best = (fgmm_kmd)((closer & vv) | (~closer & b));
+    *arg = (closer & ((fgmm_kml){0} + k)) | (~closer & *arg);
+}
+
+/* For the m transposed rows of xt: arg[i] = the nearest of the K centres (first on
+ * ties), best[i] and second[i] = squared distances to the nearest and the
+ * second-nearest centre (INFINITY when K == 1). xt, best, second and arg must hold
+ * m rounded up to a multiple of FGMM_KM_ROWS rows (the extra rows are computed and
+ * ignored). Each distance sums over the features in order, as fgmm_sq_distances. */
 static inline void fgmm_nearest_two(const double* xt, ptrdiff_t stride, ptrdiff_t m, ptrdiff_t d,
-                             const double* centers, ptrdiff_t K, double* acc, double* best,
+                             const double* centers, ptrdiff_t K, double* best,
                              double* second, ptrdiff_t* arg)
 {
-    for (ptrdiff_t i = 0; i < m; i++) {
-        best[i] = INFINITY;
-        second[i] = INFINITY;
-        arg[i] = 0;
-    }
-    for (ptrdiff_t k = 0; k < K; k++) {
-        fgmm_sq_distances(xt, stride, m, d, centers + k * d, 1, acc);
-        for (ptrdiff_t i = 0; i < m; i++) {
-            const double v = acc[i];
-            const int closer = v < best[i];
-            const double b = best[i];
-            second[i] = closer ? b : (v < second[i] ? v : second[i]);
-            best[i] = closer ? v : b;
-            arg[i] = closer ? k : arg[i];
+    const fgmm_kmd inf = (fgmm_kmd){0} + INFINITY;
+    for (ptrdiff_t ib = 0; ib < m; ib += FGMM_KM_ROWS) {
+        fgmm_kmd b0 = inf, b1 = inf, s0 = inf, s1 = inf;
+        fgmm_kml a0 = {0}, a1 = {0};
+        ptrdiff_t k = 0;
+        for (; k + FGMM_KM_CENTRES <= K; k += FGMM_KM_CENTRES) {
+            fgmm_kmd acc0[FGMM_KM_CENTRES], acc1[FGMM_KM_CENTRES];
+            for (int c = 0; c < FGMM_KM_CENTRES; c++) acc0[c] = acc1[c] = (fgmm_kmd){0};
+            for (ptrdiff_t j = 0; j < d; j++) {
+                const double* x = xt + j * stride + ib;
+                const fgmm_kmd x0 = *(const fgmm_kmd_u*)x;
+                const fgmm_kmd x1 = *(const fgmm_kmd_u*)(x + FGMM_KM_LANES);
+                for (int c = 0; c < FGMM_KM_CENTRES; c++) {
+                    const double cj = centers[(k + c) * d + j];
+                    const fgmm_kmd v0 = x0 - cj, v1 = x1 - cj;
+                    acc0[c] += v0 * v0;
+                    acc1[c] += v1 * v1;
+                }
+            }
+            for (int c = 0; c < FGMM_KM_CENTRES; c++) {
+                fgmm_update_two(acc0[c], k + c, &b0, &s0, &a0);
+                fgmm_update_two(acc1[c], k + c, &b1, &s1, &a1);
+            }
+        }
+        for (; k < K; k++) {
+            fgmm_kmd acc0 = {0}, acc1 = {0};
+            for (ptrdiff_t j = 0; j < d; j++) {
+                const double* x = xt + j * stride + ib;
+                const double cj = centers[k * d + j];
+                const fgmm_kmd v0 = *(const fgmm_kmd_u*)x - cj;
+                const fgmm_kmd v1 = *(const fgmm_kmd_u*)(x + FGMM_KM_LANES) - cj;
+                acc0 += v0 * v0;
+                acc1 += v1 * v1;
+            }
+            fgmm_update_two(acc0, k, &b0, &s0, &a0);
+            fgmm_update_two(acc1, k, &b1, &s1, &a1);
+        }
+        for (int t = 0; t < FGMM_KM_LANES; t++) {
+            best[ib + t] = b0[t];
+            best[ib + FGMM_KM_LANES + t] = b1[t];
+            second[ib + t] = s0[t];
+            second[ib + FGMM_KM_LANES + t] = s1[t];
+            arg[ib + t] = (ptrdiff_t)a0[t];
+            arg[ib + FGMM_KM_LANES + t] = (ptrdiff_t)a1[t];
         }
     }
 }
