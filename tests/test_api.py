@@ -194,3 +194,25 @@ def test_openmp_disabled_build_flag_is_reported():
     assert n >= 1
     if not fastgmm.openmp_enabled():
         assert n == 1
+
+
+def test_feature_names_are_recorded_checked_and_saved(tmp_path):
+    pandas = pytest.importorskip("pandas")
+    X, _ = make_mixture(300, 2, 2, seed=11)
+    frame = pandas.DataFrame(X, columns=["length", "width"])
+    gm = GaussianMixture(2, random_state=0).fit(frame)
+    assert list(gm.feature_names_in_) == ["length", "width"]
+    np.testing.assert_array_equal(gm.predict(frame), gm.predict(X))   # arrays still fine
+    with pytest.raises(ValueError, match=r"feature names \['width', 'length'\].*fitted "
+                                         r"with \['length', 'width'\]"):
+        gm.predict(frame[["width", "length"]])
+    path = tmp_path / "model.npz"
+    gm.save(path)
+    loaded = fastgmm.load(path)
+    assert list(loaded.feature_names_in_) == ["length", "width"]
+    # Integer column names are not feature names (as in scikit-learn); a refit on an
+    # array forgets the old names.
+    assert not hasattr(GaussianMixture(2, random_state=0).fit(pandas.DataFrame(X)),
+                       "feature_names_in_")
+    gm.fit(X)
+    assert not hasattr(gm, "feature_names_in_")

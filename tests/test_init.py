@@ -5,6 +5,8 @@ import warnings
 import numpy as np
 import pytest
 
+from fastgmm import ReseedWarning
+
 from conftest import CHUNK, COVARIANCE_TYPES, make_mixture, random_params
 from fastgmm import ConvergenceWarning, GaussianMixture
 from fastgmm._mstep import DegenerateComponentsError, n_statistics, split_statistics
@@ -178,10 +180,11 @@ def test_reseeding_budget_then_clear_error():
     _, nk, _, _ = split_statistics(stats, "full", K, 2)
     nk[:] = [20.0, 20.0, 0.0]                 # zero scatter: every covariance singular
     reseeder = ComponentReseeder(X, np.empty(0), 40.0, K, "full", 0.0, 1)
-    with pytest.raises(DegenerateComponentsError):
+    with pytest.raises(DegenerateComponentsError), pytest.warns(ReseedWarning) as caught:
         for _ in range(3 * K):
             reseeder.maximize(stats, params.means, params.copy())
     assert reseeder.n_events <= reseeder.max_events
+    assert len(caught) == 1          # one warning per run, however many re-seeds
 
 
 def test_distinct_worst_rows_skips_duplicates_and_zero_weight():

@@ -26,7 +26,7 @@ import pytest
 
 import fastgmm
 from conftest import make_mixture
-from fastgmm import ConvergenceWarning, GaussianMixture, NotFittedError
+from fastgmm import ConvergenceWarning, GaussianMixture, NotFittedError, ReseedWarning
 
 N_COMPONENTS = 2
 X_GOOD = make_mixture(60, 2, N_COMPONENTS, seed=0)[0]
@@ -967,7 +967,9 @@ def test_collapsed_component_error_is_clear_without_regularization():
         gm = GaussianMixture(2, reg_covar=0.0, covariance_type=covariance_type)
         with pytest.raises(ValueError, match="not positive definite.*re-seeding it "
                                              "elsewhere did not help.*Increase reg_covar"):
-            gm.fit(X)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ReseedWarning)   # asserted below
+                gm.fit(X)
     # The tied covariance of data on a line cannot be repaired by moving components.
     line = np.c_[np.arange(10.0), 2 * np.arange(10.0)]
     with pytest.raises(ValueError, match="the shared \\(tied\\) covariance"):
@@ -983,8 +985,9 @@ def test_collapsing_component_is_reseeded_or_reported_clearly():
         gm = GaussianMixture(2, reg_covar=0.0, means_init=[[0, 0], [5.5, 6]],
                              max_iter=max_iter)
         try:
-            with warnings.catch_warnings():
+            with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("ignore", ConvergenceWarning)
+                warnings.simplefilter("always", ReseedWarning)
                 gm.fit(X)
         except ValueError as exc:
             assert "not positive definite" in str(exc) and "Increase reg_covar" in str(exc)
@@ -992,6 +995,19 @@ def test_collapsing_component_is_reseeded_or_reported_clearly():
             for name in ("weights_", "means_", "covariances_", "precisions_"):
                 assert np.all(np.isfinite(getattr(gm, name))), name
             assert np.isfinite(gm.lower_bound_)
+            # A re-seed is announced once, with the fix.
+            reseeds = [w for w in caught if issubclass(w.category, ReseedWarning)]
+            assert len(reseeds) == 1 and "increase reg_covar" in str(reseeds[0].message)
+
+
+def test_reseeding_a_collapsed_component_warns_once():
+    # The six points of seed 001 without regularization: each cluster has zero
+    # variance in x, so exact EM's optimum is degenerate; fastgmm re-seeds and says so.
+    X = np.array([[1, 2], [1, 4], [1, 0], [10, 2], [10, 4], [10, 0]], dtype=float)
+    with pytest.warns(ReseedWarning, match="collapsed.*increase reg_covar") as caught:
+        gm = GaussianMixture(2, reg_covar=0.0, random_state=0).fit(X)
+    assert len([w for w in caught if issubclass(w.category, ReseedWarning)]) == 1
+    assert np.all(np.isfinite(gm.means_)) and np.isfinite(gm.lower_bound_)
 
 
 @pytest.mark.parametrize("covariance_type", ["tied", "diag", "spherical"])

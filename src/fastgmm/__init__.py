@@ -7,7 +7,7 @@
 from ._model import GaussianMixture, fit
 from ._openmp_helpers import openmp_enabled
 from ._persistence import load
-from ._validation import ConvergenceWarning, NotFittedError
+from ._validation import ConvergenceWarning, NotFittedError, ReseedWarning
 
 __version__ = "0.1.0"
 
@@ -15,6 +15,7 @@ __all__ = [
     "ConvergenceWarning",
     "GaussianMixture",
     "NotFittedError",
+    "ReseedWarning",
     "fit",
     "load",
     "openmp_enabled",

@@ -3,7 +3,8 @@
 The hot kernels are compiled from one source several times: for any x86-64 CPU
 (``baseline``), for x86-64-v3 (``avx2``: AVX2 and FMA) and for x86-64-v4
 (``avx512``), and the best variant the CPU supports is chosen once, at import. The
-baseline alone is built on other architectures or with ``-Dcpu_dispatch=false``.
+baseline alone is built on other architectures, with ``-Dcpu_dispatch=false``, or
+with ``-Dnative=true`` (which compiles it for the build machine's CPU instead).
 
 Set the environment variable ``FASTGMM_KERNELS`` to ``baseline``, ``avx2`` or
 ``avx512`` before importing fastgmm to force a variant. Every variant computes the

@@ -19,6 +19,18 @@ from ._validation import (COVARIANCE_TYPES, INIT_METHODS, MAX_REG_COVAR, NotFitt
 _EMPTY_LABELS = np.empty(0, dtype=np.intp)
 
 
+def _feature_names(X):
+    """Column names of a dataframe-like ``X`` when all are strings (as scikit-learn
+    records them in ``feature_names_in_``), else None."""
+    columns = getattr(X, "columns", None)
+    if columns is None or not hasattr(X, "shape") or isinstance(X, np.ndarray):
+        return None
+    names = list(columns)
+    if not names or not all(isinstance(name, str) for name in names):
+        return None
+    return np.asarray(names, dtype=object)
+
+
 def _sampling_generator(random_state):
     """Generator for ``sample``: an int seed gives the same draw on every call."""
     if isinstance(random_state, np.random.Generator):
@@ -117,6 +129,9 @@ class GaussianMixture:
     lower_bounds_ : list of float
         That lower bound at every iteration of the best run (the learning curve).
     n_features_in_ : int
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Column names of ``X`` in ``fit``, when it had string column names (e.g. a
+        pandas DataFrame); data passed later with other names are refused.
     """
 
     def __init__(self, n_components=1, *, covariance_type="full", tol=1e-3, reg_covar=1e-6,
@@ -221,6 +236,7 @@ class GaussianMixture:
         -------
         self : GaussianMixture
         """
+        feature_names = _feature_names(X)
         X = check_data(X)
         n_samples, n_features = X.shape
         weights_init, means_init, precisions_init = self._check_parameters(n_features)
@@ -258,6 +274,10 @@ class GaussianMixture:
         self.lower_bound_ = float(best.lower_bound)
         self.lower_bounds_ = [float(v) for v in best.lower_bounds]
         self.n_features_in_ = n_features
+        if feature_names is not None:
+            self.feature_names_in_ = feature_names
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
         return self
 
     def _check_warm_start(self, n_features):
@@ -327,8 +347,16 @@ class GaussianMixture:
             )
 
     def _validated(self, X):
-        """``X`` checked against the fitted model (fitted, same number of features)."""
+        """``X`` checked against the fitted model (fitted, same number of features and,
+        for data with column names, the same names as in fit)."""
         self._check_fitted()
+        names = _feature_names(X)
+        fitted = getattr(self, "feature_names_in_", None)
+        if names is not None and fitted is not None and not np.array_equal(names, fitted):
+            raise ValueError(
+                f"X has feature names {list(names)}, but this GaussianMixture was fitted "
+                f"with {list(fitted)}; pass the columns of the training data, in that "
+                "order.")
         return check_data(X, n_features=self.n_features_in_)
 
     def _estep(self, X, *, resp=False, labels=False):
@@ -426,6 +454,11 @@ class GaussianMixture:
         """Draw samples from the fitted mixture.
 
         Uses ``random_state``: with an int seed, repeated calls give the same draw.
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+            Number of samples to draw (at least 1).
 
         Returns
         -------

@@ -17,7 +17,9 @@ entry                 content
 ``weights_`` ...      the fitted attributes: float64 arrays ``weights_``, ``means_``,
                       ``covariances_``, ``precisions_``, ``precisions_cholesky_``,
                       ``lower_bounds_``; scalars ``lower_bound_`` (float64),
-                      ``converged_`` (bool), ``n_iter_``, ``n_features_in_`` (int64)
+                      ``converged_`` (bool), ``n_iter_``, ``n_features_in_`` (int64);
+                      ``feature_names_in_`` (text, only when fitted on named
+                      columns)
 ===================== =============================================================
 
 Loading reads the archive with ``zipfile`` and ``numpy.lib.format`` with
@@ -122,6 +124,8 @@ def _entries(estimator):
     entries["converged_"] = np.array(estimator.converged_, dtype=np.bool_)
     entries["n_iter_"] = np.array(estimator.n_iter_, dtype=np.int64)
     entries["n_features_in_"] = np.array(estimator.n_features_in_, dtype=np.int64)
+    if hasattr(estimator, "feature_names_in_"):
+        entries["feature_names_in_"] = np.asarray(estimator.feature_names_in_, dtype=str)
     return entries
 
 
@@ -382,7 +386,8 @@ def _load_checked(file):
     arrays = _read_arrays(file)
     _check_format(arrays)
     params = _hyper_parameters(arrays)
-    known = set(_HEADER) | set(_INIT_ARRAYS) | set(_FITTED_ARRAYS) | set(_FITTED_SCALARS)
+    known = (set(_HEADER) | set(_INIT_ARRAYS) | set(_FITTED_ARRAYS) | set(_FITTED_SCALARS)
+             | {"feature_names_in_"})
     unknown = sorted(set(arrays) - known)
     if unknown:
         raise _Invalid(f"unexpected entries {unknown}")
@@ -399,6 +404,12 @@ def _load_checked(file):
     for name, value in _fitted(arrays, estimator.covariance_type,
                                estimator.n_components).items():
         setattr(estimator, name, value)
+    if "feature_names_in_" in arrays:
+        names = arrays["feature_names_in_"]
+        if names.dtype.kind != "U" or names.shape != (fitted_features,):
+            raise _Invalid(f"feature_names_in_ must hold {fitted_features} strings, got "
+                           f"{names.dtype} of shape {names.shape}")
+        estimator.feature_names_in_ = names.astype(object)
     estimator._covariance_type_fitted = estimator.covariance_type
     return estimator
 

@@ -14,14 +14,19 @@ chosen mass, mean and covariance), so one M-step code path produces every
 parameter. A run re-seeds at most ``n_components + 2`` times; a component that
 keeps collapsing after that (e.g. fewer distinct points than components with
 ``reg_covar=0``) raises ``DegenerateComponentsError``, which the estimator turns
-into a ValueError that says to increase ``reg_covar``.
+into a ValueError that says to increase ``reg_covar``. Re-seeding a collapsed
+component during EM (not an empty one) emits one ``ReseedWarning`` per run: the
+fit may then end in another optimum than the data's degenerate one.
 """
+
+import warnings
 
 import numpy as np
 
 from ._kernels import estimate_log_prob
 from ._mstep import (DegenerateComponentsError, covariance_kind, estimate_parameters,
                      split_statistics)
+from ._validation import ReseedWarning
 
 # A component is dead when it holds less than this fraction of the total weight: its
 # statistics are then below the rounding error of the totals.
@@ -168,6 +173,7 @@ class ComponentReseeder:
         self.n_events = 0
         self._seeded_for = None      # the parameters the cached seed rows were chosen for
         self._seed_rows = None
+        self._warned = False         # ReseedWarning: once per run
 
     def _bad_components(self, stats, shift):
         """(new parameters or None, sorted bad components, whether some collapsed)."""
@@ -244,6 +250,14 @@ class ComponentReseeder:
                 self.n_events += 1
                 self._seeded_for = params
                 self._seed_rows = self._worst_rows(params, len(bad))
+                if collapsed and not self._warned:
+                    self._warned = True
+                    warnings.warn(
+                        f"Component(s) {bad} collapsed: the covariance is not positive "
+                        f"definite after adding reg_covar={self.reg_covar!r}. They were "
+                        "re-seeded at the points the model explains worst, which can "
+                        "move the fit to another optimum; increase reg_covar to keep "
+                        "such components instead.", ReseedWarning, stacklevel=6)
             rows = self._seed_rows[:len(bad)]
             if rows.size < len(bad) and collapsed:
                 raise DegenerateComponentsError(bad)

@@ -35,6 +35,11 @@ class NotFittedError(ValueError, AttributeError):
     """
 
 
+class ReseedWarning(UserWarning):
+    """A component collapsed during EM (its covariance stopped being positive
+    definite, e.g. with ``reg_covar=0``) and was re-seeded elsewhere."""
+
+
 class ConvergenceWarning(UserWarning):
     """EM stopped at ``max_iter`` before the lower bound changed by less than ``tol``."""
 
