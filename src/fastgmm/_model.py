@@ -129,7 +129,7 @@ class GaussianMixture:
     lower_bounds_ : list of float
         That lower bound at every iteration of the best run (the learning curve).
     n_features_in_ : int
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (n_features,)
         Column names of ``X`` in ``fit``, when it had string column names (e.g. a
         pandas DataFrame); data passed later with other names are refused.
     """
