@@ -77,6 +77,8 @@ cdef extern from "_microkernels.h" nogil:
         const float* U, size_t ld, float* work, float* sq, float* Y) noexcept
     void fgmm_gram_upper_d(const double* E, size_t n_rows, size_t d, size_t ld,
                            double* G, size_t gld) noexcept
+    void fgmm_centred_moments(const double* x, double c, const double* g, size_t t,
+                              double* s1, double* s2) noexcept
     void fgmm_gram_upper_f(const float* E, size_t n_rows, size_t d, size_t ld,
                            float* G, size_t gld) noexcept
     const int FGMM_TILE_COLS_D
@@ -584,19 +586,26 @@ cdef void _accumulate_rows(const Problem* p, Scratch* s, Py_ssize_t m,
         t = _select_rows(s.lp + k * CHUNK_SIZE, m, s.rows, gamma)
         if t == 0:
             continue
-        _gather_center(s.xt, p.shift + k * d, s.rows, t, m, d, s.diff)
         s1 = stats + p.s1_offset + k * d
         s2 = _s2_target(p, stats, k)
+        if not matrix and t == m:
+            # diag/spherical over contiguous rows: both moments of a feature in one pass
+            for j in range(d):
+                fgmm_centred_moments(s.xt + j * CHUNK_SIZE, p.shift[k * d + j], gamma,
+                                     m, s1 + j, s2 + j)
+            continue
+        _gather_center(s.xt, p.shift + k * d, s.rows, t, m, d, s.diff)
+        if not matrix:
+            for j in range(d):
+                fgmm_centred_moments(s.diff + j * CHUNK_SIZE, 0.0, gamma, t, s1 + j, s2 + j)
+            continue
         for j in range(d):
             dj = s.diff + j * CHUNK_SIZE
             for q in range(t):
                 gd[q] = gamma[q] * dj[q]
             s1[j] += lane_sum(gd, t)
-            if matrix:
-                for l in range(j, d):
-                    s2[j * d + l] += lane_dot(gd, s.diff + l * CHUNK_SIZE, t)
-            else:
-                s2[j] += lane_dot(gd, dj, t)
+            for l in range(j, d):
+                s2[j * d + l] += lane_dot(gd, s.diff + l * CHUNK_SIZE, t)
 
 
 cdef void _accumulate_blas(const Problem* p, Scratch* s, Py_ssize_t m, double* stats,

@@ -57,6 +57,40 @@ static inline size_t fgmm_padded_stride_f(size_t d) {
     return (d + FGMM_TILE_COLS_F - 1) / FGMM_TILE_COLS_F * FGMM_TILE_COLS_F;
 }
 
+/* Both moments of one feature over the rows of a chunk (the diag/spherical statistics):
+ * s1 += sum_i g_i (x_i - c), s2 += sum_i g_i (x_i - c)^2, in one pass with two
+ * vectors of partial sums each, combined in a fixed order (deterministic). */
+static inline void fgmm_centred_moments(const double* x, double c, const double* g, size_t t,
+                                        double* s1, double* s2) {
+    enum { W = FGMM_VECTOR_BYTES / 8 };
+    fgmm_vd a1 = {0}, b1 = {0}, a2 = {0}, b2 = {0};
+    size_t i = 0;
+    for (; i + 2 * W <= t; i += 2 * W) {
+        const fgmm_vd v0 = *(const fgmm_vd_u*)(x + i) - c;
+        const fgmm_vd v1 = *(const fgmm_vd_u*)(x + i + W) - c;
+        const fgmm_vd w0 = *(const fgmm_vd_u*)(g + i) * v0;
+        const fgmm_vd w1 = *(const fgmm_vd_u*)(g + i + W) * v1;
+        a1 += w0;
+        b1 += w1;
+        a2 += w0 * v0;
+        b2 += w1 * v1;
+    }
+    a1 += b1;
+    a2 += b2;
+    double total1 = 0.0, total2 = 0.0;
+    for (int u = 0; u < W; u++) {
+        total1 += a1[u];
+        total2 += a2[u];
+    }
+    for (; i < t; i++) {
+        const double v = x[i] - c, w = g[i] * v;
+        total1 += w;
+        total2 += w * v;
+    }
+    *s1 += total1;
+    *s2 += total2;
+}
+
 #define FGMM_T double
 #define FGMM_V fgmm_vd
 #define FGMM_VU fgmm_vd_u
