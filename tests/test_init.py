@@ -10,7 +10,8 @@ from fastgmm import ReseedWarning
 from conftest import CHUNK, COVARIANCE_TYPES, make_mixture, random_params
 from fastgmm import ConvergenceWarning, GaussianMixture
 from fastgmm._mstep import DegenerateComponentsError, n_statistics, split_statistics
-from fastgmm._reseed import ComponentReseeder, distinct_worst_rows
+from fastgmm._reseed import (ComponentReseeder, data_covariance, distinct_worst_rows,
+                             row_chunks)
 
 INIT_METHODS = ["kmeans", "k-means++", "random", "random_from_data"]
 
@@ -195,6 +196,28 @@ def test_distinct_worst_rows_skips_duplicates_and_zero_weight():
     assert distinct_worst_rows(X, badness, sw, 3).tolist() == [2, 4, 5]
     assert distinct_worst_rows(X, badness, np.empty(0), 10, floor=0.0).tolist() == [
         1, 3, 4, 5]
+
+
+@pytest.mark.parametrize("shape", [(1, 3), (2, 1), (CHUNK + 1, 4), (9000, 70)])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_data_covariance_matches_numpy_in_chunks(covariance_type, shape, weighted, dtype):
+    # Chunked two-pass covariance (9000 x 70 spans several chunks), far from 0.
+    rng = np.random.default_rng(5)
+    X = (rng.standard_normal(shape) * 3 + 1e4).astype(dtype)
+    weights = rng.random(shape[0]) + 0.1 if weighted else np.empty(0)
+    assert (len(row_chunks(*shape)) > 1) == (shape[0] == 9000)
+    expected = np.atleast_2d(np.cov(X.astype(np.float64), rowvar=False, bias=True,
+                                    aweights=weights if weighted else None))
+    if covariance_type == "diag":
+        expected = np.diag(expected)
+    elif covariance_type == "spherical":
+        expected = np.diag(expected).mean()
+    got = data_covariance(X, weights, covariance_type)
+    assert np.shape(got) == np.shape(expected)
+    np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-9 * np.max(expected))
+    if covariance_type in ("full", "tied"):
+        np.testing.assert_array_equal(got, got.T)
 
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)

@@ -22,14 +22,13 @@ from ._mstep import (NK_EPS, GaussianParams, covariance_kind,
                      covariances_from_precision_cholesky, estimate_parameters,
                      precision_cholesky_from_precisions, split_statistics)
 
-from ._reseed import ComponentReseeder, distinct_worst_rows
+from ._reseed import ComponentReseeder, data_covariance, distinct_worst_rows, row_chunks
 
 _EMPTY = np.empty(0)
 _EMPTY_LABELS = np.empty(0, dtype=np.intp)
 KMEANS_MAX_ITER = 300     # scikit-learn's KMeans defaults
 SEEDING_SAMPLE_ROWS = 1 << 17  # Lloyd's seeds: k-means++ on at most this many rows
 KMEANS_TOL = 1e-4
-_DISTANCE_ROWS = 1 << 15
 
 
 def spawn_generators(random_state, n_streams):
@@ -110,33 +109,13 @@ class KMeansBuffers:
             if weights.size and not np.any(weights > 0):
                 weights = self._sample_weight          # the sample missed every weight
                 step = 1
-            self._variances = _feature_variances(self._X[::step], weights)
+            self._variances = data_covariance(self._X[::step], weights, "diag")
         return self._variances
 
     def standardizing_scale(self):
         """1 / standard deviation of every feature (1 for constant features)."""
         std = np.sqrt(self.variances)
         return np.where(std > 0, 1.0 / np.where(std > 0, std, 1.0), 1.0)
-
-
-def _feature_variances(X, sample_weight):
-    """Weighted variance of every column: two passes over row chunks (no n x d
-    temporary, and no n-sized array of unit weights)."""
-    def weighted_sum(rows, start):
-        if sample_weight.size == 0:
-            return rows.sum(axis=0, dtype=np.float64)
-        return sample_weight[start:start + rows.shape[0]] @ rows
-
-    total = float(X.shape[0] if sample_weight.size == 0 else sample_weight.sum())
-    mean = np.zeros(X.shape[1])
-    for start in range(0, X.shape[0], _DISTANCE_ROWS):
-        mean += weighted_sum(X[start:start + _DISTANCE_ROWS], start)
-    mean /= total
-    second = np.zeros(X.shape[1])
-    for start in range(0, X.shape[0], _DISTANCE_ROWS):
-        centred = X[start:start + _DISTANCE_ROWS] - mean
-        second += weighted_sum(centred * centred, start)
-    return second / total
 
 
 def _buffers_for(X, sample_weight, n_clusters, buffers):
@@ -232,10 +211,9 @@ def _distances_to_labels(X, scale, centers, labels):
     chunks (empty-cluster relocation without per-row bounds; rare)."""
     out = np.empty(X.shape[0])
     unit = 1.0 if scale.size == 0 else scale
-    for start in range(0, X.shape[0], _DISTANCE_ROWS):
-        rows = X[start:start + _DISTANCE_ROWS] * unit
-        diff = rows - centers[labels[start:start + rows.shape[0]]]
-        out[start:start + rows.shape[0]] = np.sqrt(np.einsum("nd,nd->n", diff, diff))
+    for start, stop in row_chunks(*X.shape):
+        diff = X[start:stop] * unit - centers[labels[start:stop]]
+        out[start:stop] = np.sqrt(np.einsum("nd,nd->n", diff, diff))
     return out
 
 

@@ -82,20 +82,57 @@ def distinct_worst_rows(X, badness, sample_weight, n_rows, *, floor=-np.inf):
     return np.asarray(chosen, dtype=np.intp)
 
 
+# Chunked passes over the data keep their temporaries to about this many elements
+# (2 MiB of float64), whatever the number of features.
+_CHUNK_ELEMENTS = 1 << 18
+
+
+def row_chunks(n_samples, n_features):
+    """Row ranges ``(start, stop)`` covering ``n_samples`` rows in order, each of at
+    most about ``_CHUNK_ELEMENTS`` elements (at most 32768 rows, at least one)."""
+    step = max(1, min(1 << 15, _CHUNK_ELEMENTS // max(n_features, 1)))
+    return [(start, min(start + step, n_samples)) for start in range(0, n_samples, step)]
+
+
 def data_covariance(X, sample_weight, covariance_type):
     """Weighted covariance of all of ``X``, in the form of ``covariance_type``.
+
+    Two passes over row chunks (the mean, then the centred second moments): no
+    n_samples x n_features temporary, no cancellation however far X lies from 0.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        Any strides; float32 rows are accumulated in float64.
+    sample_weight : ndarray of shape (n_samples,) or (0,)
+        Weights with a positive sum (empty: unit weights).
+    covariance_type : {"full", "tied", "diag", "spherical"}
 
     Returns
     -------
     ndarray
         full, tied: (n_features, n_features); diag: (n_features,); spherical: ().
     """
-    weights = None if sample_weight.size == 0 else sample_weight
-    cov = np.atleast_2d(np.cov(X, rowvar=False, aweights=weights, bias=True))
-    if covariance_type in ("full", "tied"):
-        return cov
-    variances = np.diag(cov).copy()
-    return variances if covariance_type == "diag" else np.float64(variances.mean())
+    n_samples, n_features = X.shape
+    weighted = sample_weight.size > 0
+    total = float(sample_weight.sum()) if weighted else float(n_samples)
+    full = covariance_type in ("full", "tied")
+    chunks = row_chunks(n_samples, n_features)
+    mean = np.zeros(n_features)
+    for start, stop in chunks:
+        rows = X[start:stop]
+        mean += (sample_weight[start:stop] @ rows if weighted
+                 else rows.sum(axis=0, dtype=np.float64))
+    mean /= total
+    second = np.zeros((n_features, n_features) if full else n_features)
+    for start, stop in chunks:
+        centred = X[start:stop] - mean
+        scaled = centred * sample_weight[start:stop, None] if weighted else centred
+        second += scaled.T @ centred if full else np.einsum("nd,nd->d", scaled, centred)
+    cov = second / total
+    if full:
+        return 0.5 * (cov + cov.T)
+    return cov if covariance_type == "diag" else np.float64(cov.mean())
 
 
 def _average_covariance(params, healthy, covariance_type):
