@@ -359,6 +359,17 @@ def format_table(result):
     return "\n".join(lines)
 
 
+def float32_speedups(results):
+    """fastgmm's W3 time over its W3-f32 time, per thread count ({} unless both ran)."""
+    by_name = {r["name"]: r for r in results}
+    if "W3" not in by_name or "W3-f32" not in by_name:
+        return {}
+    times = {name: {row["implementation"]: row["ms_per_iter"] for row in by_name[name]["rows"]}
+             for name in ("W3", "W3-f32")}
+    return {impl: times["W3"][impl] / times["W3-f32"][impl]
+            for impl in times["W3"] if impl.startswith("fastgmm")}
+
+
 def plot(results, path):
     try:
         import matplotlib
@@ -425,11 +436,16 @@ def main(argv=None):
                               machine=machine, memory=not args.no_memory)
         print(format_table(result), flush=True)
         results.append(result)
+    precision = float32_speedups(results)
+    if precision:
+        print("\nfloat32 vs float64 throughput (W3-f32 against W3, same run): "
+              + ", ".join(f"{ratio:.2f}x on {impl.split('(')[1].rstrip(')')}"
+                          for impl, ratio in precision.items()) + ".")
     out = Path(args.output) if args.output else HERE / "results" / (
         "quick.json" if args.quick else "full.json")
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"command": command, "machine": machine, "results": results},
-                              indent=2))
+    out.write_text(json.dumps({"command": command, "machine": machine, "results": results,
+                               "float32_speedup": precision}, indent=2))
     png = plot(results, out.with_suffix(".png"))
     print(f"\nJSON: {out}" + (f"  \nplot: {png}" if png else ""))
 

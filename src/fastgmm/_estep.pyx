@@ -23,8 +23,9 @@ full and tied covariances here):
   are transposed into a per-thread ``(n_features, chunk)`` buffer and plain loops run
   over rows with unit stride, which the compiler vectorizes, in float64;
 * the *micro-kernel path* (full/tied, AVX2 and AVX-512 builds): register-blocked
-  kernels from ``_microkernels.h`` compute ``||(x - mu_k)^T U_k||^2`` and the Gram
-  matrices ``sum gamma (x - c_k)(x - c_k)^T`` on row-major chunk buffers;
+  kernels from ``_microkernels.h`` compute ``||(x - mu_k)^T U_k||^2`` (full: on the
+  chunk transposed once, samples in the vector lanes; tied: on row-major rows) and
+  the Gram matrices ``sum gamma (x - c_k)(x - c_k)^T`` on row-major chunk buffers;
 * the *BLAS path* (full/tied, baseline builds, where BLAS's own dispatch beats SSE2
   code): the transposed chunk is, in Fortran order, the ``(chunk, d)`` matrix itself,
   so ``?trmm`` computes ``(x - mu_k) U_k`` and ``?syrk`` the Gram matrices in place.
@@ -83,6 +84,25 @@ cdef extern from "_microkernels.h" nogil:
                            float* G, size_t gld) noexcept
     const int FGMM_TILE_COLS_D
     const int FGMM_TILE_COLS_F
+    void fgmm_prefetch(const void* start, size_t n_bytes) noexcept
+    void fgmm_weighted_centred_rows_d(
+        const double* X, size_t x_ld, const Py_ssize_t* rows, size_t t, size_t d,
+        const double* centre, const double* g, const double* root, double* E, size_t ld,
+        double* s1) noexcept
+    void fgmm_weighted_centred_rows_f(
+        const float* X, size_t x_ld, const Py_ssize_t* rows, size_t t, size_t d,
+        const float* centre, const float* g, const float* root, float* E, size_t ld,
+        double* s1) noexcept
+    void fgmm_transpose_rows_d(const double* X, size_t n_rows, size_t d, size_t x_ld,
+                               double* xt, size_t xt_ld) noexcept
+    void fgmm_transpose_rows_f(const float* X, size_t n_rows, size_t d, size_t x_ld,
+                               float* xt, size_t xt_ld) noexcept
+    void fgmm_centered_upper_norms_d(
+        const double* xt, size_t xt_ld, size_t n_rows, size_t d, const double* mu,
+        const double* U, size_t ld, double* work, double* sq) noexcept
+    void fgmm_centered_upper_norms_f(
+        const float* xt, size_t xt_ld, size_t n_rows, size_t d, const float* mu,
+        const float* U, size_t ld, float* work, float* sq) noexcept
 
 cdef extern from *:
     """
@@ -188,7 +208,7 @@ cdef struct Scratch:
     double* row_a   # (CHUNK,)
     double* row_b   # (CHUNK,)
     double* row_c   # (CHUNK,)
-    double* xt      # (d, CHUNK): transposed chunk (BLAS path: in the input's type)
+    double* xt      # (d, CHUNK): transposed chunk (BLAS path, micro full: input's type)
     double* diff    # (d + 1, CHUNK): chunk minus a centre (BLAS path: input's type)
     double* ybuf    # (d, CHUNK): tied-transformed chunk (row-loop path)
     double* mat     # (d + 1, d + 1): Gram matrix of a chunk (BLAS path)
@@ -653,6 +673,30 @@ cdef inline void _micro_transform(const floating* X, Py_ssize_t m, Py_ssize_t d,
         fgmm_centered_upper_transform_f(X, m, d, d, mu, U, ld, work, sq, Y)
 
 
+cdef inline void _micro_transpose(const floating* X, Py_ssize_t m, Py_ssize_t d,
+                                  floating* xt) noexcept nogil:
+    """xt (d, CHUNK) := the m rows at X transposed; columns m..CHUNK-1 zero."""
+    cdef Py_ssize_t i, j
+    if floating is double:
+        fgmm_transpose_rows_d(X, m, d, d, xt, CHUNK_SIZE)
+    else:
+        fgmm_transpose_rows_f(X, m, d, d, xt, CHUNK_SIZE)
+    if m < CHUNK_SIZE:
+        for j in range(d):
+            for i in range(m, CHUNK_SIZE):
+                xt[j * CHUNK_SIZE + i] = 0
+
+
+cdef inline void _micro_norms(const floating* xt, Py_ssize_t m, Py_ssize_t d,
+                              const floating* mu, const floating* U, Py_ssize_t ld,
+                              floating* work, floating* sq) noexcept nogil:
+    """sq_i = ||(x_i - mu)^T U||^2 for the m columns of the transposed chunk xt."""
+    if floating is double:
+        fgmm_centered_upper_norms_d(xt, CHUNK_SIZE, m, d, mu, U, ld, work, sq)
+    else:
+        fgmm_centered_upper_norms_f(xt, CHUNK_SIZE, m, d, mu, U, ld, work, sq)
+
+
 cdef inline Py_ssize_t _tile_cols(Py_ssize_t item_size) noexcept nogil:
     return FGMM_TILE_COLS_D if item_size == 8 else FGMM_TILE_COLS_F
 
@@ -677,20 +721,32 @@ cdef void _log_prob_micro(const Problem* p, Scratch* s, const floating* X, Py_ss
     cdef floating* work = <floating*> s.mk_rows
     cdef floating* Y = <floating*> s.mk_out
     cdef floating* sq = <floating*> s.mk_sq
+    cdef floating* xt = <floating*> s.xt
     cdef const floating* y
     cdef const double* v
     cdef double* lp
     cdef double c, t, total
+    cdef Py_ssize_t next_start, next_bytes, share
     if p.kind == COV_TIED:
         # One transform for all components: y_i = (x_i - mu_0) U; then, per component,
         # ||y_i - (mu_k - mu_0) U||^2.
         _micro_transform(rows, m, d, means, prec, ld, work, <floating*> NULL, Y)
+    else:
+        # Full: samples in vector lanes, on the chunk transposed once for all components.
+        _micro_transpose(rows, m, d, xt)
+    # The next chunk's rows, a share per component, so that its transpose finds them in
+    # cache (the pass over X is otherwise the one access that waits for memory).
+    next_start = min(r0 + m, p.n_samples)
+    next_bytes = (min(r0 + m + CHUNK_SIZE, p.n_samples) - next_start) * d * sizeof(floating)
+    share = (next_bytes // K + 63) // 64 * 64
     for k in range(K):
         lp = s.lp + k * CHUNK_SIZE
         c = p.log_const[k]
+        if share > 0 and k * share < next_bytes:
+            fgmm_prefetch(<const char*> (X + next_start * d) + k * share,
+                          min(share, next_bytes - k * share))
         if p.kind == COV_FULL:
-            _micro_transform(rows, m, d, means + k * d, prec + k * d * ld, ld, work, sq,
-                             <floating*> NULL)
+            _micro_norms(xt, m, d, means + k * d, prec + k * d * ld, ld, work, sq)
             for i in range(m):
                 lp[i] = c - 0.5 * sq[i]
         else:
@@ -709,44 +765,30 @@ cdef void _accumulate_micro(const Problem* p, Scratch* s, const floating* X, Py_
     """Micro-kernel path (full, tied): E = sqrt(gamma)(x - c_k) for the rows with
     non-zero responsibility, S2 += E^T E by the Gram micro-kernel, S1 alongside."""
     cdef Py_ssize_t d = p.n_features, K = p.n_components, ld = p.ld
-    cdef Py_ssize_t q, i, j, l, k, t, gld
+    cdef Py_ssize_t q, j, l, k, t, gld
     cdef double* gamma = s.row_b
     cdef floating* E = <floating*> s.mk_rows
     cdef floating* G = <floating*> s.mk_out
     cdef const floating* shift = <const floating*> p.shift_x
-    cdef const floating* centre
-    cdef const floating* xrow
-    cdef floating* erow
-    cdef double* s1
+    cdef const Py_ssize_t* selected
     cdef double* S2
-    cdef floating* s1_chunk = <floating*> s.mk_sq    # first moments of this chunk
     cdef floating* g = <floating*> s.row_a            # gamma, in the input's type
     cdef floating* root = <floating*> s.row_c         # sqrt(gamma)
-    cdef floating diff, gq, rq
     for k in range(K):
         stats[1 + k] += lane_sum(s.lp + k * CHUNK_SIZE, m)
         t = _select_rows(s.lp + k * CHUNK_SIZE, m, s.rows, gamma)
         if t == 0:
             continue
-        centre = shift + k * d
         for q in range(t):
             g[q] = <floating> gamma[q]
             root[q] = <floating> sqrt(gamma[q])
-        for j in range(d):
-            s1_chunk[j] = 0
-        for q in range(t):
-            i = q if t == m else s.rows[q]
-            xrow = X + (r0 + i) * d
-            erow = E + q * ld
-            gq = g[q]
-            rq = root[q]
-            for j in range(d):
-                diff = xrow[j] - centre[j]
-                s1_chunk[j] += gq * diff
-                erow[j] = rq * diff
-        s1 = stats + p.s1_offset + k * d
-        for j in range(d):
-            s1[j] += s1_chunk[j]
+        selected = NULL if t == m else s.rows
+        if floating is double:
+            fgmm_weighted_centred_rows_d(X + r0 * d, d, selected, t, d, shift + k * d, g,
+                                         root, E, ld, stats + p.s1_offset + k * d)
+        else:
+            fgmm_weighted_centred_rows_f(X + r0 * d, d, selected, t, d, shift + k * d, g,
+                                         root, E, ld, stats + p.s1_offset + k * d)
         _micro_gram(E, t, d, ld, G)
         S2 = _s2_target(p, stats, k)
         gld = ld + _tile_cols(sizeof(floating))

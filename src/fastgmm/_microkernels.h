@@ -2,13 +2,15 @@
  * Register-blocked micro-kernels for the full/tied covariance path of _estep.pyx.
  *
  * Two products dominate an EM iteration with full covariances:
- *   - the E-step's  y_i = (x_i - mu_k)^T U_k  and  ||y_i||^2  (U_k upper triangular,
- *     the rows centred tile by tile in an L1-resident buffer),
+ *   - the E-step's  y_i = (x_i - mu_k)^T U_k  and  ||y_i||^2  (U_k upper triangular),
  *   - the M-step statistics'  S2_k += sum_i e_i e_i^T  with e_i = sqrt(gamma_ik)(x_i - c_k).
- * Both are computed here on row-major buffers with a row stride ``ld`` that is a
- * multiple of FGMM_TILE_COLS and zero-padded beyond the d used columns, by tiles of
- * FGMM_TILE_ROWS rows x FGMM_TILE_VECS vectors held in registers: each step loads
- * FGMM_TILE_ROWS broadcasts and FGMM_TILE_VECS vectors for ROWS x VECS multiply-adds.
+ * The Gram matrices, and the tied model's transform (whose rows are reused), work on
+ * row-major buffers with a row stride ``ld`` that is a multiple of FGMM_TILE_COLS and
+ * zero-padded beyond the d used columns, by tiles of FGMM_TILE_ROWS rows x
+ * FGMM_TILE_VECS vectors held in registers: each step loads FGMM_TILE_ROWS broadcasts
+ * and FGMM_TILE_VECS vectors for ROWS x VECS multiply-adds. The full model's norms
+ * put samples in the lanes instead (fgmm_centered_upper_norms, on a transposed
+ * chunk), which skips the zeros of U_k exactly.
  *
  * GCC/Clang vector extensions lower to the instruction set the file is compiled for,
  * so the same source serves the baseline (SSE2), AVX2 and AVX-512 builds; the tile
@@ -36,6 +38,15 @@
 #endif
 #define FGMM_TILE_VECS 2
 
+/* Tiles of the lanes-over-samples kernel (fgmm_centered_upper_norms): FGMM_LANE_COLS
+ * columns x FGMM_LANE_VECS vectors of samples, also measured there. */
+#define FGMM_LANE_COLS 4
+#if defined(__AVX512F__)
+#define FGMM_LANE_VECS 4
+#else
+#define FGMM_LANE_VECS 2
+#endif
+
 /* The kernels are called once per chunk and component: never inlined into the big
  * OpenMP loop bodies, where they would lose their registers to the caller's. */
 #define FGMM_KERNEL static __attribute__((noinline))
@@ -45,6 +56,9 @@ typedef float fgmm_vf __attribute__((vector_size(FGMM_VECTOR_BYTES)));
 /* Unaligned variants for loads from rows whose start is not vector-aligned. */
 typedef double fgmm_vd_u __attribute__((vector_size(FGMM_VECTOR_BYTES), aligned(8)));
 typedef float fgmm_vf_u __attribute__((vector_size(FGMM_VECTOR_BYTES), aligned(4)));
+/* Shuffle indices for each element type (same lane width). */
+typedef long long fgmm_vi_d __attribute__((vector_size(FGMM_VECTOR_BYTES)));
+typedef int fgmm_vi_f __attribute__((vector_size(FGMM_VECTOR_BYTES)));
 
 /* Columns covered by one tile, per element type; row strides are multiples of it. */
 #define FGMM_TILE_COLS_D (FGMM_TILE_VECS * FGMM_VECTOR_BYTES / 8)
@@ -55,6 +69,13 @@ static inline size_t fgmm_padded_stride_d(size_t d) {
 }
 static inline size_t fgmm_padded_stride_f(size_t d) {
     return (d + FGMM_TILE_COLS_F - 1) / FGMM_TILE_COLS_F * FGMM_TILE_COLS_F;
+}
+
+/* Asks for the n_bytes from ``start`` to be brought towards the caches ahead of use
+ * (a hint: never faults, changes no result). */
+static inline void fgmm_prefetch(const void* start, size_t n_bytes) {
+    const char* p = (const char*)start;
+    for (size_t offset = 0; offset < n_bytes; offset += 64) __builtin_prefetch(p + offset, 0, 2);
 }
 
 /* Both moments of one feature over the rows of a chunk (the diag/spherical statistics):
@@ -94,6 +115,7 @@ static inline void fgmm_centred_moments(const double* x, double c, const double*
 #define FGMM_T double
 #define FGMM_V fgmm_vd
 #define FGMM_VU fgmm_vd_u
+#define FGMM_VI fgmm_vi_d
 #define FGMM_LANES (FGMM_VECTOR_BYTES / 8)
 #define FGMM_TR FGMM_TILE_ROWS
 #define FGMM_TV FGMM_TILE_VECS
@@ -104,12 +126,14 @@ static inline void fgmm_centred_moments(const double* x, double c, const double*
 #undef FGMM_T
 #undef FGMM_V
 #undef FGMM_VU
+#undef FGMM_VI
 #undef FGMM_LANES
 #undef FGMM_NAME
 
 #define FGMM_T float
 #define FGMM_V fgmm_vf
 #define FGMM_VU fgmm_vf_u
+#define FGMM_VI fgmm_vi_f
 #define FGMM_LANES (FGMM_VECTOR_BYTES / 4)
 #define FGMM_TR FGMM_TILE_ROWS
 #define FGMM_TV FGMM_TILE_VECS
@@ -120,6 +144,7 @@ static inline void fgmm_centred_moments(const double* x, double c, const double*
 #undef FGMM_T
 #undef FGMM_V
 #undef FGMM_VU
+#undef FGMM_VI
 #undef FGMM_LANES
 #undef FGMM_NAME
 
