@@ -304,8 +304,8 @@ static inline void FGMM_NAME(fgmm_gram_tile)(
  * stride ld (>= d, zero beyond d) and must be readable FGMM_TV * LANES
  * elements past its last row; G has row stride gld >= ld + FGMM_TV * LANES
  * and at least round_up(d, FGMM_TR) rows. Sums run over i in order. The last tile of
- * a row band holds only the vectors that reach a column below d (one vector where a
- * full tile would compute a vector of padding only).
+ * a row band is one vector wide where one vector reaches column d - 1 (a whole tile
+ * would compute vectors of padding only).
  */
 FGMM_KERNEL void FGMM_NAME(fgmm_gram_upper)(
         const FGMM_T* E, size_t n_rows, size_t d, size_t ld, FGMM_T* G, size_t gld) {
@@ -315,17 +315,11 @@ FGMM_KERNEL void FGMM_NAME(fgmm_gram_upper)(
         size_t lb = jb / FGMM_LANES * FGMM_LANES;
         for (; lb + width <= d; lb += width)
             FGMM_NAME(fgmm_gram_tile)(E, n_rows, ld, jb, lb, G, gld, FGMM_TV);
-        if (lb < d) {
-            /* The last tile: only the vectors that reach a column below d. */
-            const size_t n_vecs = (d - lb + FGMM_LANES - 1) / FGMM_LANES;
-            if (n_vecs == 1) FGMM_NAME(fgmm_gram_tile)(E, n_rows, ld, jb, lb, G, gld, 1);
-#if FGMM_TV > 2
-            else if (n_vecs == 2) FGMM_NAME(fgmm_gram_tile)(E, n_rows, ld, jb, lb, G, gld, 2);
-#endif
-#if FGMM_TV > 3
-            else if (n_vecs == 3) FGMM_NAME(fgmm_gram_tile)(E, n_rows, ld, jb, lb, G, gld, 3);
-#endif
-            else FGMM_NAME(fgmm_gram_tile)(E, n_rows, ld, jb, lb, G, gld, FGMM_TV);
-        }
+        /* The last tile: one vector where that reaches column d - 1 (a whole tile
+           otherwise; with FGMM_TV = 2 that is exactly the vectors needed). */
+        if (lb + FGMM_LANES >= d && lb < d)
+            FGMM_NAME(fgmm_gram_tile)(E, n_rows, ld, jb, lb, G, gld, 1);
+        else if (lb < d)
+            FGMM_NAME(fgmm_gram_tile)(E, n_rows, ld, jb, lb, G, gld, FGMM_TV);
     }
 }
