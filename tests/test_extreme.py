@@ -177,6 +177,13 @@ def test_far_outliers_at_predict_time_are_a_clear_error(covariance_type):
             with pytest.raises(ValueError, match=r"1 row\(s\) \(first: row 1\) so far from "
                                                  "every component"):
                 method(far)
+    # Counted over every block, whatever the thread count: the first one is named.
+    many = np.zeros((3000, 3))
+    many[[2900, 1500, 2999]] = 1e160
+    for n_threads in (1, 2):
+        gm.set_params(n_threads=n_threads)
+        with pytest.raises(ValueError, match=r"3 row\(s\) \(first: row 1500\)"):
+            gm.predict(many)
     # Far, but still representable: finite log-densities and one-hot responsibilities.
     near = np.array([[1e100, 1e100, 1e100]])
     assert np.isfinite(gm.score_samples(near)).all()

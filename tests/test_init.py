@@ -10,8 +10,8 @@ from fastgmm import ReseedWarning
 from conftest import CHUNK, COVARIANCE_TYPES, make_mixture, random_params
 from fastgmm import ConvergenceWarning, GaussianMixture
 from fastgmm._mstep import DegenerateComponentsError, n_statistics, split_statistics
-from fastgmm._reseed import (ComponentReseeder, data_covariance, distinct_worst_rows,
-                             row_chunks)
+from fastgmm._reseed import ComponentReseeder, data_covariance, distinct_worst_rows
+from fastgmm._validation import row_chunks
 
 INIT_METHODS = ["kmeans", "k-means++", "random", "random_from_data"]
 

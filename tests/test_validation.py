@@ -27,6 +27,7 @@ import pytest
 import fastgmm
 from conftest import make_mixture
 from fastgmm import ConvergenceWarning, GaussianMixture, NotFittedError, ReseedWarning
+from fastgmm._validation import column_ranges, row_chunks
 
 N_COMPONENTS = 2
 X_GOOD = make_mixture(60, 2, N_COMPONENTS, seed=0)[0]
@@ -1027,3 +1028,16 @@ def test_degenerate_covariance_error_for_every_type(covariance_type):
         gm.fit(X)
     # The default regularization makes the same data fit.
     GaussianMixture(2, covariance_type=covariance_type, random_state=0).fit(X)
+
+
+@pytest.mark.parametrize("shape", [(1, 3), (70_000, 2), (9000, 70)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_column_ranges_equal_numpy_reductions(shape, dtype):
+    # Chunked (several chunks for the larger shapes), so equality is exact.
+    X = (np.random.default_rng(2).standard_normal(shape) * np.linspace(1, 1e3, shape[1])
+         ).astype(dtype)
+    assert (len(row_chunks(*shape)) > 1) == (shape[0] > 1)
+    low, high = column_ranges(X)
+    assert low.dtype == high.dtype == np.float64
+    np.testing.assert_array_equal(low, X.min(axis=0))
+    np.testing.assert_array_equal(high, X.max(axis=0))

@@ -51,7 +51,7 @@ a shift that is exactly representable in float32.
 
 from cython cimport floating
 from cython.parallel cimport parallel, prange
-from libc.math cimport sqrt
+from libc.math cimport isfinite, sqrt
 from libc.stdlib cimport free
 from libc.string cimport memset
 from scipy.linalg.cython_blas cimport dsyrk, dtrmm, ssyrk, strmm
@@ -557,6 +557,18 @@ cdef double _chunk_normalize(const Problem* p, Scratch* s, Py_ssize_t r0,
     return lane_sum(log_norm, m)
 
 
+cdef inline void _note_nonfinite_rows(const double* log_norm, Py_ssize_t r0, Py_ssize_t m,
+                                     double* counts) noexcept nogil:
+    """counts[0] += rows of the chunk whose log-likelihood is not finite; counts[1]:
+    1 + the first such row of the block (0 while there is none)."""
+    cdef Py_ssize_t i
+    for i in range(m):
+        if not isfinite(log_norm[i]):
+            counts[0] += 1.0
+            if counts[1] == 0.0:
+                counts[1] = <double> (r0 + i + 1)
+
+
 cdef void _chunk_given_gamma(const Problem* p, Scratch* s, Py_ssize_t r0,
                              Py_ssize_t m) noexcept nogil:
     """Fill lp (K, CHUNK) with w_i * gamma_ik from labels or a resp array."""
@@ -829,6 +841,8 @@ cdef void _process_chunk(const Problem* p, const floating* X, Scratch* s,
             stats[0] += _chunk_normalize(p, s, r0, m)
         else:
             _chunk_normalize(p, s, r0, m)
+            if stats != NULL:
+                _note_nonfinite_rows(s.row_c, r0, m, stats)
     else:
         _chunk_given_gamma(p, s, r0, m)
     if p.want_stats:
@@ -929,7 +943,7 @@ cdef int _run_blocks(const Problem* p, const floating* X, double* block_stats,
         for b in prange(n_blocks_, schedule='dynamic'):
             if buffer != NULL:
                 my_stats = NULL
-                if p.want_stats:
+                if block_stats != NULL:
                     my_stats = block_stats + b * p.n_stats
                     memset(my_stats, 0, p.n_stats * sizeof(double))
                 for c in range(block_first_chunk(b, n_chunks, n_blocks_),
@@ -1161,6 +1175,13 @@ def estimate_log_prob(
 
     Each output is written only if it is non-empty. ``labels`` is the arg-max of
     the weighted log-probabilities (first index on ties).
+
+    Returns
+    -------
+    n_nonfinite : int
+        Rows whose log-likelihood is not finite (whose outputs are meaningless).
+    first_nonfinite : int
+        The first of them (-1 if none).
     """
     cdef Problem p
     _fill_problem(&p, X.shape[0], X.shape[1], means.shape[0], covariance_kind)
@@ -1184,14 +1205,20 @@ def estimate_log_prob(
                                  None)
     cdef const floating* X_ptr = NULL
     cdef int status
+    # Per block: [count of non-finite rows, 1 + the first one], summed up below.
+    p.n_stats = 2
+    cdef Py_ssize_t n_blocks_ = partition_blocks(n, p.n_stats, BLOCK_MEMORY_BUDGET)
+    nonfinite = np.zeros((max(n_blocks_, 1), p.n_stats))
+    cdef double[:, ::1] nonfinite_view = nonfinite
     if n > 0:
         X_ptr = &X[0, 0]
     with nogil:
-        status = _run_blocks(&p, X_ptr, NULL, partition_blocks(n, 0, BLOCK_MEMORY_BUDGET),
-                             NULL, n_threads)
+        status = _run_blocks(&p, X_ptr, &nonfinite_view[0, 0], n_blocks_, NULL, n_threads)
     del keep
     if status != 0:
         raise MemoryError("could not allocate per-thread scratch buffers")
+    firsts = nonfinite[nonfinite[:, 0] > 0, 1]
+    return int(nonfinite[:, 0].sum()), (int(firsts.min()) - 1 if firsts.size else -1)
 
 
 def _vector_exp_floor(const double[::1] x, double[::1] out):

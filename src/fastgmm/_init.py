@@ -22,7 +22,8 @@ from ._mstep import (NK_EPS, GaussianParams, covariance_kind,
                      covariances_from_precision_cholesky, estimate_parameters,
                      precision_cholesky_from_precisions, split_statistics)
 
-from ._reseed import ComponentReseeder, data_covariance, distinct_worst_rows, row_chunks
+from ._reseed import ComponentReseeder, data_covariance, distinct_worst_rows
+from ._validation import row_chunks
 
 _EMPTY = np.empty(0)
 _EMPTY_LABELS = np.empty(0, dtype=np.intp)

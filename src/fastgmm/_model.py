@@ -16,6 +16,7 @@ from ._validation import (COVARIANCE_TYPES, INIT_METHODS, MAX_REG_COVAR, NotFitt
                           check_random_state_param, check_real, check_sample_weight,
                           check_weights_init)
 
+_EMPTY = np.empty(0)
 _EMPTY_LABELS = np.empty(0, dtype=np.intp)
 
 
@@ -359,31 +360,29 @@ class GaussianMixture:
                 "order.")
         return check_data(X, n_features=self.n_features_in_)
 
-    def _estep(self, X, *, resp=False, labels=False):
+    def _estep(self, X, *, log_norm=False, resp=False, labels=False):
         """Run the E-step kernel on validated ``X``: (log_norm, resp, labels).
 
-        ``resp`` and ``labels`` are computed when asked for (else empty). The per-row
-        log-likelihood is always computed: a row whose log-density is not finite (its
-        squared Mahalanobis distance to every component overflows float64) makes
-        every output meaningless, and is reported instead of returned as NaN.
+        Each output is computed when asked for (else empty). A row whose log-density
+        is not finite (its squared Mahalanobis distance to every component overflows
+        float64) makes every output meaningless, and is reported instead of returned
+        as NaN.
         """
         n = X.shape[0]
         K = self.weights_.shape[0]
-        out_log_norm = np.empty(n)
+        out_log_norm = np.empty(n) if log_norm else _EMPTY
         out_resp = np.empty((n, K)) if resp else np.empty((0, K))
         out_labels = np.empty(n, dtype=np.intp) if labels else _EMPTY_LABELS
         means, prec_chol, log_const = self._params().kernel_arguments(self.covariance_type)
         guard = (blas_single_thread() if uses_blas(self.covariance_type, X.shape[1])
                  else contextlib.nullcontext())
         with guard:
-            estimate_log_prob(X, means, prec_chol, log_const,
-                              covariance_kind(self.covariance_type), out_log_norm, out_resp,
-                              out_labels, effective_n_threads(self.n_threads))
-        finite = np.isfinite(out_log_norm)
-        if not finite.all():
-            rows = np.flatnonzero(~finite)
+            n_bad, first_bad = estimate_log_prob(
+                X, means, prec_chol, log_const, covariance_kind(self.covariance_type),
+                out_log_norm, out_resp, out_labels, effective_n_threads(self.n_threads))
+        if n_bad:
             raise ValueError(
-                f"X has {rows.size} row(s) (first: row {rows[0]}) so far from every "
+                f"X has {n_bad} row(s) (first: row {first_bad}) so far from every "
                 "component that their log-density underflows float64 (the squared "
                 "Mahalanobis distance overflows); no probability can be computed for them. "
                 "Check that X has the units and scale of the training data, or drop those "
@@ -402,7 +401,7 @@ class GaussianMixture:
         -------
         log_prob : ndarray of shape (n_samples,)
         """
-        return self._estep(self._validated(X))[0]
+        return self._estep(self._validated(X), log_norm=True)[0]
 
     def score(self, X, y=None, sample_weight=None):
         """Mean log-likelihood of ``X`` (weighted by ``sample_weight`` if given).
@@ -419,7 +418,7 @@ class GaussianMixture:
         """
         X = self._validated(X)
         weights = check_sample_weight(sample_weight, X.shape[0])
-        log_prob = self._estep(X)[0]
+        log_prob = self._estep(X, log_norm=True)[0]
         if weights.size == 0:
             return float(log_prob.mean())
         return float(np.dot(weights, log_prob) / weights.sum())
@@ -491,7 +490,7 @@ class GaussianMixture:
     def _information_criterion(self, X, penalty):
         """-2 log-likelihood of ``X`` plus ``penalty(n_samples)``."""
         X = self._validated(X)
-        log_prob = self._estep(X)[0]
+        log_prob = self._estep(X, log_norm=True)[0]
         return float(-2 * log_prob.mean() * X.shape[0] + penalty(X.shape[0]))
 
     def bic(self, X):

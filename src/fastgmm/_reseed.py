@@ -26,7 +26,7 @@ import numpy as np
 from ._kernels import estimate_log_prob
 from ._mstep import (DegenerateComponentsError, covariance_kind, estimate_parameters,
                      split_statistics)
-from ._validation import ReseedWarning
+from ._validation import ReseedWarning, row_chunks
 
 # A component is dead when it holds less than this fraction of the total weight: its
 # statistics are then below the rounding error of the totals.
@@ -80,18 +80,6 @@ def distinct_worst_rows(X, badness, sample_weight, n_rows, *, floor=-np.inf):
             break
         size = min(n, 4 * size)
     return np.asarray(chosen, dtype=np.intp)
-
-
-# Chunked passes over the data keep their temporaries to about this many elements
-# (2 MiB of float64), whatever the number of features.
-_CHUNK_ELEMENTS = 1 << 18
-
-
-def row_chunks(n_samples, n_features):
-    """Row ranges ``(start, stop)`` covering ``n_samples`` rows in order, each of at
-    most about ``_CHUNK_ELEMENTS`` elements (at most 32768 rows, at least one)."""
-    step = max(1, min(1 << 15, _CHUNK_ELEMENTS // max(n_features, 1)))
-    return [(start, min(start + step, n_samples)) for start in range(0, n_samples, step)]
 
 
 def data_covariance(X, sample_weight, covariance_type):

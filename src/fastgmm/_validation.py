@@ -14,7 +14,6 @@ import numpy as np
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 INIT_METHODS = ("kmeans", "k-means++", "random", "random_from_data")
-_FINITE_CHECK_ROWS = 1 << 16
 # EM forms sums of squared deviations (weighted over rows, summed over features) in
 # float64. Data whose such sums would exceed 2**_MAX_LOG2_SQUARES (about 1e307, a
 # factor 16 below overflow) cannot be fitted; data so small that the covariances
@@ -105,17 +104,42 @@ def _as_numeric_array(value, name):
     return array
 
 
+# Chunked passes over the data keep their temporaries to about this many elements
+# (2 MiB of float64), whatever the number of features.
+_CHUNK_ELEMENTS = 1 << 18
+
+
+def row_chunks(n_samples, n_features):
+    """Row ranges ``(start, stop)`` covering ``n_samples`` rows in order, each of at
+    most about ``_CHUNK_ELEMENTS`` elements (at most 32768 rows, at least one)."""
+    step = max(1, min(1 << 15, _CHUNK_ELEMENTS // max(n_features, 1)))
+    return [(start, min(start + step, n_samples)) for start in range(0, n_samples, step)]
+
+
 def _count_nonfinite(array):
     """Number of NaN/inf entries, without an array-sized temporary in the common case."""
     with np.errstate(over="ignore", invalid="ignore"):
         if np.isfinite(np.add.reduce(array, axis=None, dtype=np.float64)):
             return 0
     flat_rows = array.reshape(array.shape[0], -1) if array.ndim > 1 else array.reshape(-1, 1)
-    count = 0
-    for start in range(0, flat_rows.shape[0], _FINITE_CHECK_ROWS):
-        block = flat_rows[start:start + _FINITE_CHECK_ROWS]
-        count += int(block.size - np.count_nonzero(np.isfinite(block)))
-    return count
+    blocks = (flat_rows[start:stop] for start, stop in row_chunks(*flat_rows.shape))
+    return sum(int(block.size - np.count_nonzero(np.isfinite(block))) for block in blocks)
+
+
+def column_ranges(X):
+    """Smallest and largest value of every column of X, as float64 arrays (n_features,).
+
+    Row chunk by row chunk, each transposed into a small contiguous copy first: numpy's
+    reductions along axis 0 of a narrow C-ordered array run one short inner loop per
+    row, which is tens of times slower (42 ms against 0.9 ms for 1,000,000 x 2).
+    """
+    low = np.full(X.shape[1], np.inf)
+    high = np.full(X.shape[1], -np.inf)
+    for start, stop in row_chunks(*X.shape):
+        columns = np.ascontiguousarray(X[start:stop].T)
+        np.minimum(low, columns.min(axis=1), out=low)
+        np.maximum(high, columns.max(axis=1), out=high)
+    return low, high
 
 
 def check_data(X, *, name="X", min_samples=1, n_features=None):
@@ -425,8 +449,7 @@ def check_fit_scale(X, total_weight, reg_covar, *, covariance_type="full", means
         Naming ``X``, ``means_init`` or ``precisions_init`` and how to rescale.
     """
     n_samples, n_features = X.shape
-    low = X.min(axis=0).astype(np.float64)
-    high = X.max(axis=0).astype(np.float64)
+    low, high = column_ranges(X)
     # Ranges are computed as (high/2 - low/2) * 2 in log space: no overflow.
     half_range = float(np.max(0.5 * high - 0.5 * low))
     magnitude = float(max(np.max(np.abs(low)), np.max(np.abs(high))))
