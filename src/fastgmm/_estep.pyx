@@ -72,10 +72,10 @@ cdef extern from "_microkernels.h" nogil:
     size_t fgmm_padded_stride_f(size_t d) noexcept
     void fgmm_centered_upper_transform_d(
         const double* X, size_t n_rows, size_t d, size_t x_ld, const double* mu,
-        const double* U, size_t ld, double* work, double* sq, double* Y) noexcept
+        const double* U, size_t ld, double* work, double* Y) noexcept
     void fgmm_centered_upper_transform_f(
         const float* X, size_t n_rows, size_t d, size_t x_ld, const float* mu,
-        const float* U, size_t ld, float* work, float* sq, float* Y) noexcept
+        const float* U, size_t ld, float* work, float* Y) noexcept
     void fgmm_gram_upper_d(const double* E, size_t n_rows, size_t d, size_t ld,
                            double* G, size_t gld) noexcept
     void fgmm_centred_moments(const double* x, double c, const double* g, size_t t,
@@ -190,9 +190,9 @@ cdef struct Problem:
     const double* prec_chol         # full (K,d,d) | tied (d,d) | diag (K,d) | sph (K,)
     const double* log_const         # (K,) log pi_k + log det U_k - d/2 log 2 pi
     const double* tied_offsets      # (K, d): (mu_k - mu_0) U, tied E-step only
-    const void* means_x             # BLAS path: means, prec_chol and shift in the
+    const void* means_x             # matrix paths: means, prec_chol and shift in the
     const void* prec_chol_x         #   input's precision (float32 copies or the
-    const void* shift_x             #   float64 arrays themselves)
+    const void* shift_x             #   float64 arrays; micro: factors row-padded)
     const Py_ssize_t* labels_in     # (n,) for GAMMA_LABELS
     const double* resp_in           # (n, K) for GAMMA_RESP
     double* log_norm_out            # (n,) or NULL
@@ -210,7 +210,7 @@ cdef struct Scratch:
     double* row_c   # (CHUNK,)
     double* xt      # (d, CHUNK): transposed chunk (BLAS path, micro full: input's type)
     double* diff    # (d + 1, CHUNK): chunk minus a centre (BLAS path: input's type)
-    double* ybuf    # (d, CHUNK): tied-transformed chunk (row-loop path)
+    double* ybuf    # (d, CHUNK): transformed chunk (row-loop path, full and tied)
     double* mat     # (d + 1, d + 1): Gram matrix of a chunk (BLAS path)
     Py_ssize_t* rows  # (CHUNK,): rows of the chunk with non-zero responsibility
     void* mk_rows   # micro path, input's type: (mk_rows, ld) chunk minus a centre
@@ -417,14 +417,12 @@ cdef inline void _add_gram(const floating* E, int m, int d, double* s1, double* 
 cdef void _log_prob_rows(const Problem* p, Scratch* s, Py_ssize_t m) noexcept nogil:
     """Row-loop path, float64."""
     cdef Py_ssize_t d = p.n_features, K = p.n_components
-    cdef Py_ssize_t i, j, k, l
+    cdef Py_ssize_t i, j, k
     cdef double* maha = s.row_a
-    cdef double* y = s.row_b
     cdef double* lp
     cdef const double* mu
     cdef const double* prec
-    cdef const double* U
-    cdef double c, v, t, u, pk2
+    cdef double c, v, t, pk2
     if p.kind == COV_TIED:
         _center(s.xt, p.means, m, d, s.diff)
         _upper_transform(s.diff, p.prec_chol, m, d, s.ybuf)
@@ -433,19 +431,8 @@ cdef void _log_prob_rows(const Problem* p, Scratch* s, Py_ssize_t m) noexcept no
         mu = p.means + k * d
         if p.kind == COV_FULL:
             _center(s.xt, mu, m, d, s.diff)
-            U = p.prec_chol + k * d * d
-            for i in range(m):
-                maha[i] = 0.0
-            for j in range(d):
-                u = U[j]
-                for i in range(m):
-                    y[i] = s.diff[i] * u
-                for l in range(1, j + 1):
-                    u = U[l * d + j]
-                    for i in range(m):
-                        y[i] += s.diff[l * CHUNK_SIZE + i] * u
-                for i in range(m):
-                    maha[i] += y[i] * y[i]
+            _upper_transform(s.diff, p.prec_chol + k * d * d, m, d, s.ybuf)
+            _sum_squares(s.ybuf, <const double*> NULL, m, d, maha)
         elif p.kind == COV_TIED:
             _sum_squares(s.ybuf, p.tied_offsets + k * d, m, d, maha)
         elif p.kind == COV_DIAG:
@@ -647,7 +634,6 @@ cdef void _accumulate_blas(const Problem* p, Scratch* s, Py_ssize_t m, double* s
     cdef Py_ssize_t d = p.n_features, K = p.n_components
     cdef Py_ssize_t q, j, k, t
     cdef double* gamma = s.row_b
-    cdef floating* root = <floating*> s.row_a
     cdef floating* dj
     cdef const floating* shift = <const floating*> p.shift_x
     for k in range(K):
@@ -677,22 +663,28 @@ cdef inline Py_ssize_t _round_up(Py_ssize_t value, Py_ssize_t multiple) noexcept
 
 cdef inline void _micro_transform(const floating* X, Py_ssize_t m, Py_ssize_t d,
                                   const floating* mu, const floating* U, Py_ssize_t ld,
-                                  floating* work, floating* sq, floating* Y) noexcept nogil:
-    """sq_i = ||(x_i - mu)^T U||^2 and/or Y_i = (x_i - mu)^T U for the m rows at X."""
+                                  floating* work, floating* Y) noexcept nogil:
+    """Y_i = (x_i - mu)^T U for the m rows at X (row stride ld)."""
     if floating is double:
-        fgmm_centered_upper_transform_d(X, m, d, d, mu, U, ld, work, sq, Y)
+        fgmm_centered_upper_transform_d(X, m, d, d, mu, U, ld, work, Y)
     else:
-        fgmm_centered_upper_transform_f(X, m, d, d, mu, U, ld, work, sq, Y)
+        fgmm_centered_upper_transform_f(X, m, d, d, mu, U, ld, work, Y)
+
+
+cdef inline void _transpose_chunk(const floating* X, Py_ssize_t m, Py_ssize_t d,
+                                  floating* xt) noexcept nogil:
+    """xt (d, CHUNK) := the m rows at X transposed."""
+    if floating is double:
+        fgmm_transpose_rows_d(X, m, d, d, xt, CHUNK_SIZE)
+    else:
+        fgmm_transpose_rows_f(X, m, d, d, xt, CHUNK_SIZE)
 
 
 cdef inline void _micro_transpose(const floating* X, Py_ssize_t m, Py_ssize_t d,
                                   floating* xt) noexcept nogil:
     """xt (d, CHUNK) := the m rows at X transposed; columns m..CHUNK-1 zero."""
     cdef Py_ssize_t i, j
-    if floating is double:
-        fgmm_transpose_rows_d(X, m, d, d, xt, CHUNK_SIZE)
-    else:
-        fgmm_transpose_rows_f(X, m, d, d, xt, CHUNK_SIZE)
+    _transpose_chunk(X, m, d, xt)
     if m < CHUNK_SIZE:
         for j in range(d):
             for i in range(m, CHUNK_SIZE):
@@ -742,7 +734,7 @@ cdef void _log_prob_micro(const Problem* p, Scratch* s, const floating* X, Py_ss
     if p.kind == COV_TIED:
         # One transform for all components: y_i = (x_i - mu_0) U; then, per component,
         # ||y_i - (mu_k - mu_0) U||^2.
-        _micro_transform(rows, m, d, means, prec, ld, work, <floating*> NULL, Y)
+        _micro_transform(rows, m, d, means, prec, ld, work, Y)
     else:
         # Full: samples in vector lanes, on the chunk transposed once for all components.
         _micro_transpose(rows, m, d, xt)
@@ -820,12 +812,9 @@ cdef void _process_chunk(const Problem* p, const floating* X, Scratch* s,
     cdef const floating* row
     cdef floating* xt_x = <floating*> s.xt     # BLAS path: the input's type
     cdef floating* diff_x = <floating*> s.diff
-    if p.path == PATH_BLAS:
-        for i in range(m):
-            row = X + (r0 + i) * d
-            for j in range(d):
-                xt_x[j * CHUNK_SIZE + i] = row[j]
-    elif p.path == PATH_ROWS:
+    if p.path == PATH_BLAS or (p.path == PATH_ROWS and floating is double):
+        _transpose_chunk(X + r0 * d, m, d, xt_x)
+    elif p.path == PATH_ROWS:                  # float32 rows into the float64 buffer
         for i in range(m):
             row = X + (r0 + i) * d
             for j in range(d):

@@ -5,8 +5,8 @@
  *   - the E-step's  y_i = (x_i - mu_k)^T U_k  and  ||y_i||^2  (U_k upper triangular),
  *   - the M-step statistics'  S2_k += sum_i e_i e_i^T  with e_i = sqrt(gamma_ik)(x_i - c_k).
  * The Gram matrices, and the tied model's transform (whose rows are reused), work on
- * row-major buffers with a row stride ``ld`` that is a multiple of FGMM_TILE_COLS and
- * zero-padded beyond the d used columns, by tiles of FGMM_TILE_ROWS rows x
+ * row-major buffers with a row stride ``ld`` that is a multiple of FGMM_TILE_COLS
+ * (U_k zero-padded beyond the d used columns), by tiles of FGMM_TILE_ROWS rows x
  * FGMM_TILE_VECS vectors held in registers: each step loads FGMM_TILE_ROWS broadcasts
  * and FGMM_TILE_VECS vectors for ROWS x VECS multiply-adds. The full model's norms
  * put samples in the lanes instead (fgmm_centered_upper_norms, on a transposed

@@ -27,62 +27,41 @@ static inline void FGMM_NAME(fgmm_transform_segment)(
 
 static inline size_t FGMM_NAME(fgmm_min)(size_t a, size_t b) { return a < b ? a : b; }
 
-/* One tile of FGMM_TR rows: y_r = D_r^T U for the rows of D (stride ld); squared
- * norms into sq[0..TR) and/or the rows into Y (stride ld) when non-NULL. */
+/* One tile of FGMM_TR rows: Y_r = D_r^T U for the rows of D (stride ld), into the rows
+ * of Y (stride ld). */
 static inline void FGMM_NAME(fgmm_upper_transform_tile)(
-        const FGMM_T* D, size_t d, size_t ld, const FGMM_T* U, FGMM_T* sq, FGMM_T* Y) {
+        const FGMM_T* D, size_t d, size_t ld, const FGMM_T* U, FGMM_T* Y) {
     const size_t width = FGMM_TV * FGMM_LANES;
-    FGMM_V norm[FGMM_TR];
-    for (int r = 0; r < FGMM_TR; r++) norm[r] = (FGMM_V){0};
     for (size_t jb = 0; jb < d; jb += width) {
         FGMM_V acc[FGMM_TR][FGMM_TV];
         for (int r = 0; r < FGMM_TR; r++)
             for (int c = 0; c < FGMM_TV; c++) acc[r][c] = (FGMM_V){0};
         /* Rows l < jb + LANES reach every column of the tile; past that, vector c
            only sees rows l < jb + (c + 1) * LANES (U[l, j] = 0 for l > j). */
-        FGMM_NAME(fgmm_transform_segment)(
-            acc, D, 0, U, ld, jb, 0, FGMM_NAME(fgmm_min)(jb + FGMM_LANES, d), 0);
-#if FGMM_TV > 1
-        FGMM_NAME(fgmm_transform_segment)(
-            acc, D, 0, U, ld, jb, jb + FGMM_LANES,
-            FGMM_NAME(fgmm_min)(jb + 2 * FGMM_LANES, d), 1);
-#endif
-#if FGMM_TV > 2
-        FGMM_NAME(fgmm_transform_segment)(
-            acc, D, 0, U, ld, jb, jb + 2 * FGMM_LANES,
-            FGMM_NAME(fgmm_min)(jb + 3 * FGMM_LANES, d), 2);
-#endif
-        if (Y != NULL) {
-            for (int r = 0; r < FGMM_TR; r++)
-                for (int c = 0; c < FGMM_TV; c++)
-                    *(FGMM_VU*)(Y + r * ld + jb + c * FGMM_LANES) = acc[r][c];
-        }
+#pragma GCC unroll 4
+        for (int c = 0; c < FGMM_TV; c++)
+            FGMM_NAME(fgmm_transform_segment)(
+                acc, D, 0, U, ld, jb, c == 0 ? 0 : jb + c * FGMM_LANES,
+                FGMM_NAME(fgmm_min)(jb + (c + 1) * FGMM_LANES, d), c);
         for (int r = 0; r < FGMM_TR; r++)
-            for (int c = 0; c < FGMM_TV; c++) norm[r] += acc[r][c] * acc[r][c];
-    }
-    if (sq != NULL) {
-        for (int r = 0; r < FGMM_TR; r++) {
-            FGMM_T total = 0;
-            for (int t = 0; t < FGMM_LANES; t++) total += norm[r][t];
-            sq[r] = total;
-        }
+            for (int c = 0; c < FGMM_TV; c++)
+                *(FGMM_VU*)(Y + r * ld + jb + c * FGMM_LANES) = acc[r][c];
     }
 }
 
 /*
- * Centred upper-triangular transform of rows of X.
+ * Centred upper-triangular transform of rows of X (the tied model's E-step).
  *
- *   y_i = (X_i - mu)^T U  for i < n_rows,  X with row stride x_ld, U (d, d) row-major
- *   upper triangular with row stride ld (columns d..ld-1 zero).
+ *   Y[i * ld + j] = ((X_i - mu)^T U)_j  for i < n_rows,  X with row stride x_ld,
+ *   U (d, d) row-major upper triangular with row stride ld (columns d..ld-1 zero).
  *
  * Rows are centred one tile at a time into ``work`` (FGMM_TR x ld, columns d..ld-1
- * zero), which stays in L1. With ``sq`` non-NULL, sq[i] = ||y_i||^2; with ``Y``
- * non-NULL, Y[i * ld + j] = y_ij. ``sq`` and ``Y`` need room for n_rows rounded up to
- * a multiple of FGMM_TR.
+ * zero), which stays in L1. ``Y`` needs room for n_rows rounded up to a multiple of
+ * FGMM_TR.
  */
 FGMM_KERNEL void FGMM_NAME(fgmm_centered_upper_transform)(
         const FGMM_T* X, size_t n_rows, size_t d, size_t x_ld, const FGMM_T* mu,
-        const FGMM_T* U, size_t ld, FGMM_T* work, FGMM_T* sq, FGMM_T* Y) {
+        const FGMM_T* U, size_t ld, FGMM_T* work, FGMM_T* Y) {
     for (size_t ib = 0; ib < n_rows; ib += FGMM_TR) {
         const size_t rows = FGMM_NAME(fgmm_min)(FGMM_TR, n_rows - ib);
         for (size_t r = 0; r < rows; r++) {
@@ -92,8 +71,7 @@ FGMM_KERNEL void FGMM_NAME(fgmm_centered_upper_transform)(
         }
         for (size_t r = rows; r < FGMM_TR; r++)
             for (size_t j = 0; j < d; j++) work[r * ld + j] = 0;
-        FGMM_NAME(fgmm_upper_transform_tile)(work, d, ld, U, sq ? sq + ib : NULL,
-                                             Y ? Y + ib * ld : NULL);
+        FGMM_NAME(fgmm_upper_transform_tile)(work, d, ld, U, Y + ib * ld);
     }
 }
 
@@ -240,7 +218,7 @@ static inline void FGMM_NAME(fgmm_weighted_centred_block)(
  *   E[q * ld + j] = root[q] (x_qj - centre_j),   s1[j] += sum_q g[q] (x_qj - centre_j)
  *
  * for q < t and j < d, x_q the row rows[q] of X (row q where rows is NULL), row stride
- * x_ld; E's columns from d on are not written (they stay zero). Blocks of up to four
+ * x_ld; E's columns from d on are not written. Blocks of up to four
  * vectors of columns keep the sums in registers, each summed over q in order; the
  * last d % LANES columns go one at a time.
  */
@@ -301,7 +279,8 @@ static inline void FGMM_NAME(fgmm_gram_tile)(
  *
  * is written for every j < d and every l in [j, d) (and, as a by-product, for some l
  * just below j, some l >= d and some rows j >= d, which callers ignore). E has row
- * stride ld (>= d, zero beyond d) and must be readable FGMM_TV * LANES
+ * stride ld (>= d; its columns from d on may hold anything, since they only feed
+ * those ignored entries) and must be readable FGMM_TV * LANES
  * elements past its last row; G has row stride gld >= ld + FGMM_TV * LANES
  * and at least round_up(d, FGMM_TR) rows. Sums run over i in order. The last tile of
  * a row band is one vector wide where one vector reaches column d - 1 (a whole tile

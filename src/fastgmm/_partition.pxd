@@ -7,7 +7,6 @@
 # results are combined in block order, so every result is bit-identical for any
 # number of threads.
 
-from cython cimport floating
 from cython.parallel cimport prange
 
 
@@ -55,7 +54,7 @@ cdef inline void ordered_block_sum(const double* block_buffers, Py_ssize_t n_blo
         out[q] = acc
 
 
-cdef inline double lane_dot(const double* a, const floating* b, Py_ssize_t m) noexcept nogil:
+cdef inline double lane_dot(const double* a, const double* b, Py_ssize_t m) noexcept nogil:
     """sum_i a[i] b[i] in float64, LANES partial sums combined in a fixed order."""
     cdef double acc[LANES]
     cdef Py_ssize_t i, t, blk
