@@ -16,12 +16,6 @@ from scipy.linalg.cython_lapack cimport dpotrf, dtrtri
 
 import numpy as np
 
-cdef enum:
-    COV_FULL = 0
-    COV_TIED = 1
-    COV_DIAG = 2
-    COV_SPHERICAL = 3
-
 # Guards N_k against exact zeros, as scikit-learn does (so results agree with it).
 cdef double NK_EPS_C = 10 * 2.220446049250313e-16
 NK_EPS = NK_EPS_C
@@ -204,14 +198,12 @@ def mstep_into(
         digits).
     """
     cdef Py_ssize_t K = shift.shape[0], d = shift.shape[1]
-    cdef Py_ssize_t cov_size = {COV_FULL: K * d * d, COV_TIED: d * d, COV_DIAG: K * d,
-                                COV_SPHERICAL: K}[covariance_kind]
+    cdef Py_ssize_t cov_size = factor_size(covariance_kind, K, d)
     cdef double ratio
     if (weights.shape[0] != K or means.shape[0] != K or means.shape[1] != d
             or covariances.shape[0] != cov_size or precisions_cholesky.shape[0] != cov_size
             or log_norm_const.shape[0] != K or bad.shape[0] != K
-            or stats.shape[0] < 1 + K + K * d + (cov_size if covariance_kind < COV_DIAG
-                                                   else K * d)):
+            or stats.shape[0] < 1 + K + K * d + s2_size(covariance_kind, K, d)):
         raise ValueError("mstep_into: inconsistent array shapes")
     with nogil:
         ratio = _mstep(&stats[0], &shift[0, 0], covariance_kind, K, d, reg_covar,

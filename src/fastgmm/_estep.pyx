@@ -58,8 +58,11 @@ from scipy.linalg.cython_blas cimport dsyrk, dtrmm, ssyrk, strmm
 
 import numpy as np
 
+from ._covariance cimport (COV_DIAG, COV_FULL, COV_SPHERICAL, COV_TIED, factor_size,
+                           s2_size)
 from ._partition cimport (CHUNK_SIZE, block_first_chunk, lane_dot, lane_sum, n_chunks_of,
-                         ordered_block_sum, partition_blocks)
+                         ordered_block_sum, partition_blocks,
+                         useful_threads)
 
 
 cdef extern from "_fastmath.h" nogil:
@@ -138,13 +141,6 @@ cdef extern from *:
     void* fgmm_aligned_calloc(size_t n_bytes) noexcept nogil
 
 
-# Covariance kinds (the Python layer maps names to these codes).
-cdef enum:
-    COV_FULL = 0
-    COV_TIED = 1
-    COV_DIAG = 2
-    COV_SPHERICAL = 3
-
 # Where the responsibilities of a chunk come from.
 cdef enum:
     GAMMA_ESTEP = 0    # computed from the current parameters
@@ -153,13 +149,6 @@ cdef enum:
 
 COVARIANCE_KINDS = {"full": COV_FULL, "tied": COV_TIED, "diag": COV_DIAG,
                     "spherical": COV_SPHERICAL}
-
-# Scratch and statistics memory for the block buffers is capped so that a fit with
-# a very large statistics vector (big d and K, full covariance) uses fewer blocks.
-cdef Py_ssize_t BLOCK_MEMORY_BUDGET = 256 * 1024 * 1024
-
-# Work (multiply-adds) below which one more thread costs more than it saves.
-cdef Py_ssize_t MIN_WORK_PER_THREAD = 100000
 
 # Compute paths for full and tied covariances.
 cdef enum:
@@ -221,16 +210,8 @@ cdef struct Scratch:
 def n_statistics(str covariance_type, Py_ssize_t n_components, Py_ssize_t n_features):
     """Length of the flat statistics vector (see the module docstring)."""
     cdef int kind = COVARIANCE_KINDS[covariance_type]
-    return 1 + n_components + n_components * n_features + _s2_size(
+    return 1 + n_components + n_components * n_features + s2_size(
         kind, n_components, n_features)
-
-
-cdef Py_ssize_t _s2_size(int kind, Py_ssize_t K, Py_ssize_t d) noexcept nogil:
-    if kind == COV_FULL:
-        return K * d * d
-    if kind == COV_TIED:
-        return d * d
-    return K * d
 
 
 def n_blocks(Py_ssize_t n_samples, Py_ssize_t n_stats):
@@ -239,7 +220,7 @@ def n_blocks(Py_ssize_t n_samples, Py_ssize_t n_stats):
     Depends only on the shape of the problem, never on the thread count: that is
     what makes every result bit-identical for any ``n_threads``.
     """
-    return partition_blocks(n_samples, n_stats, BLOCK_MEMORY_BUDGET)
+    return partition_blocks(n_samples, n_stats)
 
 
 def chunk_size():
@@ -892,16 +873,10 @@ cdef inline Scratch _make_scratch(double* buffer, const Problem* p,
 
 
 cdef int _thread_count(const Problem* p, int n_threads, Py_ssize_t n_blocks_) noexcept nogil:
-    """Threads worth starting: at most one per block, and none beyond one for a
-    pass too small to repay waking a thread (about MIN_WORK_PER_THREAD multiply-adds,
-    roughly 20 microseconds, each). The thread count never changes a result."""
+    """Threads worth starting for this pass (``useful_threads`` of its work)."""
     cdef Py_ssize_t d = p.n_features
     cdef Py_ssize_t per_row = p.n_components * (d * d if p.kind <= COV_TIED else 4 * d) + 16
-    cdef Py_ssize_t useful = (p.n_samples * per_row) // MIN_WORK_PER_THREAD
-    cdef Py_ssize_t count = max(n_threads, 1)
-    count = min(count, n_blocks_)
-    count = min(count, max(useful, 1))
-    return <int> count
+    return useful_threads(n_threads, n_blocks_, p.n_samples * per_row)
 
 
 cdef int _run_blocks(const Problem* p, const floating* X, double* block_stats,
@@ -960,7 +935,7 @@ cdef void _fill_problem(Problem* p, Py_ssize_t n, Py_ssize_t d, Py_ssize_t K, in
     p.kind = kind
     p.s1_offset = 1 + K
     p.s2_offset = 1 + K + K * d
-    p.n_stats = p.s2_offset + _s2_size(kind, K, d)
+    p.n_stats = p.s2_offset + s2_size(kind, K, d)
 
 
 cdef void _check_stats_buffers(const Problem* p, double[:, ::1] block_stats,
@@ -977,8 +952,7 @@ cdef void _check_stats_buffers(const Problem* p, double[:, ::1] block_stats,
 cdef void _check_parameters(const Problem* p, const double[:, ::1] means,
                             const double[::1] prec_chol, const double[::1] log_const) except *:
     cdef Py_ssize_t K = p.n_components, d = p.n_features
-    cdef Py_ssize_t expected_prec = {COV_FULL: K * d * d, COV_TIED: d * d,
-                                     COV_DIAG: K * d, COV_SPHERICAL: K}[p.kind]
+    cdef Py_ssize_t expected_prec = factor_size(p.kind, K, d)
     if means.shape[0] != K or means.shape[1] != d:
         raise ValueError(f"means must have shape ({K}, {d})")
     if prec_chol.shape[0] != expected_prec:
@@ -1196,7 +1170,7 @@ def estimate_log_prob(
     cdef int status
     # Per block: [count of non-finite rows, 1 + the first one], summed up below.
     p.n_stats = 2
-    cdef Py_ssize_t n_blocks_ = partition_blocks(n, p.n_stats, BLOCK_MEMORY_BUDGET)
+    cdef Py_ssize_t n_blocks_ = partition_blocks(n, p.n_stats)
     nonfinite = np.zeros((max(n_blocks_, 1), p.n_stats))
     cdef double[:, ::1] nonfinite_view = nonfinite
     if n > 0:

@@ -19,8 +19,8 @@ import numpy as np
 from ._kernels import assignment_statistics
 from ._kernels import kmeans as kmeans_kernels
 from ._mstep import (NK_EPS, GaussianParams, covariance_kind,
-                     covariances_from_precision_cholesky, estimate_parameters,
-                     precision_cholesky_from_precisions, split_statistics)
+                     covariances_from_precision_cholesky, precision_cholesky_from_precisions,
+                     split_statistics)
 
 from ._reseed import ComponentReseeder, data_covariance, distinct_worst_rows
 from ._validation import row_chunks
@@ -28,8 +28,8 @@ from ._validation import row_chunks
 _EMPTY = np.empty(0)
 _EMPTY_LABELS = np.empty(0, dtype=np.intp)
 KMEANS_MAX_ITER = 300     # scikit-learn's KMeans defaults
-SEEDING_SAMPLE_ROWS = 1 << 17  # Lloyd's seeds: k-means++ on at most this many rows
 KMEANS_TOL = 1e-4
+SEEDING_SAMPLE_ROWS = 1 << 17  # Lloyd's seeds: k-means++ on at most this many rows
 
 
 def spawn_generators(random_state, n_streams):
@@ -116,19 +116,26 @@ class KMeansBuffers:
     def standardizing_scale(self):
         """1 / standard deviation of every feature (1 for constant features)."""
         std = np.sqrt(self.variances)
-        return np.where(std > 0, 1.0 / np.where(std > 0, std, 1.0), 1.0)
+        return 1.0 / np.where(std > 0, std, 1.0)
 
 
 def _buffers_for(X, sample_weight, n_clusters, buffers):
-    if buffers is None or buffers.shape != (X.shape[0], X.shape[1], n_clusters):
+    """``buffers`` if they were made for this X, weights and K (they cache the
+    variances of X), else new ones."""
+    if (buffers is None or buffers.shape != (X.shape[0], X.shape[1], n_clusters)
+            or buffers._X is not X or buffers._sample_weight is not sample_weight):
         buffers = KMeansBuffers(X, sample_weight, n_clusters)
     return buffers
 
 
-def _center_distances(a, b):
-    """Euclidean distances between the rows of a (m, d) and b (k, d): (m, k)."""
-    diff = a[:, None, :] - b[None, :, :]
-    return np.sqrt(np.einsum("mkd,mkd->mk", diff, diff))
+def _center_distances(centers):
+    """Euclidean distances between the rows of centers (K, d): (K, K), one row at a
+    time (differences, not the Gram form: Hamerly's bounds need them accurate)."""
+    out = np.empty((centers.shape[0], centers.shape[0]))
+    for k, center in enumerate(centers):
+        diff = centers - center
+        out[k] = np.sqrt(np.einsum("kd,kd->k", diff, diff))
+    return out
 
 
 def kmeans_plusplus(X, sample_weight, n_clusters, rng, n_threads, buffers=None,
@@ -172,28 +179,27 @@ def kmeans_plusplus(X, sample_weight, n_clusters, rng, n_threads, buffers=None,
 
     def draw(upper, pending, block_potential, out, n_draws):
         """Rows proportional to the potential, or to the weight once it is all 0."""
-        total = float(np.sum(block_potential))  # sequential, in block order
+        total = float(np.sum(block_potential))  # deterministic: fixed block count
         targets = rng.random(n_draws)
         if total <= 0:   # every row with weight lies on a seed: only duplicates left
-            upper, pending = _EMPTY, _EMPTY
-            total = kmeans_kernels.potential_blocks(X.shape[0], sample_weight, buf.block_potential,
-                                     n_threads)
-            block_potential = buf.block_potential
-        kmeans_kernels.pick_by_potential(X, sample_weight, scale, upper, pending, block_potential,
-                          targets * total, out)
+            # buf.block_potential still holds the weight sums of the blocks.
+            upper, pending, block_potential = _EMPTY, _EMPTY, buf.block_potential
+            total = float(np.sum(block_potential))
+        kmeans_kernels.pick_by_potential(X, sample_weight, scale, upper, pending,
+                                         block_potential, targets * total, out)
 
     kmeans_kernels.potential_blocks(X.shape[0], sample_weight, buf.block_potential, n_threads)
     draw(_EMPTY, _EMPTY, buf.block_potential, indices[:1], 1)
     pending = X[indices[0]] * unit
-    kmeans_kernels.seed_pass(X, sample_weight, scale, pending, 0, no_candidates, buf.labels, buf.upper,
-              buf.lower, buf.block_current, n_threads)
+    kmeans_kernels.seed_pass(X, sample_weight, scale, pending, 0, no_candidates, buf.labels,
+                             buf.upper, buf.lower, buf.block_current, n_threads)
     if n_clusters > 1:
         draw(buf.upper, _EMPTY, buf.block_current[:, 0], picks, buf.n_trials)
     for index in range(1, n_clusters):
         candidates = X[picks] * unit
-        kmeans_kernels.seed_pass(X, sample_weight, scale, pending if index > 1 else _EMPTY, index - 1,
-                  candidates, buf.labels, buf.upper, buf.lower, buf.block_candidates,
-                  n_threads)
+        kmeans_kernels.seed_pass(X, sample_weight, scale, pending if index > 1 else _EMPTY,
+                                 index - 1, candidates, buf.labels, buf.upper, buf.lower,
+                                 buf.block_candidates, n_threads)
         totals = buf.block_candidates.sum(axis=0)
         best = int(np.argmin(totals))
         indices[index] = picks[best]
@@ -202,8 +208,9 @@ def kmeans_plusplus(X, sample_weight, n_clusters, rng, n_threads, buffers=None,
             draw(buf.upper, pending, np.ascontiguousarray(buf.block_candidates[:, best]),
                  picks, buf.n_trials)
     if n_clusters > 1:   # the last seed is still pending: add it (complete row state)
-        kmeans_kernels.seed_pass(X, sample_weight, scale, pending, n_clusters - 1, no_candidates,
-                  buf.labels, buf.upper, buf.lower, buf.block_current, n_threads)
+        kmeans_kernels.seed_pass(X, sample_weight, scale, pending, n_clusters - 1,
+                                 no_candidates, buf.labels, buf.upper, buf.lower,
+                                 buf.block_current, n_threads)
     return X[indices].astype(np.float64), indices
 
 
@@ -241,7 +248,7 @@ def _seeding_sample(n_samples, n_clusters, sample_weight, rng):
 
 def _half_separation(centers):
     """s_k = min_{j != k} |c_k - c_j| / 2 (inf for a single centre)."""
-    distances = _center_distances(centers, centers)
+    distances = _center_distances(centers)
     np.fill_diagonal(distances, np.inf)
     return 0.5 * distances.min(axis=1)
 
@@ -322,11 +329,11 @@ def kmeans(X, sample_weight, n_clusters, rng, n_threads, buffers=None, *,
         _, picked = kmeans_plusplus(np.ascontiguousarray(X[rows]), sample_weights, n_clusters,
                                     rng, n_threads, None, scale)
         indices = rows[picked]
-        # No seeding pass ran over all rows: start Lloyd's exact first step from label
-        # 0 with no lower bound (every row it cannot prove nearest is searched).
-        buf.labels[...] = 0
+        # No seeding pass ran over all rows: Lloyd's exact first step searches every
+        # centre for the rows without a label (it also resets their lower bounds).
+        buf.labels[...] = -1
         if bounded:
-            buf.with_bounds().lower[...] = 0.0
+            buf.with_bounds()
     if not bounded:
         buf.upper = buf.lower = _EMPTY       # not needed by exact steps: release
     centers = X[indices] * unit          # in the clustering's coordinates
@@ -337,26 +344,29 @@ def kmeans(X, sample_weight, n_clusters, rng, n_threads, buffers=None, *,
     totals = None            # counts, sums and members of the current assignment
 
     def step(exact):
-        kmeans_kernels.lloyd_step(X, sample_weight, scale, centers, _half_separation(centers), drift,
-                   lower_drift, exact, buf.labels, buf.upper, buf.lower, buf.block_stats,
-                   stats, n_threads)
+        kmeans_kernels.lloyd_step(X, sample_weight, scale, centers, _half_separation(centers),
+                                  drift, lower_drift, exact, buf.labels, buf.upper,
+                                  buf.lower, buf.block_stats, stats, n_threads)
         return stats[2:].copy() if exact else totals + stats[2:]
 
-    stable = converged = False
+    converged = False
     n_iter = 0
     for n_iter in range(1, max_iter + 1):
         # The first step (and one after a relocation) recomputes everything; the
         # others only move the rows whose bounds do not settle them.
-        totals = step(totals is None or not bounded)
+        exact = totals is None or not bounded
+        totals = step(exact)
         counts, sums, members = totals[:K], totals[K:K + K * d].reshape(K, d), totals[-K:]
         new_centers = centers.copy()
         full = members > 0
         new_centers[full] = sums[full] / counts[full, None]
         if not full.all():
-            # Exact distances (``upper``) for this assignment, then the empty
-            # clusters move to the rows farthest from their centres.
-            drift = lower_drift = np.zeros(K)
-            step(True)
+            # The empty clusters move to the rows farthest from their centres, by
+            # exact distances for this assignment: ``upper`` after an exact step
+            # (a bounded one first redoes the step exactly, with no centre moved).
+            if bounded and not exact:
+                drift = lower_drift = np.zeros(K)
+                step(True)
             empty = np.flatnonzero(~full)
             distances = buf.upper if bounded else _distances_to_labels(X, scale, centers,
                                                                         buf.labels)
@@ -367,13 +377,12 @@ def kmeans(X, sample_weight, n_clusters, rng, n_threads, buffers=None, *,
         lower_drift = _max_other(drift)
         centers = new_centers
         if n_iter > 1 and stats[1] == 0 and full.all():
-            stable = converged = True      # same labels twice: centres are their means
+            # Same labels twice: the centres are their means (drift is exactly 0).
+            converged = True
             break
         if float(np.dot(drift, drift)) <= tol_abs:
             converged = True
             break
-    if stable:
-        drift = lower_drift = np.zeros(K)
     # Final exact step: labels consistent with the final centres, exact inertia.
     step(True)
     centers = centers / unit

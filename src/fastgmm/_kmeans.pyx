@@ -53,7 +53,8 @@ from libc.stdlib cimport calloc, free
 from libc.string cimport memset
 
 from ._partition cimport (CHUNK_SIZE, block_first_chunk, block_first_row, lane_dot,
-                         lane_sum, n_chunks_of, ordered_block_sum, partition_blocks)
+                         lane_sum, n_chunks_of, ordered_block_sum, partition_blocks,
+                         useful_threads)
 
 cdef extern from "_kmeans_simd.h" nogil:
     void fgmm_sq_distances(const double* xt, Py_ssize_t stride, Py_ssize_t m, Py_ssize_t d,
@@ -68,23 +69,20 @@ cdef extern from "_kmeans_simd.h" nogil:
                                 Py_ssize_t m, Py_ssize_t n_candidates,
                                 double* dist) noexcept
 
-# Per-block buffers of the k-means kernels are small (K * (d + 1) + 2 doubles); the
-# cap only matters for absurd K * d.
-cdef Py_ssize_t BLOCK_MEMORY_BUDGET = 256 * 1024 * 1024
-
-# Work (multiply-adds) below which one more thread costs more than it saves (as in
-# _estep).
-cdef Py_ssize_t MIN_WORK_PER_THREAD = 100000
-
 # A row keeps its label without computing all distances when u <= bound * (1 - margin):
 # the margin absorbs the rounding of the bound updates, so pruning never changes an
 # assignment that exact arithmetic would change (beyond ties at that precision).
 cdef double BOUND_MARGIN = 1e-10
 
 
+cdef inline Py_ssize_t _lloyd_length(Py_ssize_t n_clusters,
+                                     Py_ssize_t n_features) noexcept nogil:
+    return 2 + 2 * n_clusters + n_clusters * n_features
+
+
 def lloyd_statistics_length(Py_ssize_t n_clusters, Py_ssize_t n_features):
     """Length of the Lloyd statistics vector (see the module docstring)."""
-    return 2 + 2 * n_clusters + n_clusters * n_features
+    return _lloyd_length(n_clusters, n_features)
 
 
 def n_blocks(Py_ssize_t n_samples, Py_ssize_t n_clusters, Py_ssize_t n_features):
@@ -94,8 +92,8 @@ def n_blocks(Py_ssize_t n_samples, Py_ssize_t n_clusters, Py_ssize_t n_features)
     kernel takes its block count from the first dimension of its block buffer;
     callers size those buffers with this function.
     """
-    return partition_blocks(n_samples, 2 + 2 * n_clusters + n_clusters * n_features,
-                            BLOCK_MEMORY_BUDGET)
+    # The per-block buffers are Lloyd statistics vectors (the largest of the kernels').
+    return partition_blocks(n_samples, _lloyd_length(n_clusters, n_features))
 
 
 # --------------------------------------------------------------------------------
@@ -191,7 +189,6 @@ cdef void _check_blocks(Py_ssize_t n_samples, Py_ssize_t n_blocks_, str name) ex
 # --------------------------------------------------------------------------------
 
 cdef struct SeedProblem:
-    Py_ssize_t n_samples
     Py_ssize_t n_features
     const double* sample_weight     # (n,) or NULL
     const double* scale             # (d,) or NULL: feature scale factors
@@ -286,7 +283,6 @@ def seed_pass(
     cdef Py_ssize_t n = X.shape[0]
     cdef Py_ssize_t T = candidates.shape[0]
     cdef Py_ssize_t nb = block_potentials.shape[0]
-    p.n_samples = n
     p.n_features = X.shape[1]
     p.sample_weight = _weights_ptr(sample_weight, n)
     p.scale = _scale_ptr(scale, p.n_features)
@@ -339,8 +335,7 @@ def potential_blocks(
     if n_samples == 0:
         return 0.0
     cdef double* bp = &block_potential[0]
-    cdef int threads = <int> min(<Py_ssize_t> max(n_threads, 1), nb,
-                                 max(n_samples // MIN_WORK_PER_THREAD, <Py_ssize_t> 1))
+    cdef int threads = useful_threads(n_threads, nb, n_samples)
     with nogil:
         for b in prange(nb, schedule='dynamic', num_threads=threads):
             acc = 0.0
@@ -632,8 +627,7 @@ cdef int _run_blocks(int kind, const void* problem, const floating* X, Py_ssize_
     cdef Py_ssize_t* ibuf = NULL
     cdef double* mine = NULL
     failed[0] = 0
-    n_threads = <int> min(<Py_ssize_t> max(n_threads, 1), n_blocks_,
-                          max(n * row_work // MIN_WORK_PER_THREAD, <Py_ssize_t> 1))
+    n_threads = useful_threads(n_threads, n_blocks_, n * row_work)
     with parallel(num_threads=n_threads):
         dbuf = <double*> calloc((2 * d + 5 + extra) * CHUNK_SIZE, sizeof(double))
         ibuf = <Py_ssize_t*> calloc(2 * CHUNK_SIZE, sizeof(Py_ssize_t))
@@ -698,8 +692,9 @@ def lloyd_step(
         nearest is not read; the statistics are the changes of counts, sums and
         members (out of the old cluster, into the new one) and the inertia is 0.
     labels : ndarray of shape (n_samples,)
-        Input: the previous labels (e.g. the nearest k-means++ seeds), each in
-        ``[0, n_clusters)`` (not checked: they index ``centers``); output: the
+        Input: the previous labels (e.g. the nearest k-means++ seeds), in
+        ``[0, n_clusters)``; an exact step searches every centre for a row whose
+        label is outside that range (a bounded step must not get one). Output: the
         nearest centre of every row (the first one on ties among those compared).
     upper : ndarray of shape (n_samples,) or (0,)
         Input (``exact=False``): upper bounds on each row's distance to its
@@ -720,7 +715,7 @@ def lloyd_step(
     p.n_samples = X.shape[0]
     p.n_features = X.shape[1]
     p.n_clusters = centers.shape[0]
-    p.n_stats = 2 + 2 * p.n_clusters + p.n_clusters * p.n_features
+    p.n_stats = _lloyd_length(p.n_clusters, p.n_features)
     p.exact = exact
     cdef Py_ssize_t n = p.n_samples, K = p.n_clusters
     if K < 1 or centers.shape[1] != p.n_features:

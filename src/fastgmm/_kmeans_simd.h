@@ -34,9 +34,6 @@ static inline void fgmm_sq_distances(const double* xt, ptrdiff_t stride, ptrdiff
     }
 }
 
-/* For the m transposed rows of xt: arg[i] = the nearest of the K centres (first on
- * ties), best[i] and second[i] = squared distances to the nearest and the
- * second-nearest centre (INFINITY when K == 1). acc: scratch of m doubles. */
 /* The all-centres search works on tiles of 2 vectors of rows x FGMM_KM_CENTRES
  * centres whose partial sums stay in registers (8 independent multiply-add chains
  * hide their latency; no accumulator goes through memory). GCC/Clang vector types

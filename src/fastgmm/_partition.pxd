@@ -14,23 +14,43 @@ cdef enum:
     CHUNK_SIZE = 256   # rows per chunk
     MAX_BLOCKS = 64    # blocks of the fixed partition
     LANES = 8          # partial sums per reduction (combined in a fixed order)
+    # Bytes the per-block buffers may take together: a problem with a very large
+    # statistics vector (big d and K, full covariance) gets fewer blocks.
+    BLOCK_MEMORY_BUDGET = 256 * 1024 * 1024
+    # Work (multiply-adds) below which one more thread costs more than it saves
+    # (about 20 microseconds of it).
+    MIN_WORK_PER_THREAD = 100000
 
 
 cdef inline Py_ssize_t n_chunks_of(Py_ssize_t n_samples) noexcept nogil:
     return (n_samples + CHUNK_SIZE - 1) // CHUNK_SIZE
 
 
-cdef inline Py_ssize_t partition_blocks(Py_ssize_t n_samples, Py_ssize_t block_doubles,
-                                        Py_ssize_t memory_budget) noexcept nogil:
-    """Number of blocks: at most one per chunk, MAX_BLOCKS, and what the budget of
-    ``memory_budget`` bytes for per-block buffers of ``block_doubles`` doubles allows."""
+cdef inline Py_ssize_t partition_blocks(Py_ssize_t n_samples,
+                                        Py_ssize_t block_doubles) noexcept nogil:
+    """Number of blocks: at most one per chunk, MAX_BLOCKS, and what
+    BLOCK_MEMORY_BUDGET allows for per-block buffers of ``block_doubles`` doubles."""
     cdef Py_ssize_t n_chunks = n_chunks_of(n_samples)
-    cdef Py_ssize_t cap = memory_budget // (8 * block_doubles if block_doubles > 0 else 8)
+    cdef Py_ssize_t cap = BLOCK_MEMORY_BUDGET // (8 * block_doubles if block_doubles > 0
+                                                  else 8)
     if cap < 1:
         cap = 1
     if n_chunks < cap:
         cap = n_chunks
     return cap if cap < MAX_BLOCKS else MAX_BLOCKS
+
+
+cdef inline int useful_threads(int n_threads, Py_ssize_t n_blocks,
+                               Py_ssize_t work) noexcept nogil:
+    """Threads worth starting for ``work`` multiply-adds over ``n_blocks`` blocks: at
+    most one per block and one per MIN_WORK_PER_THREAD of work, at least one. The
+    thread count never changes a result."""
+    cdef Py_ssize_t count = n_threads if n_threads > 1 else 1
+    if count > n_blocks:
+        count = n_blocks
+    if count > work // MIN_WORK_PER_THREAD:
+        count = work // MIN_WORK_PER_THREAD
+    return <int> (count if count > 1 else 1)
 
 
 cdef inline Py_ssize_t block_first_chunk(Py_ssize_t block, Py_ssize_t n_chunks,

@@ -1,0 +1,27 @@
+# Covariance kinds shared by the kernels (_estep) and the compiled M-step
+# (_covariance): the codes the Python layer passes for "full", "tied", "diag" and
+# "spherical" (``COVARIANCE_KINDS`` in _estep), and the sizes of their flat arrays.
+
+cdef enum:
+    COV_FULL = 0
+    COV_TIED = 1
+    COV_DIAG = 2
+    COV_SPHERICAL = 3
+
+
+cdef inline Py_ssize_t factor_size(int kind, Py_ssize_t K, Py_ssize_t d) noexcept nogil:
+    """Values of a kind's flat covariances or precision Cholesky factors:
+    full (K, d, d), tied (d, d), diag (K, d), spherical (K,)."""
+    if kind == COV_FULL:
+        return K * d * d
+    if kind == COV_TIED:
+        return d * d
+    if kind == COV_DIAG:
+        return K * d
+    return K
+
+
+cdef inline Py_ssize_t s2_size(int kind, Py_ssize_t K, Py_ssize_t d) noexcept nogil:
+    """Values of a kind's second-moment statistics S2: full (K, d, d), tied (d, d),
+    diag and spherical (K, d) (the M-step averages the spherical ones)."""
+    return factor_size(kind, K, d) if kind <= COV_TIED else K * d
