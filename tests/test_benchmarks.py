@@ -4,7 +4,6 @@ comparison in benchmarks/compare.py is between equal computations)."""
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 import _reference as ref

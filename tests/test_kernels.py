@@ -4,8 +4,7 @@ import numpy as np
 import pytest
 
 import _reference as ref
-from conftest import (AWKWARD_SIZES, CHUNK, COVARIANCE_TYPES, assert_rel_close,
-                      make_mixture, random_params)
+from conftest import AWKWARD_SIZES, CHUNK, assert_rel_close, make_mixture, random_params
 from fastgmm._kernels import n_blocks, n_statistics
 from fastgmm._mstep import covariance_kind, split_statistics
 

@@ -16,7 +16,7 @@ import numpy as np
 from ._kernels import em_statistics, n_blocks, n_statistics
 from ._init import initial_parameters, spawn_generators
 from ._mstep import (DegenerateComponentsError, GaussianParams, ParameterBuffers,
-                     covariance_kind)
+                     covariance_diagonals, covariance_kind)
 from ._openmp_helpers import blas_single_thread
 from ._reseed import DEAD_FRACTION, ComponentReseeder
 from ._validation import ConvergenceWarning
@@ -120,12 +120,7 @@ def _reseed(buffers, reseeder, stats, shift, previous):
 def _shift_ratio(params, shift, covariance_type):
     """max_kj (mu_kj - c_kj)^2 / Sigma_k,jj, as the compiled M-step reports it."""
     delta2 = (params.means - shift) ** 2
-    cov = params.covariances
-    variances = {"full": lambda: np.diagonal(cov, axis1=1, axis2=2),
-                 "tied": lambda: np.diag(cov)[None, :],
-                 "diag": lambda: cov,
-                 "spherical": lambda: cov[:, None]}[covariance_type]()
-    return float(np.max(delta2 / variances))
+    return float(np.max(delta2 / covariance_diagonals(params.covariances, covariance_type)))
 
 
 def _representable_shift(means, dtype):

@@ -18,9 +18,9 @@ import numpy as np
 
 from ._kernels import assignment_statistics
 from ._kernels import kmeans as kmeans_kernels
-from ._mstep import (NK_EPS, GaussianParams, covariance_kind,
-                     covariances_from_precision_cholesky, precision_cholesky_from_precisions,
-                     split_statistics)
+from ._covariance import NK_EPS
+from ._mstep import (GaussianParams, covariance_kind, covariances_from_precision_cholesky,
+                     precision_cholesky_from_precisions, split_statistics)
 
 from ._reseed import ComponentReseeder, data_covariance, distinct_worst_rows
 from ._validation import row_chunks

@@ -7,7 +7,7 @@ import numpy as np
 
 from ._em import fit_mixture
 from ._kernels import estimate_log_prob, uses_blas
-from ._mstep import (GaussianParams, covariance_kind, n_parameters,
+from ._mstep import (GaussianParams, covariance_diagonals, covariance_kind, n_parameters,
                      precisions_from_cholesky)
 from ._openmp_helpers import blas_single_thread, check_n_threads, effective_n_threads
 from ._validation import (COVARIANCE_TYPES, INIT_METHODS, MAX_REG_COVAR, NotFittedError,
@@ -39,15 +39,6 @@ def _sampling_generator(random_state):
     if isinstance(random_state, np.random.RandomState):
         return np.random.default_rng(random_state.randint(2 ** 31 - 1))
     return np.random.default_rng(random_state)
-
-
-def _variances(covariances, covariance_type):
-    """The variances on the diagonals of ``covariances``, as a flat array."""
-    if covariance_type == "full":
-        return np.diagonal(covariances, axis1=1, axis2=2).ravel()
-    if covariance_type == "tied":
-        return np.diag(covariances)
-    return np.ravel(covariances)
 
 
 class GaussianMixture:
@@ -193,23 +184,37 @@ class GaussianMixture:
             value = getattr(self, name)
             default = defaults[name]
             if isinstance(value, np.ndarray) or value is not default and value != default:
-                changed.append(f"{name}={'array(...)' if isinstance(value, np.ndarray) else repr(value)}")
+                shown = "array(...)" if isinstance(value, np.ndarray) else repr(value)
+                changed.append(f"{name}={shown}")
         return f"GaussianMixture({', '.join(changed)})"
 
     def _check_parameters(self, n_features):
-        """Validate the hyper-parameters; return the validated init arrays."""
+        """Validate the hyper-parameters.
+
+        Returns
+        -------
+        numbers : dict
+            n_components, tol, reg_covar, max_iter, n_init, verbose and
+            verbose_interval as plain Python numbers (numpy integer scalars such as
+            np.uint8 would overflow in arithmetic further down).
+        weights, means, precisions : ndarray or None
+            The validated init arrays.
+        """
         K = check_int(self.n_components, "n_components", low=1)
+        numbers = dict(
+            n_components=K,
+            tol=check_real(self.tol, "tol", low=0.0),
+            reg_covar=check_real(self.reg_covar, "reg_covar", low=0.0, high=MAX_REG_COVAR),
+            max_iter=check_int(self.max_iter, "max_iter", low=0),
+            n_init=check_int(self.n_init, "n_init", low=1))
         check_choice(self.covariance_type, "covariance_type", COVARIANCE_TYPES)
-        check_real(self.tol, "tol", low=0.0)
-        check_real(self.reg_covar, "reg_covar", low=0.0, high=MAX_REG_COVAR)
-        check_int(self.max_iter, "max_iter", low=0)
-        check_int(self.n_init, "n_init", low=1)
         check_choice(self.init_params, "init_params", INIT_METHODS)
         check_random_state_param(self.random_state)
         if not isinstance(self.warm_start, (bool, np.bool_)):
             raise TypeError(f"warm_start must be True or False, got {self.warm_start!r}.")
-        check_int(self.verbose, "verbose", low=0)
-        check_int(self.verbose_interval, "verbose_interval", low=1)
+        numbers["verbose"] = check_int(self.verbose, "verbose", low=0)
+        numbers["verbose_interval"] = check_int(self.verbose_interval, "verbose_interval",
+                                                low=1)
         check_n_threads(self.n_threads)
         weights = means = precisions = None
         if self.weights_init is not None:
@@ -219,7 +224,7 @@ class GaussianMixture:
         if self.precisions_init is not None:
             precisions = check_precisions_init(self.precisions_init, self.covariance_type,
                                                K, n_features)
-        return weights, means, precisions
+        return numbers, weights, means, precisions
 
     # ------------------------------------------------------------------- fitting
     def fit(self, X, y=None, sample_weight=None):
@@ -240,34 +245,35 @@ class GaussianMixture:
         feature_names = _feature_names(X)
         X = check_data(X)
         n_samples, n_features = X.shape
-        weights_init, means_init, precisions_init = self._check_parameters(n_features)
+        numbers, weights_init, means_init, precisions_init = self._check_parameters(
+            n_features)
+        K = numbers["n_components"]
         sample_weight = check_sample_weight(sample_weight, n_samples)
         n_rows = n_samples if sample_weight.size == 0 else int(np.count_nonzero(sample_weight))
-        if n_rows < self.n_components:
+        if n_rows < K:
             raise ValueError(
                 f"Expected n_samples >= n_components but got n_components = "
-                f"{self.n_components}, n_samples = {n_rows}"
+                f"{K}, n_samples = {n_rows}"
                 + (" (rows with positive sample_weight)" if sample_weight.size else "")
                 + "; use fewer components or more data."
             )
         total_weight = float(n_samples if sample_weight.size == 0 else sample_weight.sum())
-        check_fit_scale(X, total_weight, self.reg_covar, covariance_type=self.covariance_type,
-                        means_init=means_init, precisions_init=precisions_init)
+        check_fit_scale(X, total_weight, numbers["reg_covar"],
+                        covariance_type=self.covariance_type, means_init=means_init,
+                        precisions_init=precisions_init)
         warm = self.warm_start and hasattr(self, "converged_")
         if warm:
             self._check_warm_start(n_features)
-        # Validated hyper-parameters as plain Python numbers (numpy integer scalars
-        # such as np.uint8 would overflow in arithmetic further down).
         best = fit_mixture(
-            X, sample_weight, int(self.n_components), self.covariance_type,
-            tol=float(self.tol), reg_covar=float(self.reg_covar),
-            max_iter=int(self.max_iter), n_init=int(self.n_init),
+            X, sample_weight, K, self.covariance_type,
+            tol=numbers["tol"], reg_covar=numbers["reg_covar"],
+            max_iter=numbers["max_iter"], n_init=numbers["n_init"],
             init_params=self.init_params, weights_init=weights_init, means_init=means_init,
             precisions_init=precisions_init, random_state=self.random_state,
             n_threads=effective_n_threads(self.n_threads),
             warm_params=self._params() if warm else None,
             warm_lower_bound=self.lower_bound_ if warm else -np.inf,
-            verbose=self.verbose, verbose_interval=self.verbose_interval,
+            verbose=numbers["verbose"], verbose_interval=numbers["verbose_interval"],
         )
         self._set_fitted(best.params)
         self.converged_ = bool(best.converged)
@@ -317,7 +323,7 @@ class GaussianMixture:
             raise ValueError(
                 f"The fit produced non-finite {', '.join(bad)}: some covariance is too small "
                 f"for its inverse to fit in float64 (smallest variance "
-                f"{np.min(_variances(params.covariances, self.covariance_type)):.3g}). "
+                f"{np.min(covariance_diagonals(params.covariances, self.covariance_type)):.3g}). "
                 f"Increase reg_covar (now {self.reg_covar!r}; e.g. 1e-6 times the data's "
                 "variance) or rescale X."
             )

@@ -17,8 +17,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._covariance import NK_EPS, mstep_into, precision_cholesky_full
+from ._covariance import mstep_into, precision_cholesky_full
 from ._kernels import COVARIANCE_KINDS, n_statistics
+from ._validation import covariance_shape
 
 _LOG_2PI = np.log(2 * np.pi)
 
@@ -84,11 +85,16 @@ def split_statistics(stats, covariance_type, n_components, n_features):
     return stats[0], nk, s1, s2
 
 
-def covariance_shape(covariance_type, n_components, n_features):
-    """Shape of ``covariances_`` (and of the precisions) for a covariance type."""
-    K, d = n_components, n_features
-    return {"full": (K, d, d), "tied": (d, d), "diag": (K, d),
-            "spherical": (K,)}[covariance_type]
+def covariance_diagonals(covariances, covariance_type):
+    """The variances on the diagonals of ``covariances``, broadcastable against the
+    means (K, d): full and diag (K, d), tied (1, d), spherical (K, 1)."""
+    if covariance_type == "full":
+        return np.diagonal(covariances, axis1=1, axis2=2)
+    if covariance_type == "tied":
+        return np.diag(covariances)[None, :]
+    if covariance_type == "diag":
+        return covariances
+    return covariances[:, None]
 
 
 def compute_precision_cholesky(covariances, covariance_type):
@@ -216,8 +222,9 @@ class ParameterBuffers:
                            self.means, self._cov_flat, self._prec_flat, self.log_norm_const,
                            self._bad)
         if strict and (self._bad == 1).any():
-            raise (DegenerateComponentsError([], tied=True) if self.kind == COVARIANCE_KINDS["tied"]
-                   else DegenerateComponentsError(np.flatnonzero(self._bad == 1).tolist()))
+            if self.kind == COVARIANCE_KINDS["tied"]:
+                raise DegenerateComponentsError([], tied=True)
+            raise DegenerateComponentsError(np.flatnonzero(self._bad == 1).tolist())
         return ratio
 
     @property
@@ -246,10 +253,7 @@ def estimate_parameters(stats, shift, covariance_type, reg_covar):
 
     Returns
     -------
-    params : GaussianParams
-    nk : ndarray of shape (n_components,)
-        Weighted responsibility sums (without the 10 eps guard the M-step adds,
-        as scikit-learn does, against exact zeros).
+    GaussianParams
 
     Raises
     ------
@@ -259,9 +263,8 @@ def estimate_parameters(stats, shift, covariance_type, reg_covar):
     n_components, n_features = shift.shape
     buffers = ParameterBuffers(covariance_type, n_components, n_features)
     buffers.fill(stats, np.ascontiguousarray(shift, dtype=np.float64), reg_covar)
-    nk = stats[1:1 + n_components].copy()
     return GaussianParams(buffers.weights, buffers.means, buffers.covariances,
-                          buffers.precisions_cholesky), nk
+                          buffers.precisions_cholesky)
 
 
 def n_parameters(covariance_type, n_components, n_features):

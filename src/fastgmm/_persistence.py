@@ -44,7 +44,7 @@ import numpy as np
 
 from ._model import GaussianMixture
 from ._mstep import precisions_from_cholesky
-from ._validation import NotFittedError, precisions_init_shape
+from ._validation import NotFittedError, covariance_shape
 
 FORMAT_NAME = "fastgmm.GaussianMixture"
 FORMAT_VERSION = 1
@@ -63,6 +63,7 @@ _INIT_ARRAYS = ("weights_init", "means_init", "precisions_init")
 _HEADER = ("fastgmm_format", "format_version", "fastgmm_version", "hyper_parameters")
 _FITTED_ARRAYS = ("weights_", "means_", "covariances_", "precisions_",
                   "precisions_cholesky_", "lower_bounds_")
+# Fitted scalars and the kind _scalar checks them for (float64, bool, integer).
 _FITTED_SCALARS = {"lower_bound_": "f", "converged_": "b", "n_iter_": "i",
                    "n_features_in_": "i"}
 
@@ -105,6 +106,8 @@ def _hyper_parameters_json(estimator):
 
 def _entries(estimator):
     """Every array the file holds, validated hyper-parameters included."""
+    # Fitted state consistent with the hyper-parameters (e.g. covariance_type not
+    # changed since fit); ``save`` has already refused an unfitted estimator.
     estimator._check_fitted()
     # The hyper-parameters are checked as fit would check them: a file never holds
     # values that load would refuse. The arrays are stored as given (as float64).
@@ -350,13 +353,13 @@ def _check_matrices(covariances, precisions_cholesky, precisions, covariance_typ
 
 def _fitted(arrays, covariance_type, n_components):
     """The fitted attributes, every one checked."""
-    n_features = _scalar(arrays, "n_features_in_", "i")
-    n_iter = _scalar(arrays, "n_iter_", "i")
+    n_features = _scalar(arrays, "n_features_in_", _FITTED_SCALARS["n_features_in_"])
+    n_iter = _scalar(arrays, "n_iter_", _FITTED_SCALARS["n_iter_"])
     if n_features < 1 or n_iter < 0:
         raise _Invalid(f"n_features_in_={n_features} and n_iter_={n_iter} must be >= 1 "
                        "and >= 0")
     K, d = n_components, n_features
-    cov_shape = precisions_init_shape(covariance_type, K, d)
+    cov_shape = covariance_shape(covariance_type, K, d)
     fitted = {
         "weights_": _float_array(arrays, "weights_", (K,)),
         "means_": _float_array(arrays, "means_", (K, d)),
@@ -364,9 +367,9 @@ def _fitted(arrays, covariance_type, n_components):
         "precisions_": _float_array(arrays, "precisions_", cov_shape),
         "precisions_cholesky_": _float_array(arrays, "precisions_cholesky_", cov_shape),
         "lower_bounds_": _float_array(arrays, "lower_bounds_", (n_iter,)),
-        "converged_": _scalar(arrays, "converged_", "b"),
+        "converged_": _scalar(arrays, "converged_", _FITTED_SCALARS["converged_"]),
         "n_iter_": n_iter,
-        "lower_bound_": _scalar(arrays, "lower_bound_", "f"),
+        "lower_bound_": _scalar(arrays, "lower_bound_", _FITTED_SCALARS["lower_bound_"]),
         "n_features_in_": n_features,
     }
     weights = fitted["weights_"]
@@ -396,7 +399,7 @@ def _load_checked(file):
     if missing:
         raise _Invalid(f"missing entries {missing}")
     estimator = GaussianMixture(**params)
-    fitted_features = _scalar(arrays, "n_features_in_", "i")
+    fitted_features = _scalar(arrays, "n_features_in_", _FITTED_SCALARS["n_features_in_"])
     try:   # exactly the checks fit makes, so a loaded model can be refitted
         estimator._check_parameters(max(fitted_features, 1))
     except (TypeError, ValueError) as exc:

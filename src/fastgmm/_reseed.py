@@ -206,8 +206,7 @@ class ComponentReseeder:
         nk = split_statistics(stats, self.covariance_type, K, d)[1]
         dead = set(np.flatnonzero(nk <= DEAD_FRACTION * self.total_weight).tolist())
         try:
-            params, _ = estimate_parameters(stats, shift, self.covariance_type,
-                                            self.reg_covar)
+            params = estimate_parameters(stats, shift, self.covariance_type, self.reg_covar)
         except DegenerateComponentsError as exc:
             if exc.tied:
                 raise
@@ -300,6 +299,4 @@ class ComponentReseeder:
         for component, mean, mass in zip(bad, means, masses):
             write_component_statistics(stats, shift, component, mean, covariance, mass,
                                        self.covariance_type, self.reg_covar)
-        new_params, _ = estimate_parameters(stats, shift, self.covariance_type,
-                                            self.reg_covar)
-        return new_params
+        return estimate_parameters(stats, shift, self.covariance_type, self.reg_covar)

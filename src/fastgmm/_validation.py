@@ -341,7 +341,8 @@ def check_means_init(means, n_components, n_features):
     return _check_init_array(means, "means_init", (n_components, n_features))
 
 
-def precisions_init_shape(covariance_type, n_components, n_features):
+def covariance_shape(covariance_type, n_components, n_features):
+    """Shape of ``covariances_`` (and of the precisions) for a covariance type."""
     return {
         "full": (n_components, n_features, n_features),
         "tied": (n_features, n_features),
@@ -353,7 +354,7 @@ def precisions_init_shape(covariance_type, n_components, n_features):
 def check_precisions_init(precisions, covariance_type, n_components, n_features):
     """Precision matrices/vectors: right shape, symmetric, positive definite, and
     with inverses (the covariances) representable in float64."""
-    shape = precisions_init_shape(covariance_type, n_components, n_features)
+    shape = covariance_shape(covariance_type, n_components, n_features)
     precisions = _check_init_array(precisions, "precisions_init", shape)
     if covariance_type in ("diag", "spherical"):
         if np.any(precisions <= 0):
