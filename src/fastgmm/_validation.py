@@ -250,11 +250,11 @@ def check_sample_weight(sample_weight, n_samples, *, name="sample_weight"):
     if n_bad:
         raise ValueError(f"{name} contains {n_bad} NaN or infinite value(s); pass finite, "
                          "non-negative weights (0 excludes a row).")
-    n_negative = int(np.count_nonzero(weights < 0))
-    if n_negative:
+    smallest = float(weights.min())
+    if smallest < 0:      # counted only here: no n_samples-sized mask otherwise
+        n_negative = int(np.count_nonzero(weights < 0))
         raise ValueError(f"{name} contains {n_negative} negative value(s) (min "
-                         f"{float(weights.min())!r}); pass non-negative weights (0 excludes "
-                         "a row).")
+                         f"{smallest!r}); pass non-negative weights (0 excludes a row).")
     largest = float(weights.max())
     if not largest > 0:
         raise ValueError(f"{name} is all zeros; give at least one row a positive weight.")
