@@ -113,7 +113,7 @@ def test_float32_within_1e4_of_float64(covariance_type, n_features):
 
 
 def test_float32_input_is_not_copied_to_float64(monkeypatch):
-    import fastgmm._em as em_module
+    import fastgmm._passes as em_module
     seen = []
     original = em_module.em_statistics
 

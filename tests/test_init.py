@@ -11,6 +11,7 @@ from conftest import CHUNK, COVARIANCE_TYPES, make_mixture, random_params
 from fastgmm import ConvergenceWarning, GaussianMixture
 from fastgmm._mstep import DegenerateComponentsError, n_statistics, split_statistics
 from fastgmm._reseed import ComponentReseeder, data_covariance, distinct_worst_rows
+from fastgmm._source import ArraySource
 from fastgmm._validation import row_chunks
 
 INIT_METHODS = ["kmeans", "k-means++", "random", "random_from_data"]
@@ -86,23 +87,25 @@ def test_n_init_bit_identical_for_any_thread_count(init_params):
 def test_restarts_do_not_depend_on_their_order(monkeypatch):
     # Restart i alone, from its own stream, gives the run that restart i gives inside
     # n_init; the best of the separate runs is the n_init result, whatever the order.
-    import fastgmm._em as em_module
-    from fastgmm._init import spawn_generators
+    from fastgmm._init import RestartStreams
     X, _ = make_mixture(4000, 2, 6, seed=6, separation=1.2)
     n_init = 5
     together = GaussianMixture(6, n_init=n_init, random_state=3).fit(X)
+    original = RestartStreams.restart
 
-    def fit_with(streams):
-        monkeypatch.setattr(em_module, "spawn_generators", lambda seed, n: streams)
-        return GaussianMixture(6, n_init=len(streams), random_state=3).fit(X)
+    def fit_with(order):
+        """A fit whose restart j draws from the stream of restart order[j]."""
+        monkeypatch.setattr(RestartStreams, "restart",
+                            lambda self, j: original(self, order[j]))
+        return GaussianMixture(6, n_init=len(order), random_state=3).fit(X)
 
-    alone = [fit_with([spawn_generators(3, n_init)[i]]) for i in range(n_init)]
+    alone = [fit_with([i]) for i in range(n_init)]
     bounds = [fit.lower_bound_ for fit in alone]
     assert len(set(bounds)) > 1, "restarts should reach different optima"
     best = alone[int(np.argmax(bounds))]        # first index on ties
     assert together.lower_bound_ == best.lower_bound_
     assert np.array_equal(together.means_, best.means_)
-    reverse = fit_with(spawn_generators(3, n_init)[::-1])
+    reverse = fit_with(list(range(n_init))[::-1])
     assert reverse.lower_bound_ == together.lower_bound_
     assert np.array_equal(reverse.means_, together.means_)
 
@@ -158,8 +161,7 @@ def test_reseeder_moves_dead_components_to_worst_explained_rows(covariance_type)
     else:
         s2[:2] = np.array([[200.0], [300.0]])
     shift = params.means.copy()
-    reseeder = ComponentReseeder(X, np.empty(0), float(X.shape[0]), K, covariance_type,
-                                 1e-6, 2)
+    reseeder = ComponentReseeder(ArraySource(X), K, covariance_type, 1e-6, 2)
     new = reseeder.maximize(stats, shift, params)
     np.testing.assert_allclose(new.means[2], X[5])
     np.testing.assert_allclose(new.means[:2], shift[:2])
@@ -180,12 +182,13 @@ def test_reseeding_budget_then_clear_error():
     stats = np.zeros(n_statistics("full", K, 2))
     _, nk, _, _ = split_statistics(stats, "full", K, 2)
     nk[:] = [20.0, 20.0, 0.0]                 # zero scatter: every covariance singular
-    reseeder = ComponentReseeder(X, np.empty(0), 40.0, K, "full", 0.0, 1)
-    with pytest.raises(DegenerateComponentsError), pytest.warns(ReseedWarning) as caught:
+    reseeder = ComponentReseeder(ArraySource(X), K, "full", 0.0, 1)
+    with pytest.raises(DegenerateComponentsError), warnings.catch_warnings():
+        warnings.simplefilter("error")   # the fit warns, once; the reseeder records
         for _ in range(3 * K):
             reseeder.maximize(stats, params.means, params.copy())
     assert reseeder.n_events <= reseeder.max_events
-    assert len(caught) == 1          # one warning per run, however many re-seeds
+    assert reseeder.collapsed and set(reseeder.collapsed) <= set(range(K))
 
 
 def test_distinct_worst_rows_skips_duplicates_and_zero_weight():
@@ -213,7 +216,7 @@ def test_data_covariance_matches_numpy_in_chunks(covariance_type, shape, weighte
         expected = np.diag(expected)
     elif covariance_type == "spherical":
         expected = np.diag(expected).mean()
-    got = data_covariance(X, weights, covariance_type)
+    got = data_covariance(ArraySource(X, weights), covariance_type)
     assert np.shape(got) == np.shape(expected)
     np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-9 * np.max(expected))
     if covariance_type in ("full", "tied"):
@@ -263,3 +266,72 @@ def test_all_init_methods_respect_sample_weight():
         # Every mean is a weighted mean of kept rows: inside their bounding box.
         assert np.all(weighted.means_ >= kept.min(axis=0) - 1e-9)
         assert np.all(weighted.means_ <= kept.max(axis=0) + 1e-9)
+
+
+def _collapsing_restarts_data():
+    """200 N(0, 1) rows, 30 copies of (8, 8), 200 rows shifted by (0, 6): with
+    reg_covar=0 some k-means starts put a diag component on the copies alone."""
+    rng = np.random.default_rng(0)
+    return np.vstack([rng.normal(size=(200, 2)), np.tile([8.0, 8.0], (30, 1)),
+                      rng.normal(size=(200, 2)) + [0.0, 6.0]])
+
+
+@pytest.mark.parametrize("n_init", [1, 2, 3, 10])
+def test_a_collapsed_restart_is_dropped_not_fatal(monkeypatch, n_init):
+    import fastgmm._em as em_module
+    finished = []
+    original = em_module.run_em
+
+    def spy(*args, **kwargs):
+        run = original(*args, **kwargs)
+        finished.append(run.lower_bound)
+        return run
+
+    monkeypatch.setattr(em_module, "run_em", spy)
+    X = _collapsing_restarts_data()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        gm = GaussianMixture(4, covariance_type="diag", reg_covar=0.0, random_state=0,
+                             n_init=n_init).fit(X)
+    assert np.all(np.isfinite(gm.covariances_)) and np.all(gm.covariances_ > 0)
+    reseeds = [w for w in caught if issubclass(w.category, ReseedWarning)]
+    assert len(reseeds) == 1                     # one per fit, however many restarts
+    message = str(reseeds[0].message)
+    n_failed = n_init - len(finished)
+    if n_init >= 3:                              # restart 2 cannot be rescued here
+        assert n_failed >= 1
+    if n_failed:
+        assert f"{n_failed} of {n_init} initialization(s) failed and were dropped" in message
+    else:
+        assert "dropped" not in message
+    # The kept run is the best of the restarts that succeeded.
+    assert gm.lower_bound_ == max(finished)
+
+
+def test_every_restart_failing_is_a_clear_error():
+    X = np.repeat(np.array([[0.0, 0.0], [3.0, 3.0]]), 20, axis=0)
+    with pytest.raises(ValueError, match="failed in all 4 initializations.*"
+                                         "Increase reg_covar"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        GaussianMixture(3, reg_covar=0.0, n_init=4, random_state=0).fit(X)
+
+
+def test_restart_streams_are_lazy_and_equal_spawned_ones():
+    from fastgmm._init import RestartStreams, spawn_generators
+    streams = RestartStreams(7)
+    spawned = np.random.SeedSequence(7).spawn(3)
+    for index, child in enumerate(spawned):
+        assert (streams.restart(index).random(4)
+                == np.random.default_rng(child).random(4)).all()
+    assert (spawn_generators(7, 2)[1].random(3) == streams.restart(1).random(3)).all()
+    # Streams are made when a restart starts, one at a time (n_init costs nothing
+    # up front).
+    X = np.repeat(np.array([[0.0, 0.0], [3.0, 3.0]]), 20, axis=0)
+    created = []
+    original = RestartStreams.restart
+    try:
+        RestartStreams.restart = lambda self, j: created.append(j) or original(self, j)
+        GaussianMixture(2, n_init=3, random_state=0).fit(X)
+    finally:
+        RestartStreams.restart = original
+    assert created == [0, 1, 2]

@@ -936,7 +936,7 @@ def test_memory_mapped_and_read_only_input_is_not_copied(tmp_path):
 
 
 def test_memory_mapped_input_reaches_the_kernels_uncopied(tmp_path, monkeypatch):
-    import fastgmm._em as em_module
+    import fastgmm._passes as em_module
     X = _memmap(tmp_path)
     seen = []
     original = em_module.em_statistics

@@ -1,25 +1,26 @@
 """The EM loop: restarts, convergence, warm start.
 
-One EM iteration is one call of the fused kernel ``_estep.em_statistics`` (E-step
-and sufficient statistics in one pass over X) followed by the M-step in
-``_mstep``. The lower bound of an iteration is the weighted mean log-likelihood of
-the parameters that iteration started from, as in scikit-learn.
+One EM iteration is one pass over the rows of a source (``_source``) with the fused
+block function ``_passes.em_block`` (E-step and sufficient statistics, summed over
+the blocks in order) followed by the M-step in ``_mstep``. The lower bound of an
+iteration is the weighted mean log-likelihood of the parameters that iteration
+started from, as in scikit-learn.
 """
 
-import contextlib
 import time
 import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._kernels import em_statistics, n_blocks, n_statistics
-from ._init import initial_parameters, spawn_generators
+from ._kernels import n_statistics
+from ._init import RestartStreams, initial_parameters
 from ._mstep import (DegenerateComponentsError, GaussianParams, ParameterBuffers,
                      covariance_diagonals, covariance_kind)
 from ._openmp_helpers import blas_single_thread
+from ._passes import EStepProblem, Scratch, em_block
 from ._reseed import DEAD_FRACTION, ComponentReseeder
-from ._validation import ConvergenceWarning
+from ._validation import ConvergenceWarning, ReseedWarning
 
 
 class Workspace:
@@ -27,17 +28,18 @@ class Workspace:
 
     Attributes
     ----------
-    block_stats : ndarray of shape (n_blocks, n_stats)
-        Per-block partial statistics of the fixed row partition.
     stats : ndarray of shape (n_stats,)
-        Their ordered sum.
+        The statistics of a pass (summed over the blocks in order).
+    scratch : _passes.Scratch
+        Per-block partial statistics of the kernels' fixed row partition.
+    kmeans : _init.KMeansBuffers or None
+        k-means buffers, made by ``_init`` on first use.
     """
 
-    def __init__(self, n_samples, covariance_type, n_components, n_features):
-        n_stats = n_statistics(covariance_type, n_components, n_features)
-        self.block_stats = np.empty((n_blocks(n_samples, n_stats), n_stats))
-        self.stats = np.empty(n_stats)
-        self.kmeans = None    # k-means buffers, made by _init on first use
+    def __init__(self, covariance_type, n_components, n_features):
+        self.stats = np.empty(n_statistics(covariance_type, n_components, n_features))
+        self.scratch = Scratch()
+        self.kmeans = None
 
 
 @dataclass
@@ -49,6 +51,7 @@ class EMRun:
     lower_bounds: list = field(default_factory=list)
     n_iter: int = 0
     converged: bool = False
+    reseeder: object = None
 
 
 class _Progress:
@@ -85,22 +88,21 @@ class _Progress:
                       f"{lower_bound:.5f}")
 
 
-@contextlib.contextmanager
-def _clear_degenerate_errors(covariance_type, reg_covar):
-    """Turn a DegenerateComponentsError into a ValueError that says what to do."""
-    try:
-        yield
-    except DegenerateComponentsError as exc:
-        where = ("the shared (tied) covariance" if exc.tied
-                 else f"the covariance of component(s) {exc.components}")
-        raise ValueError(
-            f"Fitting the mixture model failed: {where} is not positive definite after "
-            f"adding reg_covar={reg_covar!r} (covariance_type={covariance_type!r}). A "
-            "component collapsed onto a few (nearly) identical points or a "
-            "lower-dimensional subspace, and re-seeding it elsewhere did not help. "
-            "Increase reg_covar (e.g. 1e-4 for standardized "
-            "data), use fewer components, or rescale X."
-        ) from None
+def _describe_collapse(exc):
+    where = ("the shared (tied) covariance" if exc.tied
+             else f"the covariance of component(s) {exc.components}")
+    return f"{where} stayed not positive definite after re-seeding"
+
+
+def _degenerate_fit_error(failed, n_runs, covariance_type, reg_covar):
+    """The ValueError of a fit whose every restart collapsed."""
+    every = "the only initialization" if n_runs == 1 else f"all {n_runs} initializations"
+    return ValueError(
+        f"Fitting the mixture model failed in {every}: {_describe_collapse(failed[0][1])} "
+        f"(reg_covar={reg_covar!r}, covariance_type={covariance_type!r}). A component "
+        "collapsed onto a few (nearly) identical points or a lower-dimensional subspace, "
+        "and re-seeding it elsewhere did not help. Increase reg_covar (e.g. 1e-4 for "
+        "standardized data), use fewer components, or rescale X.")
 
 
 # The one-pass covariance S2/N - delta delta^T about the shift c loses about
@@ -132,16 +134,14 @@ def _representable_shift(means, dtype):
 
 
 
-def run_em(X, sample_weight, total_weight, params, covariance_type, *, tol, max_iter,
-           reg_covar, n_threads, workspace, lower_bound=-np.inf, progress=None):
+def run_em(source, params, covariance_type, *, tol, max_iter, reg_covar, n_threads,
+           workspace, lower_bound=-np.inf, progress=None):
     """EM iterations from ``params`` until convergence or ``max_iter``.
 
     Parameters
     ----------
-    X : ndarray of shape (n_samples, n_features), float32 or float64, C-contiguous
-    sample_weight : ndarray of shape (n_samples,) or (0,)
-    total_weight : float
-        ``sum(sample_weight)`` (``n_samples`` for unit weights).
+    source : row source (``_source``)
+        The rows, in blocks; ``source.total_weight`` is the sum of their weights.
     params : GaussianParams
         Starting parameters (not modified).
     tol, max_iter, reg_covar, n_threads : as in GaussianMixture
@@ -152,44 +152,49 @@ def run_em(X, sample_weight, total_weight, params, covariance_type, *, tol, max_
     Returns
     -------
     EMRun
+        ``reseeder`` attribute: the run's ComponentReseeder (what it re-seeded).
     """
     n_components, n_features = params.means.shape
     kind = covariance_kind(covariance_type)
+    dtype = source.dtype
+    total_weight = source.total_weight
     current = ParameterBuffers(covariance_type, n_components, n_features).load(params)
     following = ParameterBuffers(covariance_type, n_components, n_features)
     run = EMRun(params=params, lower_bound=lower_bound)
+    stats = workspace.stats
     # Re-seeds components that lost their responsibility or collapsed (rare: the
     # compiled M-step flags them, everything else stays on the fast path).
-    reseeder = ComponentReseeder(X, sample_weight, total_weight, n_components,
-                                 covariance_type, reg_covar, n_threads)
+    run.reseeder = reseeder = ComponentReseeder(source, n_components, covariance_type,
+                                                reg_covar, n_threads)
+
+    def statistics(shift):
+        problem = EStepProblem(kind, current.means, current.precisions_cholesky_flat,
+                               current.log_norm_const, shift, n_threads)
+        source.reduce(em_block, problem, stats, workspace.scratch)
+
     for n_iter in range(1, max_iter + 1):
         previous = run.lower_bound
-        shift = _representable_shift(current.means, X.dtype)
-        em_statistics(X, sample_weight, current.means, current.precisions_cholesky_flat,
-                      current.log_norm_const, shift, kind, workspace.block_stats,
-                      workspace.stats, n_threads)
-        value = workspace.stats[0] / total_weight
+        shift = _representable_shift(current.means, dtype)
+        statistics(shift)
+        value = stats[0] / total_weight
         if not np.isfinite(value):
             raise FloatingPointError(
                 f"The log-likelihood became {value} at iteration {n_iter}: the data "
                 "overflow double precision in the mixture's densities. Rescale X (e.g. "
                 "standardize each column)."
             )
-        ratio = following.fill(workspace.stats, shift, reg_covar, DEAD_FRACTION,
-                               strict=False)
+        ratio = following.fill(stats, shift, reg_covar, DEAD_FRACTION, strict=False)
         snapshot = None     # the parameters behind these statistics, if re-seeding
         if following.needs_reseeding:
             snapshot = current.params()
-            ratio = _reseed(following, reseeder, workspace.stats, shift, snapshot)
+            ratio = _reseed(following, reseeder, stats, shift, snapshot)
         if ratio > _MAX_SHIFT_RATIO:
-            shift = _representable_shift(following.means.copy(), X.dtype)
-            em_statistics(X, sample_weight, current.means, current.precisions_cholesky_flat,
-                          current.log_norm_const, shift, kind, workspace.block_stats,
-                          workspace.stats, n_threads)
-            following.fill(workspace.stats, shift, reg_covar, DEAD_FRACTION, strict=False)
+            shift = _representable_shift(following.means.copy(), dtype)
+            statistics(shift)
+            following.fill(stats, shift, reg_covar, DEAD_FRACTION, strict=False)
             if following.needs_reseeding:
                 snapshot = current.params() if snapshot is None else snapshot
-                _reseed(following, reseeder, workspace.stats, shift, snapshot)
+                _reseed(following, reseeder, stats, shift, snapshot)
         current, following = following, current
         run.lower_bound = value
         run.lower_bounds.append(value)
@@ -205,46 +210,82 @@ def run_em(X, sample_weight, total_weight, params, covariance_type, *, tol, max_
     return run
 
 
-def fit_mixture(X, sample_weight, n_components, covariance_type, *, tol, reg_covar,
-                max_iter, n_init, init_params, weights_init, means_init, precisions_init,
-                random_state, n_threads, warm_params=None, warm_lower_bound=-np.inf,
-                verbose=0, verbose_interval=10):
+def fit_mixture(source, n_components, covariance_type, *, tol, reg_covar, max_iter,
+                n_init, init_params, weights_init, means_init, precisions_init, streams,
+                n_threads, warm_params=None, warm_lower_bound=-np.inf, verbose=0,
+                verbose_interval=10):
     """Fit a mixture with ``n_init`` restarts and keep the best lower bound.
 
-    With ``warm_params`` (warm start) a single run continues from them.
+    With ``warm_params`` (warm start) a single run continues from them. A restart
+    whose components collapse beyond what re-seeding can rescue is dropped (one
+    ReseedWarning says how many were); only when every restart fails does the fit
+    fail, with a ValueError that says what to change.
+
+    Parameters
+    ----------
+    source : row source (``_source``)
+    streams : _init.RestartStreams
+        The random streams of the restarts (restart ``i`` draws from its own).
 
     Returns
     -------
     best : EMRun
     """
-    n_samples, n_features = X.shape
-    total_weight = float(n_samples if sample_weight.size == 0 else sample_weight.sum())
-    workspace = Workspace(n_samples, covariance_type, n_components, n_features)
+    workspace = Workspace(covariance_type, n_components, source.n_features)
     progress = _Progress(verbose, verbose_interval)
     n_runs = 1 if warm_params is not None else n_init
-    generators = spawn_generators(random_state, n_runs) if warm_params is None else [None]
     best = None
+    failed = []               # (restart, DegenerateComponentsError) of dropped restarts
+    reseeded = []             # restarts that re-seeded a collapsed component
     # OpenMP threads do the work; BLAS (inside the kernels and in the M-step) stays
     # serial so that it never oversubscribes the cores alongside them.
-    with blas_single_thread(), _clear_degenerate_errors(
-            covariance_type, reg_covar):
-        for index, rng in enumerate(generators):
+    with blas_single_thread():
+        for index in range(n_runs):
             progress.init_begin(index)
-            if warm_params is not None:
-                start, lower_bound = warm_params.copy(), warm_lower_bound
-            else:
-                start = initial_parameters(
-                    X, sample_weight, n_components, covariance_type, init_params=init_params,
-                    weights_init=weights_init, means_init=means_init,
-                    precisions_init=precisions_init, reg_covar=reg_covar, rng=rng,
-                    n_threads=n_threads, workspace=workspace, restart=index)
-                lower_bound = -np.inf
-            run = run_em(X, sample_weight, total_weight, start, covariance_type, tol=tol,
-                         max_iter=max_iter, reg_covar=reg_covar, n_threads=n_threads,
-                         workspace=workspace, lower_bound=lower_bound, progress=progress)
+            try:
+                if warm_params is not None:
+                    start, lower_bound = warm_params.copy(), warm_lower_bound
+                else:
+                    start = initial_parameters(
+                        source, n_components, covariance_type, init_params=init_params,
+                        weights_init=weights_init, means_init=means_init,
+                        precisions_init=precisions_init, reg_covar=reg_covar,
+                        rng=streams.restart(index), n_threads=n_threads,
+                        workspace=workspace, restart=index)
+                    lower_bound = -np.inf
+                run = run_em(source, start, covariance_type, tol=tol, max_iter=max_iter,
+                             reg_covar=reg_covar, n_threads=n_threads, workspace=workspace,
+                             lower_bound=lower_bound, progress=progress)
+            except DegenerateComponentsError as exc:
+                failed.append((index, exc))
+                continue
             progress.init_end(run.lower_bound, run.converged)
+            if run.reseeder.collapsed:
+                reseeded.append(index)
             if best is None or run.lower_bound > best.lower_bound:
                 best = run
+    if best is None:
+        raise _degenerate_fit_error(failed, n_runs, covariance_type, reg_covar)
+    if failed or reseeded:
+        # One ReseedWarning per fit, whatever the number of restarts it concerns.
+        parts = []
+        if reseeded:
+            parts.append(
+                f"components collapsed in {len(reseeded)} of {n_runs} initialization(s) "
+                f"(a covariance was not positive definite after adding reg_covar="
+                f"{reg_covar!r}) and were re-seeded at the points the model explained "
+                f"worst{'' if best.reseeder.collapsed else ' (not in the run kept)'}, "
+                "which can move a fit to another optimum")
+        if failed:
+            parts.append(
+                f"{len(failed)} of {n_runs} initialization(s) failed and were dropped "
+                f"({_describe_collapse(failed[0][1])} in restart {failed[0][0]}"
+                f"{' and others' if len(failed) > 1 else ''}); the fit kept the best of "
+                f"the other {n_runs - len(failed)}")
+        message = "; ".join(parts)
+        warnings.warn(f"{message[0].upper()}{message[1:]}; to keep such components "
+                      f"instead, increase reg_covar (now {reg_covar!r}).",
+                      ReseedWarning, stacklevel=3)
     if not best.converged and max_iter > 0:
         warnings.warn(
             f"Best of {n_runs} initialization(s) did not converge in max_iter={max_iter} "

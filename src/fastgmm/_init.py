@@ -16,13 +16,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._kernels import assignment_statistics
+from ._kernels import assignment_statistics, n_statistics
 from ._kernels import kmeans as kmeans_kernels
 from ._covariance import NK_EPS
 from ._mstep import (GaussianParams, covariance_kind, covariances_from_precision_cholesky,
                      precision_cholesky_from_precisions, split_statistics)
-
+from ._passes import CentresProblem, assignment_block, lloyd_block
 from ._reseed import ComponentReseeder, data_covariance, distinct_worst_rows
+from ._source import ArraySource, sample_size
 from ._validation import row_chunks
 
 _EMPTY = np.empty(0)
@@ -32,21 +33,52 @@ KMEANS_TOL = 1e-4
 SEEDING_SAMPLE_ROWS = 1 << 17  # Lloyd's seeds: k-means++ on at most this many rows
 
 
-def spawn_generators(random_state, n_streams):
+class RestartStreams:
     """Independent random generators, one per restart, derived from ``random_state``.
 
-    Restart ``i`` always gets the same stream for the same ``random_state``, so the
-    result does not depend on how restarts are scheduled.
+    Restart ``i`` always gets the same stream for the same ``random_state`` (the
+    ``i``-th child of its ``SeedSequence``, as ``SeedSequence.spawn`` would make it), so
+    the result does not depend on how restarts are scheduled; streams are made when
+    a restart asks for one, so ``n_init`` costs nothing up front.
+
+    Parameters
+    ----------
+    random_state : None, int, numpy RandomState or Generator
+        An int seeds the streams; a RandomState or Generator is drawn from once.
     """
-    if isinstance(random_state, np.random.Generator):
-        seed = np.random.SeedSequence(int(random_state.integers(2 ** 63)))
-    elif isinstance(random_state, np.random.RandomState):
-        seed = np.random.SeedSequence(int(random_state.randint(2 ** 31 - 1)))
-    elif random_state is None:
-        seed = np.random.SeedSequence()
-    else:
-        seed = np.random.SeedSequence(int(random_state))
-    return [np.random.default_rng(child) for child in seed.spawn(n_streams)]
+
+    # Spawn key of the stream that draws a streamed source's sample: beyond any
+    # restart index (restarts use 0, 1, 2, ...).
+    _SAMPLE_KEY = 2 ** 63
+
+    def __init__(self, random_state):
+        if isinstance(random_state, np.random.Generator):
+            self.seed = np.random.SeedSequence(int(random_state.integers(2 ** 63)))
+        elif isinstance(random_state, np.random.RandomState):
+            self.seed = np.random.SeedSequence(int(random_state.randint(2 ** 31 - 1)))
+        elif random_state is None:
+            self.seed = np.random.SeedSequence()
+        else:
+            self.seed = np.random.SeedSequence(int(random_state))
+
+    def _child(self, key):
+        return np.random.default_rng(np.random.SeedSequence(
+            self.seed.entropy, spawn_key=self.seed.spawn_key + (key,),
+            pool_size=self.seed.pool_size))
+
+    def restart(self, index):
+        """The generator of restart ``index``."""
+        return self._child(index)
+
+    def sample_stream(self):
+        """The generator of a streamed source's row sample (shared by the restarts)."""
+        return self._child(self._SAMPLE_KEY)
+
+
+def spawn_generators(random_state, n_streams):
+    """The generators of restarts ``0 .. n_streams - 1`` (see ``RestartStreams``)."""
+    streams = RestartStreams(random_state)
+    return [streams.restart(index) for index in range(n_streams)]
 
 
 # ---------------------------------------------------------------------------------
@@ -110,7 +142,7 @@ class KMeansBuffers:
             if weights.size and not np.any(weights > 0):
                 weights = self._sample_weight          # the sample missed every weight
                 step = 1
-            self._variances = data_covariance(self._X[::step], weights, "diag")
+            self._variances = data_covariance(ArraySource(self._X[::step], weights), "diag")
         return self._variances
 
     def standardizing_scale(self):
@@ -393,10 +425,10 @@ def kmeans(X, sample_weight, n_clusters, rng, n_threads, buffers=None, *,
 # From responsibilities to parameters
 # ---------------------------------------------------------------------------------
 
-def parameters_from_assignment(X, sample_weight, n_components, covariance_type,
-                               reg_covar, n_threads, workspace, *, labels=None, resp=None,
-                               shift=None):
-    """One M-step on given responsibilities (hard ``labels`` or soft ``resp``).
+def parameters_from_assignment(source, n_components, covariance_type, reg_covar, n_threads,
+                               workspace, *, labels=None, resp=None, shift=None):
+    """One M-step on given responsibilities (hard ``labels`` or soft ``resp``) of the
+    rows of an in-memory source.
 
     Without ``shift``, two passes: the first finds the means, the second accumulates
     the covariances about them, so that no cancellation occurs however far the data
@@ -408,14 +440,14 @@ def parameters_from_assignment(X, sample_weight, n_components, covariance_type,
 
     Parameters
     ----------
-    X : ndarray of shape (n_samples, n_features)
-    sample_weight : ndarray of shape (n_samples,) or (0,)
+    source : ArraySource
+        In memory (``source.X`` is read whole).
     n_components : int
     covariance_type : str
     reg_covar : float
     n_threads : int
-    workspace : Workspace
-        Statistics buffers of the fit (``_em.Workspace``).
+    workspace : _em.Workspace
+        Statistics buffers of the fit.
     labels : ndarray of shape (n_samples,) or None
         Hard assignment; a negative label assigns the row to no component.
     resp : ndarray of shape (n_samples, n_components) or None
@@ -426,28 +458,105 @@ def parameters_from_assignment(X, sample_weight, n_components, covariance_type,
     -------
     GaussianParams
     """
+    X, sample_weight = source.X, source.sample_weight
     kind = covariance_kind(covariance_type)
     n_samples, n_features = X.shape
     if labels is None:
         labels = _EMPTY_LABELS
     if resp is None:
         resp = np.empty((0, n_components))
-    total_weight = float(n_samples if sample_weight.size == 0 else sample_weight.sum())
-    reseeder = ComponentReseeder(X, sample_weight, total_weight, n_components,
-                                 covariance_type, reg_covar, n_threads)
+    stats = workspace.stats
+    block_stats = workspace.scratch.block_stats(n_samples, stats.size)
+    reseeder = ComponentReseeder(source, n_components, covariance_type, reg_covar, n_threads)
     if shift is None:
         # First pass: the means alone (statistics about 0, no covariance), so that
         # the second accumulates the covariances about them.
         shift = np.zeros((n_components, n_features))
-        assignment_statistics(X, sample_weight, shift, labels, resp, kind,
-                              workspace.block_stats, workspace.stats, n_threads)
-        _, nk, s1, _ = split_statistics(workspace.stats, covariance_type, n_components,
-                                        n_features)
+        assignment_statistics(X, sample_weight, shift, labels, resp, kind, block_stats,
+                              stats, n_threads)
+        _, nk, s1, _ = split_statistics(stats, covariance_type, n_components, n_features)
         shift = s1 / (nk + NK_EPS)[:, None]
     shift = np.ascontiguousarray(shift, dtype=np.float64)
-    assignment_statistics(X, sample_weight, shift, labels, resp, kind,
-                          workspace.block_stats, workspace.stats, n_threads)
-    return reseeder.maximize(workspace.stats, shift)
+    assignment_statistics(X, sample_weight, shift, labels, resp, kind, block_stats, stats,
+                          n_threads)
+    return reseeder.maximize(stats, shift)
+
+
+def refine_centres(source, centres, scale, *, tol, max_iter, n_threads):
+    """Lloyd iterations over every row of a (streamed) source from ``centres``.
+
+    Each iteration is one pass (``_passes.lloyd_block``: nearest centres and the
+    cluster sums, with no per-row state); it stops when the squared centre shift
+    summed over the clusters is at most ``tol`` (absolute), or after ``max_iter``
+    passes. An empty cluster keeps its centre.
+
+    Parameters
+    ----------
+    source : row source
+    centres : ndarray of shape (n_clusters, n_features)
+        In the clustering's coordinates ``X * scale``.
+    scale : ndarray of shape (n_features,) or (0,)
+    tol : float
+    max_iter : int
+    n_threads : int
+
+    Returns
+    -------
+    centres : ndarray of shape (n_clusters, n_features)
+    n_iter : int
+    """
+    K, d = centres.shape
+    stats = np.empty(kmeans_kernels.lloyd_statistics_length(K, d))
+    n_iter = 0
+    for n_iter in range(1, max_iter + 1):
+        source.reduce(lloyd_block, CentresProblem(0, centres, scale, n_threads), stats)
+        counts, sums = stats[2:2 + K], stats[2 + K:2 + K + K * d].reshape(K, d)
+        members = stats[2 + K + K * d:]
+        new_centres = centres.copy()
+        full = members > 0
+        new_centres[full] = sums[full] / counts[full, None]
+        shift = float(np.sum((new_centres - centres) ** 2))
+        centres = new_centres
+        if shift <= tol:
+            break
+    return centres, n_iter
+
+
+def _streamed_parameters(source, n_components, covariance_type, *, init_params, reg_covar,
+                         rng, n_threads, workspace, restart):
+    """Initial parameters for a streamed source (memory map, chunks, dask): the
+    in-memory initialization of a bounded uniform sample; for "kmeans", its centres
+    are then refined by Lloyd passes over all the rows and the initial M-step is the
+    hard assignment of every row to them (one more pass)."""
+    X_sample, w_sample = source.sample(
+        sample_size(source.n_samples, source.n_features, n_components), rng)
+    sample = ArraySource(X_sample, w_sample, streamed=False)
+    if sample.total_weight <= 0 or (
+            w_sample.size and np.count_nonzero(w_sample) < n_components):
+        raise ValueError(
+            f"the initialization sample of {X_sample.shape[0]} rows holds fewer than "
+            f"n_components={n_components} rows with positive sample weight; give more "
+            "rows a positive weight, or pass means_init, weights_init and precisions_init.")
+    if init_params != "kmeans":
+        return _in_memory_parameters(sample, n_components, covariance_type,
+                                     init_params=init_params, reg_covar=reg_covar, rng=rng,
+                                     n_threads=n_threads, workspace=workspace,
+                                     restart=restart)
+    standardize = restart % 2 == 1 and covariance_type != "spherical"
+    buffers = KMeansBuffers(X_sample, w_sample, n_components)
+    result = kmeans(X_sample, w_sample, n_components, rng, n_threads, buffers,
+                    standardize=standardize)
+    scale = buffers.standardizing_scale() if standardize else _EMPTY
+    unit = np.ones(source.n_features) if scale.size == 0 else scale
+    tol = KMEANS_TOL * float(np.mean(buffers.variances * unit * unit))
+    centres, _ = refine_centres(source, result.centers * unit, scale, tol=tol,
+                                max_iter=KMEANS_MAX_ITER, n_threads=n_threads)
+    stats = np.empty(n_statistics(covariance_type, n_components, source.n_features))
+    source.reduce(assignment_block, CentresProblem(covariance_kind(covariance_type), centres,
+                                                   scale, n_threads),
+                  stats, workspace.scratch)
+    reseeder = ComponentReseeder(source, n_components, covariance_type, reg_covar, n_threads)
+    return reseeder.maximize(stats, np.ascontiguousarray(centres / unit))
 
 
 def _kmeans_buffers(workspace, X, sample_weight, n_clusters):
@@ -456,15 +565,50 @@ def _kmeans_buffers(workspace, X, sample_weight, n_clusters):
     return workspace.kmeans
 
 
-def initial_parameters(X, sample_weight, n_components, covariance_type, *, init_params,
+def _in_memory_parameters(source, n_components, covariance_type, *, init_params,
+                          reg_covar, rng, n_threads, workspace, restart):
+    """Initial parameters from all the rows of an in-memory source (see
+    ``initial_parameters``)."""
+    X, sample_weight = source.X, source.sample_weight
+    n_samples = X.shape[0]
+    fit_args = (source, n_components, covariance_type, reg_covar, n_threads, workspace)
+    if init_params == "random":
+        resp = rng.uniform(size=(n_samples, n_components))
+        resp /= resp.sum(axis=1, keepdims=True)
+        return parameters_from_assignment(*fit_args, resp=resp)
+    if init_params == "kmeans":
+        standardize = restart % 2 == 1 and covariance_type != "spherical"
+        result = kmeans(X, sample_weight, n_components, rng, n_threads,
+                        _kmeans_buffers(workspace, X, sample_weight, n_components),
+                        standardize=standardize)
+        return parameters_from_assignment(*fit_args, labels=result.labels,
+                                          shift=result.centers)
+    if init_params == "k-means++":
+        centers, seeds = kmeans_plusplus(
+            X, sample_weight, n_components, rng, n_threads,
+            _kmeans_buffers(workspace, X, sample_weight, n_components))
+    else:  # random_from_data
+        candidates = (np.arange(n_samples) if sample_weight.size == 0
+                      else np.flatnonzero(sample_weight > 0))
+        seeds = rng.choice(candidates, size=n_components, replace=False)
+        centers = X[seeds]
+    labels = np.full(n_samples, -1, dtype=np.intp)
+    labels[seeds] = np.arange(n_components)
+    return parameters_from_assignment(*fit_args, labels=labels, shift=centers)
+
+
+def initial_parameters(source, n_components, covariance_type, *, init_params,
                        weights_init, means_init, precisions_init, reg_covar, rng,
                        n_threads, workspace, restart=0):
     """Initial GaussianParams for one EM run.
 
+    An in-memory source is initialized on all of its rows; a streamed one (memory
+    map, chunks, dask array) from a bounded uniform sample plus passes (see
+    ``_streamed_parameters``).
+
     Parameters
     ----------
-    X : ndarray of shape (n_samples, n_features)
-    sample_weight : ndarray of shape (n_samples,) or (0,)
+    source : row source (``_source``)
     n_components : int
     covariance_type : str
     init_params : {"kmeans", "k-means++", "random", "random_from_data"}
@@ -493,38 +637,15 @@ def initial_parameters(X, sample_weight, n_components, covariance_type, *, init_
     -------
     GaussianParams
     """
-    n_samples = X.shape[0]
     all_given = (weights_init is not None and means_init is not None
                  and precisions_init is not None)
-    fit_args = (X, sample_weight, n_components, covariance_type, reg_covar, n_threads,
-                workspace)
     if all_given:
         params = None
-    elif init_params == "random":
-        resp = rng.uniform(size=(n_samples, n_components))
-        resp /= resp.sum(axis=1, keepdims=True)
-        params = parameters_from_assignment(*fit_args, resp=resp)
-    elif init_params == "kmeans":
-        standardize = restart % 2 == 1 and covariance_type != "spherical"
-        result = kmeans(X, sample_weight, n_components, rng, n_threads,
-                        _kmeans_buffers(workspace, X, sample_weight, n_components),
-                        standardize=standardize)
-        params = parameters_from_assignment(*fit_args, labels=result.labels,
-                                            shift=result.centers)
     else:
-        if init_params == "k-means++":
-            centers, seeds = kmeans_plusplus(
-                X, sample_weight, n_components, rng, n_threads,
-                _kmeans_buffers(workspace, X, sample_weight, n_components))
-        else:  # random_from_data
-            candidates = (np.arange(n_samples) if sample_weight.size == 0
-                          else np.flatnonzero(sample_weight > 0))
-            seeds = rng.choice(candidates, size=n_components, replace=False)
-            centers = X[seeds]
-        labels = np.full(n_samples, -1, dtype=np.intp)
-        labels[seeds] = np.arange(n_components)
-        params = parameters_from_assignment(*fit_args, labels=labels, shift=centers)
-
+        start = _in_memory_parameters if source.in_memory else _streamed_parameters
+        params = start(source, n_components, covariance_type, init_params=init_params,
+                       reg_covar=reg_covar, rng=rng, n_threads=n_threads,
+                       workspace=workspace, restart=restart)
     weights = params.weights if weights_init is None else weights_init.copy()
     means = params.means if means_init is None else means_init.copy()
     if precisions_init is None:

@@ -6,14 +6,17 @@ import inspect
 import numpy as np
 
 from ._em import fit_mixture
-from ._kernels import estimate_log_prob, uses_blas
+from ._init import RestartStreams
+from ._kernels import uses_blas
 from ._mstep import (GaussianParams, covariance_diagonals, covariance_kind, n_parameters,
                      precisions_from_cholesky)
 from ._openmp_helpers import blas_single_thread, check_n_threads, effective_n_threads
+from ._passes import EStepProblem, estep_rows_block, log_likelihood_block
+from ._source import as_source
 from ._validation import (COVARIANCE_TYPES, INIT_METHODS, MAX_REG_COVAR, NotFittedError,
-                          check_choice, check_data, check_fit_scale, check_int,
+                          check_choice, check_fit_scale, check_int,
                           check_means_init, check_precisions_init,
-                          check_random_state_param, check_real, check_sample_weight,
+                          check_random_state_param, check_real,
                           check_weights_init)
 
 _EMPTY = np.empty(0)
@@ -188,8 +191,9 @@ class GaussianMixture:
                 changed.append(f"{name}={shown}")
         return f"GaussianMixture({', '.join(changed)})"
 
-    def _check_parameters(self, n_features):
-        """Validate the hyper-parameters.
+    def _check_parameters(self, n_features=None):
+        """Validate the scalar hyper-parameters (and, given ``n_features``, the initial
+        parameters too: ``_check_initial_parameters``).
 
         Returns
         -------
@@ -197,12 +201,9 @@ class GaussianMixture:
             n_components, tol, reg_covar, max_iter, n_init, verbose and
             verbose_interval as plain Python numbers (numpy integer scalars such as
             np.uint8 would overflow in arithmetic further down).
-        weights, means, precisions : ndarray or None
-            The validated init arrays.
         """
-        K = check_int(self.n_components, "n_components", low=1)
         numbers = dict(
-            n_components=K,
+            n_components=check_int(self.n_components, "n_components", low=1),
             tol=check_real(self.tol, "tol", low=0.0),
             reg_covar=check_real(self.reg_covar, "reg_covar", low=0.0, high=MAX_REG_COVAR),
             max_iter=check_int(self.max_iter, "max_iter", low=0),
@@ -216,15 +217,22 @@ class GaussianMixture:
         numbers["verbose_interval"] = check_int(self.verbose_interval, "verbose_interval",
                                                 low=1)
         check_n_threads(self.n_threads)
+        if n_features is not None:
+            self._check_initial_parameters(numbers["n_components"], n_features)
+        return numbers
+
+    def _check_initial_parameters(self, n_components, n_features):
+        """The validated ``weights_init``, ``means_init``, ``precisions_init`` (each an
+        ndarray or None)."""
         weights = means = precisions = None
         if self.weights_init is not None:
-            weights = check_weights_init(self.weights_init, K)
+            weights = check_weights_init(self.weights_init, n_components)
         if self.means_init is not None:
-            means = check_means_init(self.means_init, K, n_features)
+            means = check_means_init(self.means_init, n_components, n_features)
         if self.precisions_init is not None:
             precisions = check_precisions_init(self.precisions_init, self.covariance_type,
-                                               K, n_features)
-        return numbers, weights, means, precisions
+                                               n_components, n_features)
+        return weights, means, precisions
 
     # ------------------------------------------------------------------- fitting
     def fit(self, X, y=None, sample_weight=None):
@@ -243,33 +251,34 @@ class GaussianMixture:
         self : GaussianMixture
         """
         feature_names = _feature_names(X)
-        X = check_data(X)
-        n_samples, n_features = X.shape
-        numbers, weights_init, means_init, precisions_init = self._check_parameters(
-            n_features)
+        numbers = self._check_parameters()
         K = numbers["n_components"]
-        sample_weight = check_sample_weight(sample_weight, n_samples)
-        n_rows = n_samples if sample_weight.size == 0 else int(np.count_nonzero(sample_weight))
+        warm = self.warm_start and hasattr(self, "converged_")
+        streams = None if warm else RestartStreams(self.random_state)
+        # X -> rows in blocks (validated): an array or memory map, a chunk stream, a
+        # dask collection. Every pass of the fit reads the rows through ``source``.
+        source = as_source(X, sample_weight, n_components=K, streams=streams)
+        n_features = source.n_features
+        weights_init, means_init, precisions_init = self._check_initial_parameters(
+            K, n_features)
+        n_rows = source.n_positive
         if n_rows < K:
             raise ValueError(
                 f"Expected n_samples >= n_components but got n_components = "
                 f"{K}, n_samples = {n_rows}"
-                + (" (rows with positive sample_weight)" if sample_weight.size else "")
+                + (" (rows with positive sample_weight)" if source.weighted else "")
                 + "; use fewer components or more data."
             )
-        total_weight = float(n_samples if sample_weight.size == 0 else sample_weight.sum())
-        check_fit_scale(X, total_weight, numbers["reg_covar"],
-                        covariance_type=self.covariance_type, means_init=means_init,
-                        precisions_init=precisions_init)
-        warm = self.warm_start and hasattr(self, "converged_")
+        check_fit_scale(source, numbers["reg_covar"], covariance_type=self.covariance_type,
+                        means_init=means_init, precisions_init=precisions_init)
         if warm:
             self._check_warm_start(n_features)
         best = fit_mixture(
-            X, sample_weight, K, self.covariance_type,
+            source, K, self.covariance_type,
             tol=numbers["tol"], reg_covar=numbers["reg_covar"],
             max_iter=numbers["max_iter"], n_init=numbers["n_init"],
             init_params=self.init_params, weights_init=weights_init, means_init=means_init,
-            precisions_init=precisions_init, random_state=self.random_state,
+            precisions_init=precisions_init, streams=streams,
             n_threads=effective_n_threads(self.n_threads),
             warm_params=self._params() if warm else None,
             warm_lower_bound=self.lower_bound_ if warm else -np.inf,
@@ -353,9 +362,10 @@ class GaussianMixture:
                 f"{fitted!r} again, or call fit to refit the model."
             )
 
-    def _validated(self, X):
-        """``X`` checked against the fitted model (fitted, same number of features and,
-        for data with column names, the same names as in fit)."""
+    def _validated(self, X, sample_weight=None):
+        """The row source of ``X`` checked against the fitted model (fitted, same
+        number of features and, for data with column names, the same names as in
+        fit)."""
         self._check_fitted()
         names = _feature_names(X)
         fitted = getattr(self, "feature_names_in_", None)
@@ -364,37 +374,62 @@ class GaussianMixture:
                 f"X has feature names {list(names)}, but this GaussianMixture was fitted "
                 f"with {list(fitted)}; pass the columns of the training data, in that "
                 "order.")
-        return check_data(X, n_features=self.n_features_in_)
+        return as_source(X, sample_weight, n_features=self.n_features_in_)
 
-    def _estep(self, X, *, log_norm=False, resp=False, labels=False):
-        """Run the E-step kernel on validated ``X``: (log_norm, resp, labels).
-
-        Each output is computed when asked for (else empty). A row whose log-density
-        is not finite (its squared Mahalanobis distance to every component overflows
-        float64) makes every output meaningless, and is reported instead of returned
-        as NaN.
-        """
-        n = X.shape[0]
-        K = self.weights_.shape[0]
-        out_log_norm = np.empty(n) if log_norm else _EMPTY
-        out_resp = np.empty((n, K)) if resp else np.empty((0, K))
-        out_labels = np.empty(n, dtype=np.intp) if labels else _EMPTY_LABELS
+    def _estep_problem(self, source):
         means, prec_chol, log_const = self._params().kernel_arguments(self.covariance_type)
-        guard = (blas_single_thread() if uses_blas(self.covariance_type, X.shape[1])
-                 else contextlib.nullcontext())
-        with guard:
-            n_bad, first_bad = estimate_log_prob(
-                X, means, prec_chol, log_const, covariance_kind(self.covariance_type),
-                out_log_norm, out_resp, out_labels, effective_n_threads(self.n_threads))
+        return EStepProblem(covariance_kind(self.covariance_type), means, prec_chol,
+                            log_const, None, effective_n_threads(self.n_threads))
+
+    def _blas_guard(self, n_features):
+        return (blas_single_thread() if uses_blas(self.covariance_type, n_features)
+                else contextlib.nullcontext())
+
+    def _estep(self, source, *, log_norm=False, resp=False, labels=False):
+        """Run the E-step over the rows of ``source``: (log_norm, resp, labels).
+
+        Each output is computed when asked for (else empty), block by block (Ctrl-C
+        stops a long call between blocks). A row whose log-density is not finite
+        (its squared Mahalanobis distance to every component overflows float64)
+        makes every output meaningless, and is reported instead of returned as NaN.
+        A dask source returns lazy dask arrays.
+        """
+        problem = self._estep_problem(source)
+        lazy = getattr(source, "lazy_estep", None)
+        if lazy is not None:
+            return lazy(problem, log_norm=log_norm, resp=resp, labels=labels)
+        n = source.n_samples
+        K = self.weights_.shape[0]
+        outputs = [np.empty(n) if log_norm else _EMPTY,
+                   np.empty((n, K)) if resp else np.empty((0, K)),
+                   np.empty(n, dtype=np.intp) if labels else _EMPTY_LABELS]
+        with self._blas_guard(source.n_features):
+            results = source.map_rows(estep_rows_block, problem, outputs)
+        n_bad = sum(count for count, _ in results)
         if n_bad:
-            raise ValueError(
-                f"X has {n_bad} row(s) (first: row {first_bad}) so far from every "
-                "component that their log-density underflows float64 (the squared "
-                "Mahalanobis distance overflows); no probability can be computed for them. "
-                "Check that X has the units and scale of the training data, or drop those "
-                "rows."
-            )
-        return out_log_norm, out_resp, out_labels
+            first_bad = min(first for count, first in results if count)
+            raise self._underflow_error(n_bad, f" (first: row {first_bad})")
+        return tuple(outputs)
+
+    @staticmethod
+    def _underflow_error(n_bad, where=""):
+        return ValueError(
+            f"X has {n_bad} row(s){where} so far from every "
+            "component that their log-density underflows float64 (the squared "
+            "Mahalanobis distance overflows); no probability can be computed for them. "
+            "Check that X has the units and scale of the training data, or drop those "
+            "rows."
+        )
+
+    def _log_likelihood(self, source):
+        """``sum_n w_n log p(x_n)`` over the rows of ``source`` (no per-row array)."""
+        out = np.empty(2)
+        with self._blas_guard(source.n_features):
+            source.reduce(log_likelihood_block, self._estep_problem(source), out)
+        if out[1]:
+            self._estep(source, log_norm=True)     # raises, naming the first such row
+            raise self._underflow_error(int(out[1]))
+        return float(out[0])
 
     def score_samples(self, X):
         """Log-likelihood ``log p(x)`` of every sample.
@@ -422,12 +457,8 @@ class GaussianMixture:
         -------
         float
         """
-        X = self._validated(X)
-        weights = check_sample_weight(sample_weight, X.shape[0])
-        log_prob = self._estep(X, log_norm=True)[0]
-        if weights.size == 0:
-            return float(log_prob.mean())
-        return float(np.dot(weights, log_prob) / weights.sum())
+        source = self._validated(X, sample_weight)
+        return self._log_likelihood(source) / source.total_weight
 
     def predict(self, X):
         """Most probable component of every sample.
@@ -495,9 +526,8 @@ class GaussianMixture:
 
     def _information_criterion(self, X, penalty):
         """-2 log-likelihood of ``X`` plus ``penalty(n_samples)``."""
-        X = self._validated(X)
-        log_prob = self._estep(X, log_norm=True)[0]
-        return float(-2 * log_prob.mean() * X.shape[0] + penalty(X.shape[0]))
+        source = self._validated(X)
+        return float(-2 * self._log_likelihood(source) + penalty(source.n_samples))
 
     def bic(self, X):
         """Bayesian information criterion on ``X`` (lower is better).

@@ -14,30 +14,28 @@ chosen mass, mean and covariance), so one M-step code path produces every
 parameter. A run re-seeds at most ``n_components + 2`` times; a component that
 keeps collapsing after that (e.g. fewer distinct points than components with
 ``reg_covar=0``) raises ``DegenerateComponentsError``, which the estimator turns
-into a ValueError that says to increase ``reg_covar``. Re-seeding a collapsed
-component during EM (not an empty one) emits one ``ReseedWarning`` per run: the
-fit may then end in another optimum than the data's degenerate one.
+into a ValueError that says to increase ``reg_covar``. The reseeder records the
+collapsed components it re-seeds (not the empty ones); the fit then emits one
+``ReseedWarning`` (``_em``): it may end in another optimum than the data's
+degenerate one.
 """
-
-import warnings
 
 import numpy as np
 
-from ._kernels import estimate_log_prob
-from ._mstep import (DegenerateComponentsError, covariance_kind, estimate_parameters,
-                     split_statistics)
-from ._validation import ReseedWarning, row_chunks
+from ._mstep import (DegenerateComponentsError, covariance_kind,
+                     estimate_parameters, split_statistics)
+from ._passes import (EStepProblem, MomentsProblem, WorstRowsProblem, block_worst_rows,
+                      merge_worst_rows, moments_block, worst_rows_block)
+from ._source import ArraySource
 
 # A component is dead when it holds less than this fraction of the total weight: its
 # statistics are then below the rounding error of the totals.
 DEAD_FRACTION = 1e-12
 
-_EMPTY = np.empty(0)
-_EMPTY_LABELS = np.empty(0, dtype=np.intp)
-
 
 def distinct_worst_rows(X, badness, sample_weight, n_rows, *, floor=-np.inf):
-    """Up to ``n_rows`` rows with the largest ``badness``, pairwise distinct in value.
+    """Up to ``n_rows`` rows of an in-memory ``X`` with the largest ``badness``,
+    pairwise distinct in value.
 
     Deterministic: ordered by decreasing badness, then by row index. Rows with zero
     weight, or with ``badness <= floor``, are never chosen.
@@ -57,43 +55,21 @@ def distinct_worst_rows(X, badness, sample_weight, n_rows, *, floor=-np.inf):
     ndarray of shape (m,), m <= n_rows
         Row indices, worst first.
     """
-    n = X.shape[0]
-    score = np.where(np.isfinite(badness), badness, -np.inf)
-    if sample_weight.size:
-        score = np.where(sample_weight > 0, score, -np.inf)
-    chosen = []
-    size = min(n, 4 * n_rows + 16)
-    while n_rows > 0:
-        top = (np.argpartition(-score, size - 1)[:size] if size < n
-               else np.arange(n))
-        top = top[np.lexsort((top, -score[top]))]
-        chosen = []
-        for row in top:
-            if not score[row] > floor:
-                break
-            if any(np.array_equal(X[row], X[other]) for other in chosen):
-                continue
-            chosen.append(int(row))
-            if len(chosen) == n_rows:
-                break
-        if len(chosen) == n_rows or size == n or not score[top[-1]] > floor:
-            break
-        size = min(n, 4 * size)
-    return np.asarray(chosen, dtype=np.intp)
+    return block_worst_rows(X, badness, sample_weight, 0, n_rows, floor).positions
 
 
-def data_covariance(X, sample_weight, covariance_type):
-    """Weighted covariance of all of ``X``, in the form of ``covariance_type``.
+def data_covariance(source, covariance_type):
+    """Weighted covariance of all the rows of ``source``, in the form of
+    ``covariance_type``.
 
-    Two passes over row chunks (the mean, then the centred second moments): no
+    Two passes (the mean, then the centred second moments), in row chunks: no
     n_samples x n_features temporary, no cancellation however far X lies from 0.
 
     Parameters
     ----------
-    X : ndarray of shape (n_samples, n_features)
-        Any strides; float32 rows are accumulated in float64.
-    sample_weight : ndarray of shape (n_samples,) or (0,)
-        Weights with a positive sum (empty: unit weights).
+    source : row source (``_source``) or ndarray of shape (n_samples, n_features)
+        An array (any strides; float32 rows are accumulated in float64) is read with
+        unit weights.
     covariance_type : {"full", "tied", "diag", "spherical"}
 
     Returns
@@ -101,24 +77,17 @@ def data_covariance(X, sample_weight, covariance_type):
     ndarray
         full, tied: (n_features, n_features); diag: (n_features,); spherical: ().
     """
-    n_samples, n_features = X.shape
-    weighted = sample_weight.size > 0
-    total = float(sample_weight.sum()) if weighted else float(n_samples)
+    if isinstance(source, np.ndarray):
+        source = ArraySource(source)
+    d = source.n_features
     full = covariance_type in ("full", "tied")
-    chunks = row_chunks(n_samples, n_features)
-    mean = np.zeros(n_features)
-    for start, stop in chunks:
-        rows = X[start:stop]
-        mean += (sample_weight[start:stop] @ rows if weighted
-                 else rows.sum(axis=0, dtype=np.float64))
-    mean /= total
-    second = np.zeros((n_features, n_features) if full else n_features)
-    for start, stop in chunks:
-        centred = X[start:stop] - mean
-        scaled = centred * sample_weight[start:stop, None] if weighted else centred
-        second += scaled.T @ centred if full else np.einsum("nd,nd->d", scaled, centred)
-    cov = second / total
+    first = source.reduce(moments_block, MomentsProblem(None, False), np.empty(1 + d))
+    mean = first[1:] / first[0]
+    second = source.reduce(moments_block, MomentsProblem(mean, full),
+                           np.empty(d * d if full else d))
+    cov = second / first[0]
     if full:
+        cov = cov.reshape(d, d)
         return 0.5 * (cov + cov.T)
     return cov if covariance_type == "diag" else np.float64(cov.mean())
 
@@ -176,29 +145,34 @@ class ComponentReseeder:
 
     Parameters
     ----------
-    X : ndarray of shape (n_samples, n_features)
-    sample_weight : ndarray of shape (n_samples,) or (0,)
-    total_weight : float
+    source : row source (``_source``)
+        The rows of the fit: re-seeding reads them for the worst-explained rows and,
+        when no healthy component is left, for the data's covariance.
     n_components : int
     covariance_type : str
     reg_covar : float
     n_threads : int
+
+    Attributes
+    ----------
+    n_events : int
+        Re-seeding events of this run (at most ``n_components + 2``).
+    collapsed : list of int
+        Components re-seeded because they collapsed (not only emptied), in order.
     """
 
-    def __init__(self, X, sample_weight, total_weight, n_components, covariance_type,
-                 reg_covar, n_threads):
-        self.X = X
-        self.sample_weight = sample_weight
-        self.total_weight = total_weight
+    def __init__(self, source, n_components, covariance_type, reg_covar, n_threads):
+        self.source = source
+        self.total_weight = source.total_weight
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.reg_covar = reg_covar
         self.n_threads = n_threads
         self.max_events = n_components + 2
         self.n_events = 0
+        self.collapsed = []
         self._seeded_for = None      # the parameters the cached seed rows were chosen for
         self._seed_rows = None
-        self._warned = False         # ReseedWarning: once per run
 
     def _bad_components(self, stats, shift):
         """(new parameters or None, sorted bad components, whether some collapsed)."""
@@ -216,19 +190,21 @@ class ComponentReseeder:
     def _data_covariance(self):
         """The data's covariance, regularized like a fitted component's (the
         pseudo-component statistics expect ``reg_covar`` included)."""
-        cov = data_covariance(self.X, self.sample_weight, self.covariance_type)
+        cov = data_covariance(self.source, self.covariance_type)
         if self.covariance_type in ("full", "tied"):
             return cov + self.reg_covar * np.eye(cov.shape[0])
         return cov + self.reg_covar
 
     def _worst_rows(self, params, n_rows):
-        """Rows worst explained by ``params`` (lowest log-likelihood), distinct."""
+        """Values (m, d) of the rows worst explained by ``params`` (lowest
+        log-likelihood), distinct, worst first: one pass over the source."""
         means, prec_chol, log_const = params.kernel_arguments(self.covariance_type)
-        log_prob = np.empty(self.X.shape[0])
-        estimate_log_prob(self.X, means, prec_chol, log_const,
-                          covariance_kind(self.covariance_type), log_prob,
-                          np.empty((0, means.shape[0])), _EMPTY_LABELS, self.n_threads)
-        return distinct_worst_rows(self.X, -log_prob, self.sample_weight, n_rows)
+        problem = WorstRowsProblem(
+            EStepProblem(covariance_kind(self.covariance_type), means, prec_chol, log_const,
+                         None, self.n_threads), n_rows)
+        found = self.source.merge(worst_rows_block, problem,
+                                  lambda a, b: merge_worst_rows(a, b, n_rows))
+        return found.rows
 
     def maximize(self, stats, shift, params=None):
         """Parameters from statistics, with bad components re-seeded or repaired.
@@ -274,18 +250,12 @@ class ComponentReseeder:
                 self.n_events += 1
                 self._seeded_for = params
                 self._seed_rows = self._worst_rows(params, len(bad))
-                if collapsed and not self._warned:
-                    self._warned = True
-                    warnings.warn(
-                        f"Component(s) {bad} collapsed: the covariance is not positive "
-                        f"definite after adding reg_covar={self.reg_covar!r}. They were "
-                        "re-seeded at the points the model explains worst, which can "
-                        "move the fit to another optimum; increase reg_covar to keep "
-                        "such components instead.", ReseedWarning, stacklevel=6)
+                if collapsed:
+                    self.collapsed.extend(bad)
             rows = self._seed_rows[:len(bad)]
-            if rows.size < len(bad) and collapsed:
+            if rows.shape[0] < len(bad) and collapsed:
                 raise DegenerateComponentsError(bad)
-            bad = bad[:rows.size]
+            bad = bad[:rows.shape[0]]
             healthy = np.setdiff1d(np.arange(K), bad)
             # The healthy components' covariances of this M-step (of the previous
             # one when this one failed) are the scale of the data around them.
@@ -293,7 +263,7 @@ class ComponentReseeder:
             covariance = (_average_covariance(current, healthy, self.covariance_type)
                           if healthy.size else
                           self._data_covariance())
-            means = self.X[rows].astype(np.float64)
+            means = rows
             masses = np.full(len(bad), self.total_weight / K)
         stats = stats.copy()
         for component, mean, mass in zip(bad, means, masses):

@@ -204,7 +204,7 @@ def check_data(X, *, name="X", min_samples=1, n_features=None):
     return array
 
 
-def check_sample_weight(sample_weight, n_samples, *, name="sample_weight"):
+def check_sample_weight(sample_weight, n_samples, *, name="sample_weight", rescale=True):
     """Validate sample weights and bring them to a safe common scale.
 
     Mixture fits and weighted scores are invariant to multiplying every weight by
@@ -222,6 +222,9 @@ def check_sample_weight(sample_weight, n_samples, *, name="sample_weight"):
         Rows of the data the weights belong to.
     name : str
         Argument name for error messages.
+    rescale : bool
+        Whether to rescale (False: the weights of one chunk of a stream, which the
+        stream rescales once it has seen them all; an all-zero chunk is accepted).
 
     Returns
     -------
@@ -256,6 +259,8 @@ def check_sample_weight(sample_weight, n_samples, *, name="sample_weight"):
         raise ValueError(f"{name} contains {n_negative} negative value(s) (min "
                          f"{smallest!r}); pass non-negative weights (0 excludes a row).")
     largest = float(weights.max())
+    if not rescale:
+        return weights if weights is not sample_weight else weights.copy()
     if not largest > 0:
         raise ValueError(f"{name} is all zeros; give at least one row a positive weight.")
     # 2**(1 - e) with largest = m * 2**e, m in [0.5, 1): the largest weight becomes 2m.
@@ -423,7 +428,7 @@ def _max_precision(precisions, covariance_type):
     return float(precisions.max())
 
 
-def check_fit_scale(X, total_weight, reg_covar, *, covariance_type="full", means_init=None,
+def check_fit_scale(source, reg_covar, *, covariance_type="full", means_init=None,
                     precisions_init=None):
     """Refuse a fit that float64 cannot carry out, before it starts.
 
@@ -435,9 +440,9 @@ def check_fit_scale(X, total_weight, reg_covar, *, covariance_type="full", means
 
     Parameters
     ----------
-    X : ndarray of shape (n_samples, n_features), validated by ``check_data``
-    total_weight : float
-        Sum of the (normalized) sample weights, or n_samples.
+    source : row source (``_source``)
+        The validated rows: their shape, column ranges and ``total_weight`` (the sum
+        of the normalized sample weights, or n_samples).
     reg_covar : float
     covariance_type : {"full", "tied", "diag", "spherical"}
     means_init : ndarray of shape (n_components, n_features) or None
@@ -449,8 +454,9 @@ def check_fit_scale(X, total_weight, reg_covar, *, covariance_type="full", means
     ValueError
         Naming ``X``, ``means_init`` or ``precisions_init`` and how to rescale.
     """
-    n_samples, n_features = X.shape
-    low, high = column_ranges(X)
+    n_samples, n_features = source.n_samples, source.n_features
+    total_weight = source.total_weight
+    low, high = source.column_ranges()
     # Ranges are computed as (high/2 - low/2) * 2 in log space: no overflow.
     half_range = float(np.max(0.5 * high - 0.5 * low))
     magnitude = float(max(np.max(np.abs(low)), np.max(np.abs(high))))
