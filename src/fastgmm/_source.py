@@ -19,7 +19,7 @@ Sources:
   ``np.load(..., mmap_mode="r")``), cut into fixed row blocks of about 64 MiB that
   are views of it: nothing is copied. The blocks depend only on the shape of the
   problem, so an array and a memory map of the same data give bit-identical fits.
-* ``ChunkSource``: a callable (or a re-iterable) that yields row chunks, e.g. read
+* ``ChunkSource``: a callable that returns an iterator of row chunks, e.g. read
   from files of any format; one pass over the chunks per pass over X. The first
   pass validates every chunk and draws a bounded uniform sample of rows.
 * ``fastgmm.dask.DaskSource``: a dask array; each pass maps the block function over
@@ -31,6 +31,7 @@ streamed: their initialization clusters a bounded sample, then refines the centr
 with Lloyd passes over all the rows (``_init``).
 """
 
+import collections.abc
 import math
 import mmap
 
@@ -197,13 +198,15 @@ class ArraySource:
             return np.ascontiguousarray(self.X), self.sample_weight
         run = max(1, min(size // 64, 4096 // max(1, self.n_features * self.X.itemsize)))
         n_runs = -(-size // run)
-        starts = np.arange(n_runs, dtype=np.int64) * (n - run) // max(n_runs - 1, 1)
-        widths = np.diff(np.append(starts, n - run + 1))
-        offsets = starts + (rng.random(n_runs) * np.maximum(widths, 1)).astype(np.int64)
-        rows = (offsets[:, None] + np.arange(run)).ravel()
-        rows = np.unique(np.minimum(rows, n - 1)).astype(np.intp)
-        X = np.ascontiguousarray(self.X[rows])
-        return X, (self.sample_weight[rows] if self.weighted else _EMPTY)
+        # Run i starts at a uniform offset in stratum i of n_runs equal strata (runs
+        # never overlap: each stays inside its own stratum, which holds >= run rows).
+        edges = np.arange(n_runs + 1, dtype=np.int64) * n // n_runs
+        room = np.maximum(edges[1:] - edges[:-1] - run, 0) + 1
+        starts = edges[:-1] + (rng.random(n_runs) * room).astype(np.int64)
+        X = np.concatenate([self.X[a:a + run] for a in starts.tolist()])
+        w = (np.concatenate([self.sample_weight[a:a + run] for a in starts.tolist()])
+             if self.weighted else _EMPTY)
+        return np.ascontiguousarray(X), w
 
     def column_ranges(self):
         """Smallest and largest value of every column, float64 (n_features,) each."""
@@ -222,12 +225,12 @@ def _chunk_arrays(item, index):
 
 
 class ChunkSource:
-    """Rows yielded in chunks by a callable or a re-iterable, one pass at a time.
+    """Rows yielded in chunks by a callable, one pass at a time.
 
     Parameters
     ----------
-    chunks : callable or iterable
-        ``chunks()`` (or ``iter(chunks)``) returns a new iterator over the row chunks,
+    chunks : callable
+        ``chunks()`` returns a new iterator over the row chunks,
         each a 2-D array-like of shape (m, n_features), or a ``(rows, weights)`` pair;
         every pass must yield the same rows in the same order.
     sample_weight : array-like of shape (n_samples,) or None
@@ -334,15 +337,7 @@ class ChunkSource:
             self._sample = (np.ascontiguousarray(X_sample, dtype=self.dtype), w_sample)
 
     def _iterate(self):
-        if callable(self._chunks):
-            iterator = self._chunks()
-        else:
-            iterator = iter(self._chunks)
-            if iterator is self._chunks:
-                raise TypeError(
-                    f"{self.name} is a one-shot iterator: EM reads the rows once per "
-                    "iteration. Pass a callable that returns a new iterator of row chunks "
-                    "(e.g. lambda: read_chunks(path)) or a list of arrays.")
+        iterator = self._chunks()
         try:
             return iter(iterator)
         except TypeError:
@@ -480,8 +475,7 @@ def as_source(X, sample_weight=None, *, n_components=1, streams=None, n_features
     Parameters
     ----------
     X : array-like, np.memmap, dask array or dataframe, or callable
-        A callable (or a re-iterable that is not array-like) yields row chunks
-        (``ChunkSource``); a dask collection becomes a ``fastgmm.dask.DaskSource``;
+        A callable returns an iterator of row chunks (``ChunkSource``); a dask collection becomes a ``fastgmm.dask.DaskSource``;
         anything else is validated by ``check_data`` into an ``ArraySource``.
     sample_weight : array-like of shape (n_samples,) or None
     n_components : int
@@ -500,6 +494,13 @@ def as_source(X, sample_weight=None, *, n_components=1, streams=None, n_features
         from .dask import DaskSource
         return DaskSource(X, sample_weight, n_components=n_components, streams=streams,
                           n_features=n_features, name=name)
+    if isinstance(X, collections.abc.Iterator):
+        raise TypeError(
+            f"{name} is a one-shot iterator ({type(X).__name__}), which can be read only "
+            f"once. For rows that fit in memory pass an array, e.g. "
+            f"np.asarray(list({name})); for data read in chunks pass a callable that "
+            "returns a new iterator of 2-D row chunks each time it is called (EM reads "
+            "the rows once per iteration).")
     if callable(X) and not hasattr(X, "__array__") and not hasattr(X, "shape"):
         def rows(width):
             return sample_size(np.inf, width, n_components)

@@ -253,6 +253,8 @@ def check_sample_weight(sample_weight, n_samples, *, name="sample_weight", resca
     if n_bad:
         raise ValueError(f"{name} contains {n_bad} NaN or infinite value(s); pass finite, "
                          "non-negative weights (0 excludes a row).")
+    if weights.size == 0:       # an empty block of a stream
+        return weights if weights is not sample_weight else weights.copy()
     smallest = float(weights.min())
     if smallest < 0:      # counted only here: no n_samples-sized mask otherwise
         n_negative = int(np.count_nonzero(weights < 0))
