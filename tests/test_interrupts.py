@@ -1,0 +1,102 @@
+"""Ctrl-C during long calls other than fit: predictions stop between blocks of rows,
+k-means between its passes.
+
+Each case runs in a child process that reports every block (or k-means pass) it
+starts; the parent sends SIGINT after two of them and counts how many more start:
+a count, not a time limit, so a slow machine cannot fail it, and a call that ignored
+the signal would run through all of its blocks.
+"""
+
+import queue
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+
+import pytest
+
+_CHILD = textwrap.dedent("""
+    import signal, sys
+    import numpy as np
+    import fastgmm
+    import fastgmm._passes as passes
+    import fastgmm._source as source_module
+    import fastgmm._init as init_module
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    source_module.BLOCK_BYTES = 1          # blocks of 16384 rows
+    what = sys.argv[1]
+
+    def reporting(function, label):
+        def wrapper(*args, **kwargs):
+            print(label, flush=True)
+            return function(*args, **kwargs)
+        return wrapper
+
+    passes.estep_rows_block = reporting(passes.estep_rows_block, "BLOCK")
+    passes.log_likelihood_block = reporting(passes.log_likelihood_block, "BLOCK")
+    import fastgmm._model as model_module
+    model_module.estep_rows_block = passes.estep_rows_block
+    model_module.log_likelihood_block = passes.log_likelihood_block
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(16384 * 100, 4)).astype(np.float32)     # 100 blocks
+    if what == "kmeans":
+        class Reporting:
+            def __getattr__(self, name):
+                function = getattr(kernels, name)
+                return reporting(function, "BLOCK") if name == "lloyd_step" else function
+        kernels = init_module.kmeans_kernels
+        init_module.kmeans_kernels = Reporting()
+        print("READY", flush=True)
+        try:
+            # Lloyd steps with a tolerance that never stops them (one pass each).
+            init_module.kmeans(X, np.empty(0), 64, np.random.default_rng(0), 2,
+                               max_iter=100000, tol=-1.0)
+        except KeyboardInterrupt:
+            print("KEYBOARD_INTERRUPT", flush=True)
+        sys.exit(0)
+    params = fastgmm.stats.MixtureParameters.from_arrays(
+        np.full(32, 1 / 32), rng.normal(size=(32, 4)), np.stack([np.eye(4)] * 32))
+    gm = params.to_model(n_threads=2)
+    method = getattr(gm, what)
+    print("READY", flush=True)
+    try:
+        for _ in range(100):
+            method(X)
+    except KeyboardInterrupt:
+        print("KEYBOARD_INTERRUPT", flush=True)
+""")
+
+
+def _lines(stream, out):
+    for line in iter(stream.readline, ""):
+        out.put(line.strip())
+    out.put(None)
+
+
+@pytest.mark.parametrize("what", ["predict", "predict_proba", "score_samples", "score",
+                                  "kmeans"])
+def test_ctrl_c_stops_a_long_call_between_blocks(what):
+    child = subprocess.Popen([sys.executable, "-u", "-c", _CHILD, what],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines = queue.Queue()
+    threading.Thread(target=_lines, args=(child.stdout, lines), daemon=True).start()
+    seen = []
+    try:
+        def next_line():
+            line = lines.get(timeout=120)      # a hang guard, not a speed requirement
+            assert line is not None, "the child ended early:\n" + "\n".join(seen)
+            seen.append(line)
+            return line
+
+        while seen.count("BLOCK") < 2:
+            next_line()
+        child.send_signal(signal.SIGINT)
+        before = seen.count("BLOCK")
+        while next_line() != "KEYBOARD_INTERRUPT":
+            assert seen.count("BLOCK") - before <= 3, "SIGINT did not stop the call"
+        assert child.wait(timeout=60) == 0
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
