@@ -27,7 +27,7 @@ cluster's memory.
 >>> import dask.array as da, fastgmm                        # doctest: +SKIP
 >>> X = da.from_zarr("points.zarr")                          # doctest: +SKIP
 >>> gm = fastgmm.GaussianMixture(8, random_state=0).fit(X)   # doctest: +SKIP
->>> labels = gm.predict(X)                                   # a lazy dask array
+>>> labels = gm.predict(X)        # a lazy dask array       # doctest: +SKIP
 """
 
 import math
