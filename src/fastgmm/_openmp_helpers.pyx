@@ -15,6 +15,12 @@ def openmp_enabled():
     return bool(FASTGMM_HAVE_OPENMP)
 
 
+def openmp_max_threads():
+    """OpenMP's own maximum thread count (``OMP_NUM_THREADS``, threadpoolctl limits);
+    1 without OpenMP."""
+    return max(1, omp_get_max_threads())
+
+
 # ---------------------------------------------------------------------------------
 # Fork safety
 # ---------------------------------------------------------------------------------
@@ -162,7 +168,7 @@ def effective_n_threads(n_threads=None):
     if not FASTGMM_HAVE_OPENMP:
         return 1
     if n_threads is None:
-        count = max(1, omp_get_max_threads())
+        count = openmp_max_threads()
         if not os.environ.get("OMP_NUM_THREADS"):
             count = min(count, _usable_cpu_count())
     elif n_threads < 0:
