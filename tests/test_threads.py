@@ -410,6 +410,19 @@ def test_loky_max_cpu_count_is_honoured():
 
 
 @needs_openmp
+def test_a_malformed_loky_max_cpu_count_is_named():
+    pytest.importorskip("joblib")
+    out = _python("""
+        import fastgmm
+        try:
+            fastgmm.GaussianMixture(2, n_threads=-1).fit([[0.0], [1.0], [2.0], [3.0]])
+        except ValueError as exc:
+            print(exc)
+    """, OMP_NUM_THREADS="", LOKY_MAX_CPU_COUNT="two")
+    assert out.startswith("LOKY_MAX_CPU_COUNT='two' is not a whole number") and "unset" in out
+
+
+@needs_openmp
 @pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="no CPU affinity API")
 def test_affinity_change_after_the_first_count_is_honoured():
     """The CPU count is cached, but never past a change of the affinity mask."""

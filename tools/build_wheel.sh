@@ -15,7 +15,8 @@
 #      OpenMP features the modules call serves; step 4 checks every symbol).
 #   3. `auditwheel repair --plat manylinux_2_17_<arch>` finds that runtime first
 #      (LD_LIBRARY_PATH), vendors it into fastgmm.libs/ and tags the wheel; it refuses
-#      if any library in the wheel needs a glibc symbol newer than 2.17.
+#      if any library in the wheel needs a glibc symbol newer than 2.17, and the
+#      script then tries manylinux_2_28_<arch> (still RHEL 8, Ubuntu 20.04).
 #   4. `auditwheel show` on the repaired wheel; every OpenMP symbol the modules import
 #      is defined by the vendored runtime.
 #   5. The wheel is installed into a fresh virtual environment, which is then run with
@@ -26,7 +27,7 @@
 #   tools/build_wheel.sh            # prints the repaired wheel's path and tag last
 #
 # Work happens in $FASTGMM_WHEEL_DIR (default /tmp/fastgmm-wheel), the repaired wheel
-# lands in its wheelhouse/. $FASTGMM_WHEEL_PLAT overrides the target platform tag.
+# lands in its wheelhouse/. $FASTGMM_WHEEL_PLAT names the one target platform tag.
 # Exit status 77: the packaging tools (auditwheel, patchelf) or an old-glibc OpenMP
 # runtime could not be had; tests/test_wheel.py then skips, saying so.
 set -euo pipefail
@@ -34,7 +35,9 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 WORK=${FASTGMM_WHEEL_DIR:-${TMPDIR:-/tmp}/fastgmm-wheel}
 PYTHON=${PYTHON:-python3}
-PLAT=${FASTGMM_WHEEL_PLAT:-manylinux_2_17_$(uname -m)}
+# The target: manylinux2014 (glibc 2.17), else manylinux_2_28 if the runtime found
+# needs a newer glibc than 2.17; $FASTGMM_WHEEL_PLAT names one target only.
+PLATS=${FASTGMM_WHEEL_PLAT:-manylinux_2_17_$(uname -m) manylinux_2_28_$(uname -m)}
 
 log() { printf '\n== %s\n' "$*" >&2; }
 
@@ -99,10 +102,20 @@ log "building the wheel"
 "$WORK/tools-venv/bin/pip" wheel -q "$ROOT" --no-deps -w "$WORK/dist"
 wheel=$(ls "$WORK"/dist/fastgmm-*.whl)
 
-log "repairing it for $PLAT"
-LD_LIBRARY_PATH="$WORK/openmp${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
-    auditwheel repair --plat "$PLAT" -w "$WORK/wheelhouse" "$wheel"
-repaired=$(ls "$WORK"/wheelhouse/fastgmm-*.whl)
+repaired=""
+for plat in $PLATS; do
+    log "repairing it for $plat"
+    if LD_LIBRARY_PATH="$WORK/openmp${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
+            auditwheel repair --plat "$plat" -w "$WORK/wheelhouse" "$wheel"; then
+        repaired=$(ls "$WORK"/wheelhouse/fastgmm-*.whl)
+        break
+    fi
+    echo "auditwheel cannot tag the wheel $plat (above: the symbols too new for it)" >&2
+done
+if [ -z "$repaired" ]; then
+    echo "no target of '$PLATS' fits the wheel" >&2
+    exit 1
+fi
 
 log "auditwheel show (repaired wheel)"
 auditwheel show "$repaired"

@@ -115,7 +115,13 @@ def _usable_cpu_count():
         from joblib import cpu_count
     except ImportError:
         return affinity
-    count = max(1, min(affinity, int(cpu_count())))
+    try:
+        count = max(1, min(affinity, int(cpu_count())))
+    except ValueError as exc:      # joblib's int() of the variable
+        raise ValueError(
+            f"LOKY_MAX_CPU_COUNT={key[1]!r} is not a whole number of CPUs ({exc}); "
+            "set it to a positive integer such as 2, or unset it."
+        ) from None
     _CPU_COUNT_CACHE = (key, count)
     return count
 
