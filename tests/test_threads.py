@@ -6,6 +6,7 @@ fill up; it can see a half-written output only if the kernel runs without the GI
 ``benchmarks/threads.py`` measures the resulting speedup.
 """
 
+import json
 import os
 import queue
 import signal
@@ -310,3 +311,154 @@ def test_fastgmm_openmp_runtime_is_visible_to_threadpoolctl():
     if not os.path.exists("/proc/self/maps"):
         pytest.skip("needs /proc/self/maps")
     assert out == "True 1"
+
+
+# ---------------------------------------------------------------------------------
+# Usable CPUs: affinity mask, cgroup CPU quota (joblib.cpu_count), LOKY_MAX_CPU_COUNT
+# ---------------------------------------------------------------------------------
+
+# Runs in a child before fastgmm is imported: the cgroup files that joblib.cpu_count
+# reads are replaced by the files of a fake cgroup directory (present or absent as
+# given), whatever the machine's own cgroups say.
+_FAKE_CGROUP = """
+    import builtins, json, os, sys
+    FAKE = json.loads(sys.argv[1])      # real path -> fake file path, or None (absent)
+    real_exists, real_open = os.path.exists, builtins.open
+    def exists(path, *args, **kwargs):
+        if path in FAKE:
+            return FAKE[path] is not None
+        return real_exists(path, *args, **kwargs)
+    def fake_open(path, *args, **kwargs):
+        if path in FAKE:
+            if FAKE[path] is None:
+                raise FileNotFoundError(path)
+            path = FAKE[path]
+        return real_open(path, *args, **kwargs)
+    os.path.exists, builtins.open = exists, fake_open
+"""
+_CGROUP_V2 = "/sys/fs/cgroup/cpu.max"
+_CGROUP_V1_QUOTA = "/sys/fs/cgroup/cpu/cpu.cfs_quota_us"
+_CGROUP_V1_PERIOD = "/sys/fs/cgroup/cpu/cpu.cfs_period_us"
+
+
+def _affinity_count():
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def _run_with_fake_cgroup(tmp_path, files, code):
+    """Run ``code`` in a child that sees ``files`` ({cgroup path: content or None})."""
+    fake = {}
+    for index, (path, content) in enumerate(files.items()):
+        if content is None:
+            fake[path] = None
+        else:
+            fake[path] = str(tmp_path / f"cgroup-{index}")
+            (tmp_path / f"cgroup-{index}").write_text(content + "\n")
+    for path in (_CGROUP_V2, _CGROUP_V1_QUOTA, _CGROUP_V1_PERIOD):
+        fake.setdefault(path, None)
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("OMP_NUM_THREADS", "LOKY_MAX_CPU_COUNT")}
+    script = textwrap.dedent(_FAKE_CGROUP) + textwrap.dedent(code)
+    result = subprocess.run([sys.executable, "-c", script, json.dumps(fake)], env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.split()
+
+
+@needs_openmp
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="cgroups are Linux-only")
+@pytest.mark.parametrize("files, quota", [
+    ({_CGROUP_V2: "100000 100000"}, 1),                       # docker --cpus=1
+    ({_CGROUP_V2: "50000 100000"}, 1),                        # half a CPU: rounded up
+    ({_CGROUP_V2: "150000 100000"}, 2),                       # 1.5 CPUs: rounded up
+    ({_CGROUP_V2: "max 100000"}, None),                       # no quota
+    ({_CGROUP_V1_QUOTA: "100000", _CGROUP_V1_PERIOD: "100000"}, 1),   # cgroup v1
+    ({_CGROUP_V1_QUOTA: "-1", _CGROUP_V1_PERIOD: "100000"}, None),    # v1, no quota
+    ({}, None),                                               # no cgroup files
+])
+def test_cgroup_cpu_quota_is_honoured(tmp_path, files, quota):
+    pytest.importorskip("joblib")
+    out = _run_with_fake_cgroup(tmp_path, files, """
+        import numpy as np
+        import fastgmm
+        from fastgmm._openmp_helpers import effective_n_threads, openmp_max_threads
+        X = np.random.default_rng(0).normal(size=(30000, 2))
+        auto = fastgmm.GaussianMixture(2, random_state=0).fit(X)
+        serial = fastgmm.GaussianMixture(2, random_state=0, n_threads=1).fit(X)
+        assert np.array_equal(auto.means_, serial.means_)
+        print(effective_n_threads(None), effective_n_threads(-1), effective_n_threads(3),
+              openmp_max_threads())
+    """)
+    auto, all_cpus, explicit, omp_max = map(int, out)
+    usable = _affinity_count() if quota is None else min(quota, _affinity_count())
+    assert all_cpus == usable                       # -1: all usable CPUs
+    assert auto == min(usable, omp_max)             # None: also OpenMP's maximum
+    assert explicit == 3                            # an explicit count is used as given
+
+
+@needs_openmp
+def test_loky_max_cpu_count_is_honoured():
+    pytest.importorskip("joblib")
+    out = _python("""
+        from fastgmm._openmp_helpers import effective_n_threads
+        print(effective_n_threads(None), effective_n_threads(-1))
+    """, OMP_NUM_THREADS="", LOKY_MAX_CPU_COUNT="1")
+    assert out == "1 1"
+
+
+@needs_openmp
+def test_a_malformed_loky_max_cpu_count_is_named():
+    pytest.importorskip("joblib")
+    out = _python("""
+        import fastgmm
+        try:
+            fastgmm.GaussianMixture(2, n_threads=-1).fit([[0.0], [1.0], [2.0], [3.0]])
+        except ValueError as exc:
+            print(exc)
+    """, OMP_NUM_THREADS="", LOKY_MAX_CPU_COUNT="two")
+    assert out.startswith("LOKY_MAX_CPU_COUNT='two' is not a whole number") and "unset" in out
+
+
+@needs_openmp
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="no CPU affinity API")
+def test_affinity_change_after_the_first_count_is_honoured():
+    """The CPU count is cached, but never past a change of the affinity mask."""
+    out = _python("""
+        import os
+        from fastgmm._openmp_helpers import effective_n_threads
+        mask = os.sched_getaffinity(0)
+        before = effective_n_threads(-1)
+        os.sched_setaffinity(0, {min(mask)})
+        narrowed = effective_n_threads(-1)
+        os.sched_setaffinity(0, mask)
+        print(narrowed, effective_n_threads(-1) == before)
+    """, OMP_NUM_THREADS="")
+    assert out == "1 True"
+
+
+def test_import_leaves_joblib_alone_until_threads_are_counted():
+    """``import fastgmm`` stays light: joblib is imported by the first fit."""
+    out = _python("""
+        import sys
+        import numpy as np
+        import fastgmm
+        at_import = "joblib" in sys.modules
+        fastgmm.GaussianMixture(2, random_state=0).fit(np.arange(40.0).reshape(20, 2))
+        print(at_import, "joblib" in sys.modules)
+    """, OMP_NUM_THREADS="")
+    expected_after = fastgmm.openmp_enabled()
+    assert out == f"False {expected_after}"
+
+
+@needs_openmp
+def test_without_joblib_the_affinity_mask_alone_counts():
+    out = _python("""
+        import sys
+        sys.modules["joblib"] = None        # makes `import joblib` raise ImportError
+        from fastgmm._openmp_helpers import effective_n_threads
+        print(effective_n_threads(-1))
+    """, OMP_NUM_THREADS="", LOKY_MAX_CPU_COUNT="1")
+    assert out == str(_affinity_count())
