@@ -217,8 +217,8 @@ class _InformationMetric:
         kind = self.covariance_type
         if kind in ("full", "tied"):
             inv = self.inverse_factor
-            means = np.einsum("kij,kj->ki", inv if kind == "full" else inv[[0] * len(w)],
-                              d_means)
+            means = (np.einsum("kij,kj->ki", inv, d_means) if kind == "full"
+                     else d_means @ inv[0].T)
             stack = d_covariances if kind == "full" else d_covariances[None]
             whitened = inv @ stack @ np.swapaxes(inv, 1, 2)
             pairs = whitened[:, self.upper[0], self.upper[1]] * self.pair_factor
