@@ -16,6 +16,13 @@ fastgmm's time is also reported as a multiple of it.
 Peak memory is measured in a child process per implementation: the peak resident
 size during a short fit minus the resident size with the data loaded.
 
+Intel oneDAL's ``em_gmm`` (daal4py 2024.7) joins the table when its virtualenv
+can be made or reused (``benchmarks/onedal.py``; ``--onedal off`` skips it): it
+runs in a child process, timed there around its own calls, with the same data,
+start, iteration counts and thread count as fastgmm's fastest column, for the
+covariance types it has (full, diagonal) on float64 data. Its lower bound is its
+``goalFunction`` after the last iteration, divided by ``n_samples``.
+
 Usage::
 
     python benchmarks/compare.py --quick     # W1 and small data; under a minute
@@ -40,6 +47,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import numpy_em  # noqa: E402
+import onedal  # noqa: E402
 
 import fastgmm  # noqa: E402
 from fastgmm._kernels import selected_variant  # noqa: E402
@@ -138,20 +146,37 @@ def _precisions(covariances, covariance_type):
 
 # ------------------------------------------------------------- implementations
 
-def implementations(threads):
+ONEDAL = "oneDAL em_gmm"
+
+
+def implementations(threads, workload=None, peer=None):
     impls = [f"fastgmm ({t} thr)" for t in threads] + ["numpy EM"]
     if SkGaussianMixture is not None:
         impls.append("scikit-learn")
+    if (peer is not None and peer.available and workload is not None
+            and workload.covariance_type in onedal.COVARIANCE_TYPES
+            and workload.dtype == "float64"):
+        impls.append(ONEDAL)
     return impls
 
 
-def run_fit(impl, X, start, covariance_type, n_iter):
-    """n_iter EM iterations of ``impl`` from ``start``; returns (means, lower bound)."""
+def run_fit(impl, X, start, covariance_type, n_iter, peer=None, key=None):
+    """n_iter EM iterations of ``impl`` from ``start``.
+
+    Returns
+    -------
+    means, lower bound, seconds
+        ``seconds`` is the child's own time for oneDAL, None for the others (the
+        caller times them).
+    """
     weights, means, covariances = start
     K = means.shape[0]
+    if impl == ONEDAL:
+        seconds, _, bound, fitted_means = peer.fit(key, start, covariance_type, n_iter, 0.0)
+        return fitted_means, bound, seconds
     if impl == "numpy EM":
         params, bounds = numpy_em.fit(X, weights, means, covariances, covariance_type, n_iter)
-        return params[1], (bounds[-1] if bounds else None)
+        return params[1], (bounds[-1] if bounds else None), None
     init = dict(weights_init=weights, means_init=means,
                 precisions_init=_precisions(covariances, covariance_type))
     if impl.startswith("fastgmm"):
@@ -165,21 +190,29 @@ def run_fit(impl, X, start, covariance_type, n_iter):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         gm.fit(X)
-    return gm.means_, gm.lower_bound_
+    return gm.means_, gm.lower_bound_, None
 
 
-def time_per_iteration(impls, X, start, workload, repeats):
+def _fast(impl):
+    return impl.startswith("fastgmm") or impl == ONEDAL
+
+
+def time_per_iteration(impls, X, start, workload, repeats, peer=None):
     """Median seconds per iteration of each implementation, interleaved repeats."""
-    plan = {impl: (workload.iterations if impl.startswith("fastgmm")
-                   else workload.slow_iterations) for impl in impls}
+    plan = {impl: (workload.iterations if _fast(impl) else workload.slow_iterations)
+            for impl in impls}
+    if ONEDAL in impls:
+        peer.load(workload.name, X)
     samples = {impl: {n: [] for n in plan[impl]} for impl in impls}
     results = {}
     for _ in range(repeats):
         for impl in impls:
             for n_iter in plan[impl]:
                 t0 = time.perf_counter()
-                results[impl] = run_fit(impl, X, start, workload.covariance_type, n_iter)
-                samples[impl][n_iter].append(time.perf_counter() - t0)
+                *results[impl], inner = run_fit(impl, X, start, workload.covariance_type,
+                                                n_iter, peer, workload.name)
+                elapsed = time.perf_counter() - t0
+                samples[impl][n_iter].append(elapsed if inner is None else inner)
     per_iter = {}
     for impl in impls:
         lo, hi = plan[impl]
@@ -189,7 +222,8 @@ def time_per_iteration(impls, X, start, workload, repeats):
     n_check = workload.slow_iterations[1]
     for impl in impls:
         if plan[impl][1] != n_check:
-            results[impl] = run_fit(impl, X, start, workload.covariance_type, n_check)
+            results[impl] = run_fit(impl, X, start, workload.covariance_type, n_check,
+                                    peer, workload.name)[:2]
     return per_iter, results
 
 
@@ -219,6 +253,8 @@ def peak_extra_memory(impls, X, start, workload):
         path = os.path.join(tmp, "X.npy")
         np.save(path, X)
         for impl in impls:
+            if impl == ONEDAL:      # its own process and allocator: not comparable
+                continue
             queue = ctx.Queue()
             proc = ctx.Process(target=_memory_child,
                                args=(path, start, workload.covariance_type, impl, queue))
@@ -230,12 +266,14 @@ def peak_extra_memory(impls, X, start, workload):
 
 # ---------------------------------------------------------------- the machine
 
-def measure_machine(n_threads):
-    """DGEMM rate, read bandwidth and exp throughput on ``n_threads`` cores."""
+def measure_machine(n_threads, smoke=False):
+    """DGEMM rate, read bandwidth and exp throughput on ``n_threads`` cores
+    (``smoke``: on tiny arrays, only to exercise the code)."""
     from threadpoolctl import threadpool_limits
     rng = np.random.default_rng(0)
-    a = rng.random((2048, 2048))
-    b = rng.random((2048, 2048))
+    size = 128 if smoke else 2048
+    a = rng.random((size, size))
+    b = rng.random((size, size))
     with threadpool_limits(n_threads, user_api="blas"):
         a @ b
         times = []
@@ -243,8 +281,8 @@ def measure_machine(n_threads):
             t0 = time.perf_counter()
             a @ b
             times.append(time.perf_counter() - t0)
-    dgemm = 2 * 2048 ** 3 / min(times)
-    big = np.ones(64 * 1024 * 1024 // 8 * 4)          # 256 MiB, far beyond the caches
+    dgemm = 2 * size ** 3 / min(times)
+    big = np.ones((1 if smoke else 32) * 1024 * 1024)  # 256 MiB, far beyond the caches
     big.sum()
     times = []
     for _ in range(5):
@@ -252,7 +290,7 @@ def measure_machine(n_threads):
         big.sum()
         times.append(time.perf_counter() - t0)
     bandwidth = big.nbytes / min(times) * n_threads   # numpy's sum uses one core
-    x = -rng.random(4_000_000) * 50
+    x = -rng.random(40_000 if smoke else 4_000_000) * 50
     out = np.empty_like(x)
     times = []
     for _ in range(5):
@@ -299,11 +337,11 @@ def machine_description():
 
 # ---------------------------------------------------------------------- report
 
-def run_workload(workload, *, repeats, threads, machine, memory):
+def run_workload(workload, *, repeats, threads, machine, memory, peer=None):
     X = make_data(workload)
     start = initial_parameters(X, workload)
-    impls = implementations(threads)
-    per_iter, results = time_per_iteration(impls, X, start, workload, repeats)
+    impls = implementations(threads, workload, peer)
+    per_iter, results = time_per_iteration(impls, X, start, workload, repeats, peer)
     extra = peak_extra_memory(impls, X, start, workload) if memory else {}
     best = f"fastgmm ({max(threads)} thr)"
     one = f"fastgmm ({min(threads)} thr)"
@@ -329,6 +367,11 @@ def run_workload(workload, *, repeats, threads, machine, memory):
     if "scikit-learn" in per_iter:
         summary["speedup_vs_sklearn"] = per_iter["scikit-learn"] / per_iter[best]
     summary["speedup_vs_numpy"] = per_iter["numpy EM"] / per_iter[best]
+    if ONEDAL in per_iter:
+        summary["speedup_vs_onedal"] = per_iter[ONEDAL] / per_iter[best]
+    elif peer is not None:
+        summary["onedal"] = (onedal.NOT_AVAILABLE + (f": {peer.reason}" if peer.reason else
+                             f" for {workload.covariance_type} {workload.dtype} data"))
     return {**asdict(workload), "input_bytes": workload.input_bytes, "repeats": repeats,
             "rows": rows, "summary": summary}
 
@@ -352,6 +395,10 @@ def format_table(result):
              "the floor"]
     if s.get("speedup_vs_sklearn"):
         parts.append(f"{s['speedup_vs_sklearn']:.1f}x faster than scikit-learn")
+    if s.get("speedup_vs_onedal"):
+        parts.append(f"{s['speedup_vs_onedal']:.1f}x faster than oneDAL em_gmm")
+    elif s.get("onedal"):
+        parts.append(f"oneDAL em_gmm {s['onedal']}")
     parts.append(f"{s['speedup_vs_numpy']:.1f}x faster than numpy EM")
     if s.get("thread_speedup"):
         parts.append(f"threads speed-up {s['thread_speedup']:.2f}x")
@@ -379,12 +426,12 @@ def plot(results, path):
         print("(matplotlib not installed: no plot)")
         return None
     names = [r["name"] for r in results]
-    impls = [row["implementation"] for row in results[0]["rows"]]
+    impls = list(dict.fromkeys(row["implementation"] for r in results for row in r["rows"]))
     fig, ax = plt.subplots(figsize=(1.8 + 1.6 * len(names), 4.2))
     width = 0.8 / (len(impls) + 1)
     for i, impl in enumerate(impls):
-        values = [next(row["ms_per_iter"] for row in r["rows"] if row["implementation"] == impl)
-                  for r in results]
+        values = [next((row["ms_per_iter"] for row in r["rows"]
+                        if row["implementation"] == impl), np.nan) for r in results]
         ax.bar(np.arange(len(names)) + i * width, values, width, label=impl)
     floors = [r["summary"]["floor_ms"] for r in results]
     ax.bar(np.arange(len(names)) + len(impls) * width, floors, width, label="machine floor",
@@ -404,20 +451,30 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true",
                         help=f"only {', '.join(QUICK)}, fewer repeats (under a minute)")
+    parser.add_argument("--smoke", action="store_true",
+                        help="check that the script runs: the small workload once, tiny "
+                             "machine probes, no memory probes (its numbers mean nothing)")
     parser.add_argument("--workloads", nargs="*", default=None, choices=list(WORKLOADS))
     parser.add_argument("--repeats", type=int, default=None)
     parser.add_argument("--threads", type=int, nargs="*", default=None,
                         help="fastgmm thread counts (default: 1 and all usable cores)")
     parser.add_argument("--no-memory", action="store_true", help="skip the memory probes")
     parser.add_argument("--output", default=None, help="JSON file (default: results/)")
+    parser.add_argument("--onedal", choices=["auto", "reuse", "off"], default="auto",
+                        help="oneDAL em_gmm peer: create or reuse its virtualenv (auto), "
+                             "only reuse it, or skip it")
     args = parser.parse_args(argv)
 
-    names = args.workloads or (QUICK if args.quick else list(WORKLOADS))
-    repeats = args.repeats or (3 if args.quick else 5)
+    names = args.workloads or (["small"] if args.smoke else
+                               QUICK if args.quick else list(WORKLOADS))
+    repeats = args.repeats or (1 if args.smoke else 3 if args.quick else 5)
     n_cores = effective_n_threads(None)
     threads = args.threads or sorted({1, n_cores})
     command = "python " + " ".join([os.path.relpath(sys.argv[0])] + (argv or sys.argv[1:]))
-    machine = {**machine_description(), **measure_machine(max(threads))}
+    machine = {**machine_description(), **measure_machine(max(threads), args.smoke)}
+    peer = onedal.OneDAL.open(max(threads), args.onedal)
+    machine["versions"]["daal4py"] = (peer.version if peer.available
+                                      else f"{onedal.NOT_AVAILABLE} ({peer.reason})")
     print(f"# fastgmm benchmark\n\ncommand: `{command}`  \n"
           f"machine: {machine['cpu']}, {machine['cores']} cores; kernels: "
           f"{machine['kernel_variant']}; measured on {machine['threads']} threads: DGEMM "
@@ -429,20 +486,24 @@ def main(argv=None):
           + (f"; environment: {machine['environment']}" if machine["environment"] else "")
           + f"  \nmethod: median of {repeats} interleaved repeats; time per iteration = "
           "(t[n_hi] - t[n_lo]) / (n_hi - n_lo); same data and start for every "
-          "implementation; numpy EM and scikit-learn use their default (BLAS) threads")
+          "implementation; numpy EM and scikit-learn use their default (BLAS) threads"
+          + (f"; oneDAL em_gmm on {peer.threads} threads in a child process, timed there"
+             if peer.available else ""))
     results = []
-    for name in names:
-        result = run_workload(WORKLOADS[name], repeats=repeats, threads=threads,
-                              machine=machine, memory=not args.no_memory)
-        print(format_table(result), flush=True)
-        results.append(result)
+    with peer:
+        for name in names:
+            result = run_workload(WORKLOADS[name], repeats=repeats, threads=threads,
+                                  machine=machine, memory=not (args.no_memory or args.smoke),
+                                  peer=peer)
+            print(format_table(result), flush=True)
+            results.append(result)
     precision = float32_speedups(results)
     if precision:
         print("\nfloat32 vs float64 throughput (W3-f32 against W3, same run): "
               + ", ".join(f"{ratio:.2f}x on {impl.split('(')[1].rstrip(')')}"
                           for impl, ratio in precision.items()) + ".")
     out = Path(args.output) if args.output else HERE / "results" / (
-        "quick.json" if args.quick else "full.json")
+        "smoke.json" if args.smoke else "quick.json" if args.quick else "full.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"command": command, "machine": machine, "results": results,
                                "float32_speedup": precision}, indent=2))
