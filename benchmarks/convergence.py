@@ -39,6 +39,8 @@ from pathlib import Path
 
 import numpy as np
 
+from fastgmm._source import ArraySource
+
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from compare import WORKLOADS, initial_parameters, machine_description, make_data  # noqa: E402
@@ -82,7 +84,7 @@ class SquaremMixture:
                                covariances_from_precision_cholesky(precisions_cholesky, kind),
                                precisions_cholesky)
         with blas_single_thread():
-            step = kernel_em_step(X, np.empty(0), kind, reg_covar=self.reg_covar,
+            step = kernel_em_step(ArraySource(X), kind, reg_covar=self.reg_covar,
                                   n_threads=effective_n_threads(self.n_threads))
             run = squarem(step, start, kind, tol=self.tol, max_iter=self.max_iter,
                           reg_covar=self.reg_covar, step_length=self.step_length)

@@ -9,6 +9,8 @@ where components overlap.
 import warnings
 
 import numpy as np
+
+from fastgmm._source import ArraySource
 import pytest
 
 import _reference as ref
@@ -318,7 +320,7 @@ def test_bad_arguments_are_refused():
 def test_kernel_em_step_is_the_reference_map(covariance_type):
     X, start = overlapping_problem(covariance_type)
     with blas_single_thread():
-        kernel = kernel_em_step(X, np.empty(0), covariance_type, reg_covar=1e-6,
+        kernel = kernel_em_step(ArraySource(X), covariance_type, reg_covar=1e-6,
                                 n_threads=2)
         result = kernel(start)
     expected, value = reference_em_step(X, covariance_type, 1e-6)(start)
@@ -335,7 +337,7 @@ def test_kernel_em_step_reports_dead_components():
                     np.repeat(np.eye(2)[None], 3, axis=0), "full")
     with blas_single_thread(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        result = kernel_em_step(X, np.empty(0), "full", reg_covar=1e-6, n_threads=1)(start)
+        result = kernel_em_step(ArraySource(X), "full", reg_covar=1e-6, n_threads=1)(start)
     assert result.reseeded
 
 
@@ -349,7 +351,7 @@ def test_accelerated_kernels_reach_plain_fastgmm_optimum_in_fewer_passes():
         plain = GaussianMixture(3, tol=1e-10, max_iter=20000, weights_init=start.weights,
                                 means_init=start.means, precisions_init=precisions).fit(X)
     with blas_single_thread():
-        run = squarem(kernel_em_step(X, np.empty(0), "full", reg_covar=1e-6, n_threads=2),
+        run = squarem(kernel_em_step(ArraySource(X), "full", reg_covar=1e-6, n_threads=2),
                       start, "full", tol=1e-10, max_iter=20000, reg_covar=1e-6)
     assert run.converged
     assert run.lower_bound >= plain.lower_bound_ - 1e-9

@@ -13,7 +13,7 @@ import pytest
 da = pytest.importorskip("dask.array")
 distributed = pytest.importorskip("distributed")
 
-from conftest import (COVARIANCE_TYPES, assert_rel_close, init_from_params,  # noqa: E402
+from conftest import (assert_rel_close, init_from_params,  # noqa: E402
                       make_mixture, random_params)
 from fastgmm import ConvergenceWarning, GaussianMixture  # noqa: E402
 

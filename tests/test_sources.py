@@ -11,8 +11,7 @@ import pytest
 
 import fastgmm
 import fastgmm._source as source_module
-from conftest import (COVARIANCE_TYPES, assert_rel_close, init_from_params, make_mixture,
-                      random_params)
+from conftest import assert_rel_close, init_from_params, make_mixture, random_params
 from fastgmm import ConvergenceWarning, GaussianMixture, stats
 
 

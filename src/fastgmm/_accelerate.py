@@ -84,7 +84,6 @@ How it combines with the rest of a fit:
 """
 
 import math
-import warnings
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -478,23 +477,20 @@ def squarem(em_step, params, covariance_type, *, tol, max_iter, reg_covar=0.0,
     return run
 
 
-def kernel_em_step(X, sample_weight, covariance_type, *, reg_covar, n_threads,
-                   workspace=None):
+def kernel_em_step(source, covariance_type, *, reg_covar, n_threads, workspace=None):
     """The EM map on fastgmm's compiled kernels, as ``squarem`` takes it.
 
     A bridge until the EM loop exposes its own step: each call runs
     ``_em.run_em(..., max_iter=1)`` (one pass, or two when the statistics' shift
     must be redone) from the given parameters. Re-seeding is reported when the pass
-    left a component dead (the same test as the re-seeder's) or a ReseedWarning
-    said one collapsed; the warning is passed on. The caller holds BLAS to one
+    left a component dead (the same test as the re-seeder's) or the re-seeder
+    recorded a collapsed one. The caller holds BLAS to one
     thread (``_openmp_helpers.blas_single_thread``) as ``fit_mixture`` does.
 
     Parameters
     ----------
-    X : ndarray of shape (n_samples, n_features), float32 or float64, C-contiguous
-        Validated data.
-    sample_weight : ndarray of shape (n_samples,) or (0,)
-        Validated weights (empty: unit weights).
+    source : row source (``_source``)
+        The validated rows.
     covariance_type : {"full", "tied", "diag", "spherical"}
     reg_covar : float
     n_threads : int
@@ -507,25 +503,16 @@ def kernel_em_step(X, sample_weight, covariance_type, *, reg_covar, n_threads,
         ``em_step(params) -> EMStep``.
     """
     from ._em import Workspace, run_em          # _em is the EM loop that will call us
-    from ._validation import ReseedWarning
-
-    n_samples, n_features = X.shape
-    total_weight = float(n_samples if sample_weight.size == 0 else sample_weight.sum())
+    total_weight = source.total_weight
 
     def em_step(params):
         nonlocal workspace
         n_components = params.means.shape[0]
         if workspace is None:
-            workspace = Workspace(n_samples, covariance_type, n_components, n_features)
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", ReseedWarning)
-            run = run_em(X, sample_weight, total_weight, params, covariance_type, tol=0.0,
-                         max_iter=1, reg_covar=reg_covar, n_threads=n_threads,
-                         workspace=workspace)
-        collapsed = False
-        for message in caught:
-            collapsed |= issubclass(message.category, ReseedWarning)
-            warnings.warn(message.message, message.category, stacklevel=2)
+            workspace = Workspace(covariance_type, n_components, source.n_features)
+        run = run_em(source, params, covariance_type, tol=0.0, max_iter=1,
+                     reg_covar=reg_covar, n_threads=n_threads, workspace=workspace)
+        collapsed = bool(run.reseeder.collapsed)
         nk = workspace.stats[1:1 + n_components]
         dead = bool(np.any(nk <= DEAD_FRACTION * total_weight))
         return EMStep(run.params, float(run.lower_bound), collapsed or dead)

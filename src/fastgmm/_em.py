@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._kernels import n_statistics
-from ._init import RestartStreams, initial_parameters
+from ._init import initial_parameters
 from ._mstep import (DegenerateComponentsError, GaussianParams, ParameterBuffers,
                      covariance_diagonals, covariance_kind)
 from ._openmp_helpers import blas_single_thread
