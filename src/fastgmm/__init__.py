@@ -8,7 +8,7 @@ from ._model import GaussianMixture, fit
 from ._openmp_helpers import openmp_enabled
 from ._persistence import load
 from ._validation import ConvergenceWarning, NotFittedError, ReseedWarning
-from . import stats as stats  # fastgmm.stats: the sufficient-statistics layer
+from . import stats
 
 __version__ = "0.1.0"
 
@@ -20,4 +20,5 @@ __all__ = [
     "fit",
     "load",
     "openmp_enabled",
+    "stats",
 ]
