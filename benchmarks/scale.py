@@ -307,7 +307,42 @@ def write_report(results, prefix):
             f"{_ms(dask_result['tiny_cluster']):.1f} (in-process "
             f"{_ms(dask_result['tiny_local']):.2f}; overhead {overhead:.1f}) | |", ""]
     prefix.with_suffix(".md").write_text("\n".join(lines))
+    prefix.with_suffix(".rst").write_text(markdown_to_rst(lines))
     print("\n".join(lines))
+
+
+def markdown_to_rst(lines):
+    """The report's markdown as a reStructuredText fragment for the docs (included by
+    ``docs/user_guide/scaling.rst``): headings become rubrics, tables list-tables."""
+    out, table = [], []
+
+    def cells(row):
+        return [cell.strip().replace("`", "``") for cell in row.strip().strip("|").split("|")]
+
+    def flush():
+        if not table:
+            return
+        header, body = cells(table[0]), [cells(r) for r in table[2:]]
+        out.extend([".. list-table::", "   :header-rows: 1", ""])
+        for row in [header] + body:
+            out.append("   * - " + (row[0] or " "))
+            out.extend("     - " + (cell or " ") for cell in row[1:])
+        out.append("")
+        table.clear()
+
+    for line in lines:
+        if line.startswith("|"):
+            table.append(line)
+            continue
+        flush()
+        if line.startswith("# "):
+            continue
+        if line.startswith("## "):
+            out.extend([f".. rubric:: {line[3:]}", ""])
+        else:
+            out.append(line.rstrip().replace("`", "``").rstrip(" "))
+    flush()
+    return "\n".join(out) + "\n"
 
 
 if __name__ == "__main__":
