@@ -22,6 +22,7 @@ degenerate one.
 
 import numpy as np
 
+from ._kernels import COVARIANCE_KINDS
 from ._mstep import (DegenerateComponentsError, covariance_kind,
                      estimate_parameters, split_statistics)
 from ._passes import (EStepProblem, MomentsProblem, WorstRowsProblem, block_worst_rows,
@@ -270,3 +271,98 @@ class ComponentReseeder:
             write_component_statistics(stats, shift, component, mean, covariance, mass,
                                        self.covariance_type, self.reg_covar)
         return estimate_parameters(stats, shift, self.covariance_type, self.reg_covar)
+
+
+# ---------------------------------------------------------------------------------
+# Spurious (degenerate) fits
+# ---------------------------------------------------------------------------------
+
+# A covariance "sits at the regularization floor" when, without reg_covar, its
+# reciprocal condition number is below sqrt(machine epsilon) (numerically singular).
+SINGULAR_RCOND = float(np.sqrt(np.finfo(np.float64).eps))
+# The four scikit-learn names as the mclust models they are.
+_MCLUST_NAME = {"full": "VVV", "tied": "EEE", "diag": "VVI", "spherical": "VII"}
+
+
+def min_component_points(covariance_type, n_features):
+    """Fewest effective points (sum of responsibilities) a component needs for the
+    likelihood of its covariance model to be bounded.
+
+    * its own unconstrained covariance ("full", VVV): ``n_features + 1`` (on fewer,
+      the points span at most a hyperplane and the density can grow without bound);
+    * its own volume (a parameterization lambda_k D_k A_k D_k^T whose volume
+      ``lambda_k`` varies: "diag", "spherical", V..): 2 (on one point, the volume
+      shrinks to 0);
+    * a volume shared by every component ("tied", E..): 0 (the normalizing constant
+      is common to all components, so no component alone can make the likelihood
+      unbounded).
+
+    Parameters
+    ----------
+    covariance_type : str
+        A scikit-learn name or an mclust model name (EII ... VVV).
+    n_features : int
+
+    Returns
+    -------
+    int
+    """
+    name = _MCLUST_NAME.get(covariance_type, covariance_type)
+    if name == "VVV":
+        return n_features + 1
+    return 2 if name[:1] == "V" else 0
+
+
+def _component_eigenvalues(covariances, covariance_type, n_components):
+    """Eigenvalues of every component's covariance, shape (n_components, m)."""
+    kind = covariance_kind(covariance_type)
+    kinds = COVARIANCE_KINDS
+    if kind == kinds["full"]:
+        return np.linalg.eigvalsh(covariances)
+    if kind == kinds["tied"]:
+        return np.repeat(np.linalg.eigvalsh(covariances)[None, :], n_components, axis=0)
+    if kind == kinds["diag"]:
+        return np.asarray(covariances, dtype=np.float64).reshape(n_components, -1)
+    return np.asarray(covariances, dtype=np.float64).reshape(n_components, 1)
+
+
+def degenerate_components(params, covariance_type, total_weight, reg_covar):
+    """Components whose fitted likelihood is spurious (a collapsed component).
+
+    Component ``k`` is degenerate when either
+
+    * its effective number of points ``N_k = weights_[k] * total_weight`` is below
+      ``min_component_points(covariance_type, n_features)`` (e.g. ``d + 1`` for a
+      free full covariance, 2 for "diag" or "spherical"); or
+    * its covariance sits at the regularization floor: the eigenvalues ``e`` of
+      ``covariance_k - reg_covar I`` have ``min(e) <= SINGULAR_RCOND * max(e)``
+      (numerically singular: the component lies on a point or a subspace, e.g.
+      rows with a repeated value), or ``max(e) <= SINGULAR_RCOND * max_j max(e_j)``
+      (it has shrunk onto a point compared with the other components).
+
+    For a "tied" covariance the shared matrix is judged once and flags every
+    component.
+
+    Parameters
+    ----------
+    params : GaussianParams
+    covariance_type : str
+    total_weight : float
+        The number of rows (sum of the sample weights) the model was fitted on.
+    reg_covar : float
+
+    Returns
+    -------
+    ndarray of int
+        Sorted indices of the degenerate components (empty for a sound fit).
+    """
+    n_components, n_features = params.means.shape
+    too_few = params.weights * total_weight < min_component_points(covariance_type,
+                                                                   n_features)
+    with np.errstate(invalid="ignore"):
+        free = _component_eigenvalues(params.covariances, covariance_type,
+                                      n_components) - reg_covar
+    largest = free.max(axis=1)
+    singular = ((free.min(axis=1) <= SINGULAR_RCOND * largest)
+                | (largest <= SINGULAR_RCOND * largest.max()))
+    return np.flatnonzero(too_few | singular)
