@@ -500,6 +500,9 @@ def select(X, n_components=range(1, 10), covariance_types=SKLEARN_TYPES, criteri
     models = [model for _, model, _ in fits]
     errors = {(row["covariance_type"], row["n_components"]): error
               for row, _, error in fits if error is not None}
+    for model in models:        # the hyper-parameter the caller gave, not the jobs'
+        if model is not None:
+            model.n_threads = n_threads
     best = models[_best_index(rows, criterion)]
     _warn_summary(rows, models, len(rows))
     kept = ({(row["covariance_type"], row["n_components"]): model
