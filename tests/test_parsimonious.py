@@ -176,7 +176,7 @@ def _fit(model, X, **kwargs):
 
 
 def _check_constraint(model, cov):
-    K, d = cov.shape[0], cov.shape[-1]
+    K = cov.shape[0]
     if cov.ndim == 2:
         assert model in DIAGONAL
         volume = np.exp(np.log(cov).mean(axis=1))
