@@ -340,3 +340,35 @@ def test_every_model_has_a_table_entry():
     assert set(MODELS) == set(MCLUST_MODELS)
     assert {m for m in MCLUST_MODELS if is_iterative(m)} == {"VEI", "VEE", "EVE", "VVE",
                                                               "VEV"}
+
+
+def _same_start_fits(model, data, X, sample_weight=None):
+    start = _fit(model, X, max_iter=2)
+    params = dict(weights_init=start.weights_, means_init=start.means_,
+                  precisions_init=start.precisions_)
+    fits = []
+    for rows in (X, data):
+        gm = fastgmm.GaussianMixture(3, covariance_type=model, tol=0.0, max_iter=8,
+                                     **params)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", fastgmm.ConvergenceWarning)
+            fits.append(gm.fit(rows, sample_weight=sample_weight))
+    return fits
+
+
+@pytest.mark.parametrize("model", ["VEV", "EVE", "VEI"])
+def test_chunk_stream_fit_equals_in_memory_fit(model):
+    X = _mixture(seed=11, n=600)
+    pieces = [X[i:i + 97] for i in range(0, X.shape[0], 97)]
+    memory, streamed = _same_start_fits(model, lambda: iter(pieces), X)
+    np.testing.assert_allclose(streamed.covariances_, memory.covariances_, rtol=1e-9)
+    np.testing.assert_allclose(streamed.lower_bounds_, memory.lower_bounds_, rtol=1e-10)
+
+
+def test_dask_fit_equals_in_memory_fit():
+    da = pytest.importorskip("dask.array")
+    import dask
+    X = _mixture(seed=12, n=600)
+    with dask.config.set(scheduler="threads"):
+        memory, distributed = _same_start_fits("VVE", da.from_array(X, chunks=(150, 3)), X)
+    np.testing.assert_allclose(distributed.covariances_, memory.covariances_, rtol=1e-9)
