@@ -197,7 +197,8 @@ def run_em(source, params, covariance_type, *, tol, max_iter, reg_covar, n_threa
                 "overflow double precision in the mixture's densities. Rescale X (e.g. "
                 "standardize each column)."
             )
-        ratio = following.fill(stats, shift, reg_covar, DEAD_FRACTION, strict=False)
+        ratio = following.fill(stats, shift, reg_covar, DEAD_FRACTION, strict=False,
+                               previous=current)
         snapshot = None     # the parameters behind these statistics, if re-seeding
         if following.needs_reseeding:
             snapshot = current.params()
@@ -205,7 +206,8 @@ def run_em(source, params, covariance_type, *, tol, max_iter, reg_covar, n_threa
         if ratio > _MAX_SHIFT_RATIO:
             shift = _representable_shift(following.means.copy(), dtype)
             statistics(shift)
-            following.fill(stats, shift, reg_covar, DEAD_FRACTION, strict=False)
+            following.fill(stats, shift, reg_covar, DEAD_FRACTION, strict=False,
+                           previous=current)
             if following.needs_reseeding:
                 snapshot = current.params() if snapshot is None else snapshot
                 _reseed(following, reseeder, stats, shift, snapshot)

@@ -20,7 +20,7 @@ from ._validation import (COVARIANCE_TYPES, INIT_METHODS, MAX_REG_COVAR, NotFitt
                           check_choice, check_fit_scale, check_int,
                           check_means_init, check_precisions_init,
                           check_random_state_param, check_real,
-                          check_weights_init)
+                          check_weights_init, covariance_storage)
 
 _EMPTY = np.empty(0)
 ON_DEGENERATE = ("reseed", "raise")
@@ -60,15 +60,30 @@ class GaussianMixture:
     ----------
     n_components : int, default=1
         Number of mixture components.
-    covariance_type : {"full", "tied", "diag", "spherical"}, default="full"
+    covariance_type : {"full", "tied", "diag", "spherical", "EII", "VII", "EEI", \
+"VEI", "EVI", "VVI", "EEE", "VEE", "EVE", "VVE", "EEV", "VEV", "EVV", "VVV"}, \
+default="full"
         ``"full"``: each component has its own covariance matrix; ``"tied"``: all
         components share one; ``"diag"``: each has a diagonal covariance;
-        ``"spherical"``: each has a single variance.
+        ``"spherical"``: each has a single variance. The three-letter names are
+        mclust's parsimonious models ``Sigma_k = lambda_k D_k A_k D_k^T``: volume
+        ``lambda_k``, shape ``A_k`` and orientation ``D_k`` Equal across components
+        or Varying (``I``: spherical shape, or axis-aligned orientation); "full" is
+        VVV, "tied" EEE, "diag" VVI and "spherical" VII (the same model and fit,
+        stored as scikit-learn stores it). Under an mclust name, ``covariances_``
+        and the precisions have the shapes of "diag", (n_components, n_features),
+        for EII, VII, EEI, VEI, EVI and VVI, and of "full", (n_components,
+        n_features, n_features), for the others. ``bic`` and ``aic`` count the
+        model's free parameters as mclust does. See the user guide's covariance
+        page.
     tol : float, default=1e-3
         Convergence threshold: EM stops when the mean log-likelihood (the lower
         bound) changes by less than ``tol`` between iterations.
     reg_covar : float, default=1e-6
-        Non-negative value added to the diagonal of every covariance.
+        Non-negative value added to the diagonal of every covariance (for the
+        constrained mclust models, ``n_k * reg_covar`` is added to the diagonal of
+        every component's scatter matrix before the constrained M-step, which is the
+        same for the unconstrained ones and keeps the constraint exact).
     max_iter : int, default=100
         Maximum number of EM iterations per initialization.
     n_init : int, default=1
@@ -576,9 +591,10 @@ class GaussianMixture:
         pieces = []
         for k, count in enumerate(counts):
             z = rng.standard_normal((count, d))
-            if self.covariance_type == "full":
+            storage = covariance_storage(self.covariance_type)
+            if storage == "full":
                 z = z @ np.linalg.cholesky(self.covariances_[k]).T
-            elif self.covariance_type == "tied":
+            elif storage == "tied":
                 z = z @ np.linalg.cholesky(self.covariances_).T
             else:  # diag: per-feature variances; spherical: one variance
                 z = z * np.sqrt(self.covariances_[k])

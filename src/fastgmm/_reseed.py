@@ -28,6 +28,7 @@ from ._mstep import (DegenerateComponentsError, covariance_kind,
 from ._passes import (EStepProblem, MomentsProblem, WorstRowsProblem, block_worst_rows,
                       merge_worst_rows, moments_block, worst_rows_block)
 from ._source import ArraySource
+from ._validation import covariance_storage
 
 # A component is dead when it holds less than this fraction of the total weight: its
 # statistics are then below the rounding error of the totals.
@@ -80,6 +81,7 @@ def data_covariance(source, covariance_type):
     """
     if isinstance(source, np.ndarray):
         source = ArraySource(source)
+    covariance_type = covariance_storage(covariance_type)
     d = source.n_features
     full = covariance_type in ("full", "tied")
     first = source.reduce(moments_block, MomentsProblem(None, False), np.empty(1 + d))
@@ -96,7 +98,7 @@ def data_covariance(source, covariance_type):
 def _average_covariance(params, healthy, covariance_type):
     """Weighted mean of the healthy components' covariances (one component's shape)."""
     cov = params.covariances
-    if covariance_type == "tied":
+    if covariance_storage(covariance_type) == "tied":
         return cov
     weights = params.weights[healthy]
     return np.tensordot(weights / weights.sum(), cov[healthy], axes=1)
@@ -127,6 +129,7 @@ def write_component_statistics(stats, shift, component, mean, covariance, mass,
     """
     n_components, n_features = shift.shape
     _, nk, s1, s2 = split_statistics(stats, covariance_type, n_components, n_features)
+    covariance_type = covariance_storage(covariance_type)
     delta = mean - shift[component]
     if covariance_type in ("full", "tied"):
         scatter = mass * (covariance - reg_covar * np.eye(n_features)
@@ -192,7 +195,7 @@ class ComponentReseeder:
         """The data's covariance, regularized like a fitted component's (the
         pseudo-component statistics expect ``reg_covar`` included)."""
         cov = data_covariance(self.source, self.covariance_type)
-        if self.covariance_type in ("full", "tied"):
+        if covariance_storage(self.covariance_type) in ("full", "tied"):
             return cov + self.reg_covar * np.eye(cov.shape[0])
         return cov + self.reg_covar
 
