@@ -294,3 +294,47 @@ def test_bad_arguments_are_named(blobs, kwargs, error, match):
 def test_select_is_exported():
     assert fastgmm.select is select
     assert "select" in fastgmm.__all__
+
+
+# ---------------------------------------------------------------------------------
+# mclust's 14 models (reference values: mclust 6.0.0, mclustBIC over G = 1..9)
+# ---------------------------------------------------------------------------------
+
+def test_mclust_grid_on_faithful_picks_eee_with_three_components():
+    result = _quiet(select, load_faithful(), covariance_types="mclust", random_state=0)
+    assert len(result.table) == 14 * 9
+    best = result.best
+    assert (best.covariance_type, best.n_components) == ("EEE", 3)
+    # mclust: BIC -2314.316 (its sign); the default tol=1e-3 stops slightly earlier.
+    assert result.table.row("EEE", 3)["bic"] == pytest.approx(2314.316, abs=1.0)
+    # one component: every model with the same covariance structure equals mclust's
+    for name, bic in (("EII", 4024.721), ("EEI", 3055.835), ("EEE", 2607.623)):
+        assert result.table.row(name, 1)["bic"] == pytest.approx(bic, abs=1e-3)
+
+
+def test_mclust_grid_on_iris_picks_vev_with_two_components():
+    from sklearn.datasets import load_iris
+    X = load_iris().data
+    result = _quiet(select, X, covariance_types="mclust", random_state=0)
+    best = result.best
+    assert (best.covariance_type, best.n_components) == ("VEV", 2)
+    # mclust: BIC -561.7285, log-likelihood -215.726
+    row = result.table.row("VEV", 2)
+    assert row["bic"] == pytest.approx(561.7285, abs=1e-2)
+    assert row["log_likelihood"] == pytest.approx(-215.726, abs=1e-2)
+
+
+@pytest.mark.parametrize("name", ["EII", "VVI", "EEE", "VEV"])
+def test_select_recovers_mclust_models(name):
+    """Data drawn from a 3-component model of that family: select finds it and K."""
+    rng = np.random.default_rng(2)
+    means = np.array([[0.0, 0.0], [12.0, 0.0], [0.0, 12.0]])
+    shapes = {"EII": [np.eye(2)] * 3,
+              "VVI": [np.diag(v) for v in ((4.0, 0.2), (0.9, 9.0), (0.6, 0.18))],
+              "EEE": [_TRUE_COVARIANCES["tied"]] * 3,
+              "VEV": [s * _rotation(a) @ np.diag((3.0, 0.3)) @ _rotation(a).T
+                      for s, a in ((0.5, 0.3), (2.0, -1.0), (1.0, 1.4))]}[name]
+    X = np.concatenate([rng.multivariate_normal(m, c, 250) for m, c in zip(means, shapes)])
+    result = _quiet(select, X, range(1, 5), covariance_types="mclust", random_state=0)
+    assert result.best.n_components == 3
+    assert result.best.covariance_type == name

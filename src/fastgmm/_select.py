@@ -27,7 +27,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from ._init import RestartStreams, _buffers_for, kmeans, parameters_from_assignment
+from ._init import (_SPHERICAL, RestartStreams, _buffers_for, kmeans,
+                    parameters_from_assignment)
 from ._model import GaussianMixture
 from ._openmp_helpers import check_n_threads, effective_n_threads
 from ._source import as_source
@@ -45,7 +46,7 @@ _NOT_FIT_PARAMS = ("n_components", "covariance_type", "n_threads", "weights_init
                    "means_init", "precisions_init", "warm_start")
 # Covariance types whose k-means start never clusters standardized features (their
 # model is not invariant to the features' units; see _init.initial_parameters).
-_RAW_KMEANS_ONLY = ("spherical",)
+_RAW_KMEANS_ONLY = _SPHERICAL
 
 
 # ---------------------------------------------------------------------------------
