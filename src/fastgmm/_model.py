@@ -2,7 +2,6 @@
 
 import contextlib
 import inspect
-import warnings
 
 import numpy as np
 
@@ -16,7 +15,6 @@ from ._passes import EStepProblem, estep_rows_block, log_likelihood_block
 from ._reseed import degenerate_components
 from ._source import as_source
 from ._validation import (COVARIANCE_TYPES, INIT_METHODS, MAX_REG_COVAR, NotFittedError,
-                          ReseedWarning,
                           check_choice, check_fit_scale, check_int,
                           check_means_init, check_precisions_init,
                           check_random_state_param, check_real,
@@ -351,15 +349,6 @@ default="full"
                 "repeating a value, a constant column). Use fewer components or a more "
                 "constrained covariance_type, or set on_degenerate='reseed' to get the "
                 "fit flagged in degenerate_ instead.")
-        if degenerate.size and not (best.restarts_reseeded or best.restarts_failed):
-            # One ReseedWarning per fit: fit_mixture has not warned about this one.
-            warnings.warn(
-                f"Component(s) {degenerate.tolist()} of the fitted {self.covariance_type!r} "
-                f"mixture with {K} components are degenerate (fewer effective points than "
-                "the covariance needs, or a covariance at the reg_covar floor): the "
-                "likelihood is spurious, see degenerate_. Use fewer components or a more "
-                "constrained covariance_type; on_degenerate='raise' makes this an error.",
-                ReseedWarning, stacklevel=3)
         self._set_fitted(best.params)
         self.degenerate_components_ = degenerate
         self.degenerate_ = bool(degenerate.size)

@@ -32,7 +32,7 @@ from ._init import (_SPHERICAL, RestartStreams, _buffers_for, kmeans,
 from ._model import GaussianMixture
 from ._openmp_helpers import check_n_threads, effective_n_threads
 from ._source import as_source
-from ._validation import (COVARIANCE_TYPES, ConvergenceWarning, ReseedWarning,
+from ._validation import (ConvergenceWarning, ReseedWarning,
                           check_choice, check_int)
 from . import _validation
 
