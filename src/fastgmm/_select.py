@@ -335,8 +335,10 @@ def _fit_components(X, source, n_components, covariance_types, fit_params, rando
         start = None if shared is None else shared.for_type(covariance_type, reg_covar)
         if source.n_positive < n_components:
             out.append((_failed_row(covariance_type, n_components), None,
-                        f"fewer rows with positive weight ({source.n_positive}) than "
-                        f"n_components={n_components}"))
+                        f"Expected n_samples >= n_components but got n_components = "
+                        f"{n_components}, n_samples = {source.n_positive}"
+                        + (" (rows with positive sample_weight)" if source.weighted else "")
+                        + "; use fewer components or more data."))
             continue
         try:
             model._fit(X, None, source=source, start_parameters=start)
@@ -352,13 +354,13 @@ def _fit_components(X, source, n_components, covariance_types, fit_params, rando
     return out
 
 
-def _best_index(rows, criterion):
+def _best_index(rows, criterion, errors):
     """Index of the lowest finite criterion among non-degenerate rows (else among all
     finite rows, with a warning), first on ties."""
     finite = [i for i, row in enumerate(rows) if np.isfinite(row[criterion])]
     if not finite:
-        raise ValueError("Every fit of the grid failed (see the result's errors); use "
-                         "fewer components, increase reg_covar, or check X.")
+        first = next(iter(errors.items()), (None, "no fit"))
+        raise ValueError(f"Every fit of the grid failed; the first, {first[0]}: {first[1]}")
     sound = [i for i in finite if not rows[i]["degenerate"]]
     if not sound:
         warnings.warn("Every fit of the grid is degenerate (a component on a point, a "
@@ -370,11 +372,12 @@ def _best_index(rows, criterion):
     return min(sound, key=lambda i: (rows[i][criterion], i))
 
 
-def _warn_summary(rows, models, n_fits):
+def _warn_summary(rows, models, n_fits, chosen_degenerate=False):
     reseeded = [f"{m.covariance_type}/{m.n_components}" for m in models
                 if m is not None and m.reseeded_components_.size]
     degenerate = [f"{row['covariance_type']}/{row['n_components']}" for row in rows
-                  if row["degenerate"] and np.isfinite(row["bic"])]
+                  if row["degenerate"] and np.isfinite(row["bic"])
+                  and not chosen_degenerate]      # else _best_index has warned
     if reseeded or degenerate:
         parts = []
         if reseeded:
@@ -472,13 +475,18 @@ def select(X, n_components=range(1, 10), covariance_types=SKLEARN_TYPES, criteri
         # A RandomState or Generator is drawn from once: every fit gets the same seed.
         random_state = int(RestartStreams(random_state).seed.generate_state(1)[0])
     source = as_source(X, sample_weight)
-    if not getattr(source, "in_memory", False):
+    if not hasattr(source, "X"):
         raise TypeError("select needs X in memory (an array or memory map); for chunk "
                         "streams or dask arrays fit GaussianMixture per model.")
     weights = source.sample_weight
     if weights.size:
         # The caller's weights (not rescaled) for the weighted criteria.
         weights = np.asarray(sample_weight, dtype=np.float64).reshape(-1)
+        with np.errstate(over="ignore"):
+            overflows = not np.isfinite(weights.sum())
+        if overflows:
+            # Weights whose sum overflows: their validated rescaling (a power of 2).
+            weights = source.sample_weight
     n_jobs = _check_n_jobs(n_jobs, len(ks))
     fit_threads = 1 if n_jobs > 1 else effective_n_threads(n_threads)
 
@@ -504,8 +512,9 @@ def select(X, n_components=range(1, 10), covariance_types=SKLEARN_TYPES, criteri
     for model in models:        # the hyper-parameter the caller gave, not the jobs'
         if model is not None:
             model.n_threads = n_threads
-    best = models[_best_index(rows, criterion)]
-    _warn_summary(rows, models, len(rows))
+    best_index = _best_index(rows, criterion, errors)
+    best = models[best_index]
+    _warn_summary(rows, models, len(rows), chosen_degenerate=rows[best_index]["degenerate"])
     kept = ({(row["covariance_type"], row["n_components"]): model
              for row, model in zip(rows, models)} if return_models else None)
     return SelectionResult(best, SelectionTable(rows), criterion, kept, errors)
