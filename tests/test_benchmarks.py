@@ -106,3 +106,18 @@ def test_onedal_child_matches_fastgmm_when_installed():
         np.testing.assert_allclose(means, ours, rtol=1e-3, atol=1e-3)
         seconds, n_iter, mean_ll = peer.default_fit("small", 4, "full", seed=0)
         assert seconds > 0 and 1 <= n_iter <= 100 and np.isfinite(mean_ll)
+
+
+def test_selection_smoke_runs(tmp_path):
+    pytest.importorskip("sklearn")
+    selection = pytest.importorskip("selection")
+    report = selection.main(["--smoke", "--output", str(tmp_path / "sel")])
+    assert [row["name"] for row in report["rows"]] == ["faithful", "mixture"]
+    assert any("mclust not available" in note for note in report["notes"])
+    for row in report["rows"]:
+        cells = row["cells"]
+        assert {selection.FAST4, selection.SKLEARN} <= set(cells)
+        assert all(cell["median_seconds"] > 0 for cell in cells.values())
+        assert all(np.isfinite(cell["bic"]) for cell in cells.values())
+        assert f"{selection.SKLEARN} / {selection.FAST4}" in row["ratios"]
+    assert "ratio" in (tmp_path / "sel.txt").read_text()

@@ -34,8 +34,10 @@ X_GOOD = make_mixture(60, 2, N_COMPONENTS, seed=0)[0]
 FITTED = GaussianMixture(N_COMPONENTS, random_state=0).fit(X_GOOD)
 
 FIT_ENTRIES = ("fit", "fit_predict", "fastgmm.fit")
-PREDICT_ENTRIES = ("predict", "predict_proba", "score_samples", "score", "bic", "aic")
-X_ENTRIES = FIT_ENTRIES + PREDICT_ENTRIES
+PREDICT_ENTRIES = ("predict", "predict_proba", "score_samples", "score", "bic", "aic",
+                   "icl")
+# fastgmm.select validates X and sample_weight as fit does (one-cell grid here).
+X_ENTRIES = FIT_ENTRIES + ("fastgmm.select",) + PREDICT_ENTRIES
 # Words by which a message says what to do ("must be ..." states the valid values).
 FIX_WORDS = ("pass", "use", "set ", "call", "convert", "reshape", "remove", "drop",
              "increase", "rescale", "divide", "must", "impute", "give", "restore",
@@ -256,7 +258,7 @@ X_CASES = [
           "predict": Raises(ValueError, "X", "so far from every component")}),
 ]
 
-SAMPLE_WEIGHT_ENTRIES = FIT_ENTRIES + ("score",)
+SAMPLE_WEIGHT_ENTRIES = FIT_ENTRIES + ("fastgmm.select", "score")
 
 
 def _sw(factory):
@@ -777,6 +779,11 @@ def _call(entry, inputs):
         n_components = params.pop("n_components", N_COMPONENTS)
         return fastgmm.fit(X, n_components, sample_weight=sw,
                            **{"random_state": 0, **params})
+    if entry == "fastgmm.select":
+        with warnings.catch_warnings():     # its degenerate-fit summary is intended
+            warnings.simplefilter("ignore", ReseedWarning)
+            return fastgmm.select(X, (N_COMPONENTS,), covariance_types=("full",),
+                                  sample_weight=sw, random_state=0, **params).best
     if entry == "warm refit":
         return model.fit(X)
     if entry == "score":
@@ -891,7 +898,7 @@ def _outcome(case, group):
 
 
 def _group(entry):
-    return "fit" if entry in FIT_ENTRIES else "predict"
+    return "fit" if entry in FIT_ENTRIES + ("fastgmm.select",) else "predict"
 
 
 MATRIX = (

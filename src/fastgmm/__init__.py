@@ -7,6 +7,7 @@
 from ._model import GaussianMixture, fit
 from ._openmp_helpers import openmp_enabled
 from ._persistence import load
+from ._select import SelectionResult, SelectionTable, select
 from ._validation import ConvergenceWarning, NotFittedError, ReseedWarning
 from . import stats
 
@@ -17,8 +18,11 @@ __all__ = [
     "GaussianMixture",
     "NotFittedError",
     "ReseedWarning",
+    "SelectionResult",
+    "SelectionTable",
     "fit",
     "load",
     "openmp_enabled",
+    "select",
     "stats",
 ]

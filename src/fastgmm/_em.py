@@ -52,6 +52,10 @@ class EMRun:
     n_iter: int = 0
     converged: bool = False
     reseeder: object = None
+    # Filled by fit_mixture: restarts that re-seeded a collapsed component, and
+    # restarts dropped because re-seeding could not rescue them.
+    restarts_reseeded: int = 0
+    restarts_failed: int = 0
 
 
 class _Progress:
@@ -103,6 +107,16 @@ def _degenerate_fit_error(failed, n_runs, covariance_type, reg_covar):
         "collapsed onto a few (nearly) identical points or a lower-dimensional subspace, "
         "and re-seeding it elsewhere did not help. Increase reg_covar (e.g. 1e-4 for "
         "standardized data), use fewer components, or rescale X.")
+
+
+def _strict_error(index, what, covariance_type, reg_covar):
+    """The ValueError of on_degenerate="raise" when restart ``index`` collapsed."""
+    return ValueError(
+        f"Degenerate fit (on_degenerate='raise'): in initialization {index}, {what} "
+        f"(covariance_type={covariance_type!r}, reg_covar={reg_covar!r}). The data hold "
+        "(nearly) duplicated rows, a constant column or fewer distinct points than "
+        "components need. Use fewer components, increase reg_covar, or set "
+        "on_degenerate='reseed' to re-seed such components and be warned instead.")
 
 
 # The one-pass covariance S2/N - delta delta^T about the shift c loses about
@@ -183,7 +197,8 @@ def run_em(source, params, covariance_type, *, tol, max_iter, reg_covar, n_threa
                 "overflow double precision in the mixture's densities. Rescale X (e.g. "
                 "standardize each column)."
             )
-        ratio = following.fill(stats, shift, reg_covar, DEAD_FRACTION, strict=False)
+        ratio = following.fill(stats, shift, reg_covar, DEAD_FRACTION, strict=False,
+                               previous=current)
         snapshot = None     # the parameters behind these statistics, if re-seeding
         if following.needs_reseeding:
             snapshot = current.params()
@@ -191,7 +206,8 @@ def run_em(source, params, covariance_type, *, tol, max_iter, reg_covar, n_threa
         if ratio > _MAX_SHIFT_RATIO:
             shift = _representable_shift(following.means.copy(), dtype)
             statistics(shift)
-            following.fill(stats, shift, reg_covar, DEAD_FRACTION, strict=False)
+            following.fill(stats, shift, reg_covar, DEAD_FRACTION, strict=False,
+                           previous=current)
             if following.needs_reseeding:
                 snapshot = current.params() if snapshot is None else snapshot
                 _reseed(following, reseeder, stats, shift, snapshot)
@@ -213,7 +229,7 @@ def run_em(source, params, covariance_type, *, tol, max_iter, reg_covar, n_threa
 def fit_mixture(source, n_components, covariance_type, *, tol, reg_covar, max_iter,
                 n_init, init_params, weights_init, means_init, precisions_init, streams,
                 n_threads, warm_params=None, warm_lower_bound=-np.inf, verbose=0,
-                verbose_interval=10):
+                verbose_interval=10, start_parameters=None, on_degenerate="reseed"):
     """Fit a mixture with ``n_init`` restarts and keep the best lower bound.
 
     With ``warm_params`` (warm start) a single run continues from them. A restart
@@ -226,6 +242,13 @@ def fit_mixture(source, n_components, covariance_type, *, tol, reg_covar, max_it
     source : row source (``_source``)
     streams : _init.RestartStreams
         The random streams of the restarts (restart ``i`` draws from its own).
+    start_parameters : callable or None
+        ``start_parameters(index, workspace) -> GaussianParams``: the starting point
+        of restart ``index`` instead of ``_init.initial_parameters`` (``select``
+        shares one k-means partition per restart across covariance types).
+    on_degenerate : {"reseed", "raise"}
+        "raise": a collapsed component (one that would be re-seeded) is an error,
+        a ValueError naming the restart, instead of a ReseedWarning.
 
     Returns
     -------
@@ -245,6 +268,8 @@ def fit_mixture(source, n_components, covariance_type, *, tol, reg_covar, max_it
             try:
                 if warm_params is not None:
                     start, lower_bound = warm_params.copy(), warm_lower_bound
+                elif start_parameters is not None:
+                    start, lower_bound = start_parameters(index, workspace), -np.inf
                 else:
                     start = initial_parameters(
                         source, n_components, covariance_type, init_params=init_params,
@@ -257,15 +282,25 @@ def fit_mixture(source, n_components, covariance_type, *, tol, reg_covar, max_it
                              reg_covar=reg_covar, n_threads=n_threads, workspace=workspace,
                              lower_bound=lower_bound, progress=progress)
             except DegenerateComponentsError as exc:
+                if on_degenerate == "raise":
+                    raise _strict_error(index, _describe_collapse(exc), covariance_type,
+                                        reg_covar) from None
                 failed.append((index, exc))
                 continue
             progress.init_end(run.lower_bound, run.converged)
             if run.reseeder.collapsed:
+                if on_degenerate == "raise":
+                    raise _strict_error(
+                        index, f"component(s) {sorted(set(run.reseeder.collapsed))} "
+                        "collapsed (a covariance was not positive definite)",
+                        covariance_type, reg_covar)
                 reseeded.append(index)
             if best is None or run.lower_bound > best.lower_bound:
                 best = run
     if best is None:
         raise _degenerate_fit_error(failed, n_runs, covariance_type, reg_covar)
+    best.restarts_reseeded = len(reseeded)
+    best.restarts_failed = len(failed)
     if failed or reseeded:
         # One ReseedWarning per fit, whatever the number of restarts it concerns.
         parts = []

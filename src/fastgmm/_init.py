@@ -28,6 +28,9 @@ from ._validation import row_chunks
 
 _EMPTY = np.empty(0)
 _EMPTY_LABELS = np.empty(0, dtype=np.intp)
+# Spherical models are not invariant under rescaling the features: their k-means
+# starts stay on the raw features.
+_SPHERICAL = ("spherical", "EII", "VII")
 KMEANS_MAX_ITER = 300     # scikit-learn's KMeans defaults
 KMEANS_TOL = 1e-4
 SEEDING_SAMPLE_ROWS = 1 << 17  # Lloyd's seeds: k-means++ on at most this many rows
@@ -542,7 +545,7 @@ def _streamed_parameters(source, n_components, covariance_type, *, init_params, 
                                      init_params=init_params, reg_covar=reg_covar, rng=rng,
                                      n_threads=n_threads, workspace=workspace,
                                      restart=restart)
-    standardize = restart % 2 == 1 and covariance_type != "spherical"
+    standardize = restart % 2 == 1 and covariance_type not in _SPHERICAL
     buffers = KMeansBuffers(X_sample, w_sample, n_components)
     result = kmeans(X_sample, w_sample, n_components, rng, n_threads, buffers,
                     standardize=standardize)
@@ -577,7 +580,7 @@ def _in_memory_parameters(source, n_components, covariance_type, *, init_params,
         resp /= resp.sum(axis=1, keepdims=True)
         return parameters_from_assignment(*fit_args, resp=resp)
     if init_params == "kmeans":
-        standardize = restart % 2 == 1 and covariance_type != "spherical"
+        standardize = restart % 2 == 1 and covariance_type not in _SPHERICAL
         result = kmeans(X, sample_weight, n_components, rng, n_threads,
                         _kmeans_buffers(workspace, X, sample_weight, n_components),
                         standardize=standardize)

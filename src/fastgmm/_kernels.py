@@ -16,6 +16,7 @@ import importlib
 import os
 
 from ._cpu import cpu_level
+from ._validation import COVARIANCE_TYPES, covariance_storage
 
 _SUFFIX = {"baseline": "", "avx2": "_avx2", "avx512": "_avx512"}
 _LEVEL = {"baseline": 0, "avx2": 1, "avx512": 2}
@@ -58,12 +59,29 @@ selected_variant = _select()
 estep = variant_module(selected_variant)
 kmeans = variant_module(selected_variant, "_kmeans")
 
-COVARIANCE_KINDS = estep.COVARIANCE_KINDS
+# Every covariance type runs on the kernel kind of its storage (``_validation``):
+# mclust's axis-aligned models on "diag", its other models on "full" (their M-steps
+# need each component's own scatter matrix, which the "tied" kind pools).
+COVARIANCE_KINDS = {name: estep.COVARIANCE_KINDS[covariance_storage(name)]
+                    for name in COVARIANCE_TYPES}
 assignment_statistics = estep.assignment_statistics
 chunk_size = estep.chunk_size
 em_statistics = estep.em_statistics
 estimate_log_prob = estep.estimate_log_prob
 n_blocks = estep.n_blocks
-n_statistics = estep.n_statistics
-matrix_path = estep.matrix_path
-uses_blas = estep.uses_blas
+
+
+def n_statistics(covariance_type, n_components, n_features):
+    """Length of the flat statistics vector of ``covariance_type`` (``_estep``)."""
+    return estep.n_statistics(covariance_storage(covariance_type), n_components,
+                              n_features)
+
+
+def matrix_path(covariance_type, n_features):
+    """The compute path of the E-step: "rows", "blas" or "micro" (``_estep``)."""
+    return estep.matrix_path(covariance_storage(covariance_type), n_features)
+
+
+def uses_blas(covariance_type, n_features):
+    """Whether the E-step calls BLAS (then keep BLAS single-threaded)."""
+    return estep.uses_blas(covariance_storage(covariance_type), n_features)

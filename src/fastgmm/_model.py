@@ -12,14 +12,16 @@ from ._mstep import (GaussianParams, covariance_diagonals, covariance_kind, n_pa
                      precisions_from_cholesky)
 from ._openmp_helpers import blas_single_thread, check_n_threads, effective_n_threads
 from ._passes import EStepProblem, estep_rows_block, log_likelihood_block
+from ._reseed import degenerate_components
 from ._source import as_source
 from ._validation import (COVARIANCE_TYPES, INIT_METHODS, MAX_REG_COVAR, NotFittedError,
                           check_choice, check_fit_scale, check_int,
                           check_means_init, check_precisions_init,
                           check_random_state_param, check_real,
-                          check_weights_init)
+                          check_weights_init, covariance_storage)
 
 _EMPTY = np.empty(0)
+ON_DEGENERATE = ("reseed", "raise")
 _EMPTY_LABELS = np.empty(0, dtype=np.intp)
 
 
@@ -56,15 +58,30 @@ class GaussianMixture:
     ----------
     n_components : int, default=1
         Number of mixture components.
-    covariance_type : {"full", "tied", "diag", "spherical"}, default="full"
+    covariance_type : {"full", "tied", "diag", "spherical", "EII", "VII", "EEI", \
+"VEI", "EVI", "VVI", "EEE", "VEE", "EVE", "VVE", "EEV", "VEV", "EVV", "VVV"}, \
+default="full"
         ``"full"``: each component has its own covariance matrix; ``"tied"``: all
         components share one; ``"diag"``: each has a diagonal covariance;
-        ``"spherical"``: each has a single variance.
+        ``"spherical"``: each has a single variance. The three-letter names are
+        mclust's parsimonious models ``Sigma_k = lambda_k D_k A_k D_k^T``: volume
+        ``lambda_k``, shape ``A_k`` and orientation ``D_k`` Equal across components
+        or Varying (``I``: spherical shape, or axis-aligned orientation); "full" is
+        VVV, "tied" EEE, "diag" VVI and "spherical" VII (the same model and fit,
+        stored as scikit-learn stores it). Under an mclust name, ``covariances_``
+        and the precisions have the shapes of "diag", (n_components, n_features),
+        for EII, VII, EEI, VEI, EVI and VVI, and of "full", (n_components,
+        n_features, n_features), for the others. ``bic`` and ``aic`` count the
+        model's free parameters as mclust does. See the user guide's covariance
+        page.
     tol : float, default=1e-3
         Convergence threshold: EM stops when the mean log-likelihood (the lower
         bound) changes by less than ``tol`` between iterations.
     reg_covar : float, default=1e-6
-        Non-negative value added to the diagonal of every covariance.
+        Non-negative value added to the diagonal of every covariance (for the
+        constrained mclust models, ``n_k * reg_covar`` is added to the diagonal of
+        every component's scatter matrix before the constrained M-step, which is the
+        same for the unconstrained ones and keeps the constraint exact).
     max_iter : int, default=100
         Maximum number of EM iterations per initialization.
     n_init : int, default=1
@@ -104,6 +121,12 @@ class GaussianMixture:
         OpenMP threads for the kernels. ``None`` uses all usable cores (honouring
         ``OMP_NUM_THREADS``, CPU affinity and threadpoolctl limits); negative values
         count back from the number of usable cores (-1 = all).
+    on_degenerate : {"reseed", "raise"}, default="reseed"
+        What to do with a degenerate component. "reseed": a component that
+        collapses during EM (its covariance stops being positive definite) is
+        re-seeded (see ``init_params``) with one ReseedWarning per fit, and a fitted
+        model whose likelihood is spurious is flagged in ``degenerate_``. "raise":
+        either is a ValueError instead (for users who want strictness).
 
     Attributes
     ----------
@@ -127,12 +150,28 @@ class GaussianMixture:
     feature_names_in_ : ndarray of shape (n_features,)
         Column names of ``X`` in ``fit``, when it had string column names (e.g. a
         pandas DataFrame); data passed later with other names are refused.
+    degenerate_ : bool
+        Whether the fitted likelihood is spurious: some component is degenerate
+        (listed in ``degenerate_components_``). Component ``k`` is degenerate when
+        its effective number of points ``weights_[k] * n_samples`` (sum of its
+        responsibilities) is below what its covariance needs (``n_features + 1``
+        for "full", 2 for "diag" and "spherical", none for "tied": its volume is
+        shared), or when its covariance sits at the regularization floor (the
+        eigenvalues of ``covariance - reg_covar I`` have a reciprocal condition
+        number below sqrt(machine epsilon), e.g. a component on rows that repeat a
+        value). ``fastgmm.select`` skips such fits.
+    degenerate_components_ : ndarray of int
+        Indices of the degenerate components (empty for a sound fit).
+    reseeded_components_ : ndarray of int
+        Components of the kept initialization that collapsed during EM and were
+        re-seeded (each re-seeding counted once, in order; empty when none did).
     """
 
     def __init__(self, n_components=1, *, covariance_type="full", tol=1e-3, reg_covar=1e-6,
                  max_iter=100, n_init=1, init_params="kmeans", weights_init=None,
                  means_init=None, precisions_init=None, random_state=None,
-                 warm_start=False, verbose=0, verbose_interval=10, n_threads=None):
+                 warm_start=False, verbose=0, verbose_interval=10, n_threads=None,
+                 on_degenerate="reseed"):
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.tol = tol
@@ -148,6 +187,7 @@ class GaussianMixture:
         self.verbose = verbose
         self.verbose_interval = verbose_interval
         self.n_threads = n_threads
+        self.on_degenerate = on_degenerate
 
     _estimator_type = "DensityEstimator"   # scikit-learn < 1.6 reads this
 
@@ -217,6 +257,7 @@ class GaussianMixture:
         numbers["verbose_interval"] = check_int(self.verbose_interval, "verbose_interval",
                                                 low=1)
         check_n_threads(self.n_threads)
+        check_choice(self._on_degenerate(), "on_degenerate", ON_DEGENERATE)
         if n_features is not None:
             self._check_initial_parameters(numbers["n_components"], n_features)
         return numbers
@@ -250,6 +291,16 @@ class GaussianMixture:
         -------
         self : GaussianMixture
         """
+        return self._fit(X, sample_weight)
+
+    def _on_degenerate(self):
+        # Estimators pickled before this parameter existed: the default.
+        return getattr(self, "on_degenerate", "reseed")
+
+    def _fit(self, X, sample_weight, *, source=None, start_parameters=None):
+        """``fit``; ``fastgmm.select`` passes the validated ``source`` of ``X`` (built
+        once for the whole grid) and the shared k-means starts
+        (``_em.fit_mixture``'s ``start_parameters``)."""
         feature_names = _feature_names(X)
         numbers = self._check_parameters()
         K = numbers["n_components"]
@@ -257,7 +308,8 @@ class GaussianMixture:
         streams = None if warm else RestartStreams(self.random_state)
         # X -> rows in blocks (validated): an array or memory map, a chunk stream, a
         # dask collection. Every pass of the fit reads the rows through ``source``.
-        source = as_source(X, sample_weight, n_components=K, streams=streams)
+        if source is None:
+            source = as_source(X, sample_weight, n_components=K, streams=streams)
         n_features = source.n_features
         weights_init, means_init, precisions_init = self._check_initial_parameters(
             K, n_features)
@@ -283,8 +335,26 @@ class GaussianMixture:
             warm_params=self._params() if warm else None,
             warm_lower_bound=self.lower_bound_ if warm else -np.inf,
             verbose=numbers["verbose"], verbose_interval=numbers["verbose_interval"],
+            start_parameters=None if warm else start_parameters,
+            on_degenerate=self._on_degenerate(),
         )
+        degenerate = degenerate_components(best.params, self.covariance_type,
+                                           source.total_weight, numbers["reg_covar"])
+        if degenerate.size and self._on_degenerate() == "raise":
+            raise ValueError(
+                f"Degenerate fit (on_degenerate='raise'): component(s) "
+                f"{degenerate.tolist()} of the fitted {self.covariance_type!r} mixture "
+                f"with {K} components have a spurious likelihood (fewer effective points "
+                "than the covariance needs, or a covariance at the reg_covar floor: rows "
+                "repeating a value, a constant column). Use fewer components or a more "
+                "constrained covariance_type, or set on_degenerate='reseed' to get the "
+                "fit flagged in degenerate_ instead.")
         self._set_fitted(best.params)
+        self.degenerate_components_ = degenerate
+        self.degenerate_ = bool(degenerate.size)
+        self.reseeded_components_ = np.asarray(best.reseeder.collapsed
+                                               if best.reseeder is not None else [],
+                                               dtype=np.intp)
         self.converged_ = bool(best.converged)
         self.n_iter_ = int(best.n_iter)
         self.lower_bound_ = float(best.lower_bound)
@@ -510,9 +580,10 @@ class GaussianMixture:
         pieces = []
         for k, count in enumerate(counts):
             z = rng.standard_normal((count, d))
-            if self.covariance_type == "full":
+            storage = covariance_storage(self.covariance_type)
+            if storage == "full":
                 z = z @ np.linalg.cholesky(self.covariances_[k]).T
-            elif self.covariance_type == "tied":
+            elif storage == "tied":
                 z = z @ np.linalg.cholesky(self.covariances_).T
             else:  # diag: per-feature variances; spherical: one variance
                 z = z * np.sqrt(self.covariances_[k])
@@ -554,6 +625,43 @@ class GaussianMixture:
         float
         """
         return self._information_criterion(X, lambda n: 2 * self._n_parameters())
+
+    def icl(self, X):
+        """Integrated completed likelihood criterion on ``X`` (lower is better).
+
+        The BIC plus the entropy of the hard (MAP) assignment:
+        ``ICL = BIC - 2 sum_i log z_i,map(i)`` with ``z`` the responsibilities and
+        ``map(i)`` the most probable component of row ``i`` (Biernacki, Celeux &
+        Govaert 2000, as mclust's ``icl`` computes it). In mclust's sign (higher is
+        better) that is ``-ICL``. It penalizes overlapping components, so it favours
+        well separated clusters more than the BIC does.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        float
+        """
+        return self._criteria(self._validated(X))["icl"]
+
+    def _criteria(self, source, sample_weight=None):
+        """log_likelihood, bic, aic and icl of the rows of an in-memory ``source``
+        from one E-step pass; ``sample_weight`` (validated, not rescaled) weights the
+        rows, and ``n = sum(sample_weight)`` then enters the BIC penalty."""
+        log_norm, resp, _ = self._estep(source, log_norm=True, resp=True)
+        hard = np.log(resp.max(axis=1))
+        if sample_weight is None or sample_weight.size == 0:
+            log_likelihood, hard_sum, n = float(log_norm.sum()), float(hard.sum()), \
+                source.n_samples
+        else:
+            log_likelihood = float(sample_weight @ log_norm)
+            hard_sum, n = float(sample_weight @ hard), float(sample_weight.sum())
+        p = self._n_parameters()
+        bic = -2 * log_likelihood + p * np.log(n)
+        return {"log_likelihood": log_likelihood, "n_parameters": p, "bic": float(bic),
+                "aic": float(-2 * log_likelihood + 2 * p), "icl": float(bic - 2 * hard_sum)}
 
     def save(self, path):
         """Write the fitted model to ``path`` as a ``.npz`` file (no pickle inside).

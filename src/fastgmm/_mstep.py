@@ -9,6 +9,10 @@ weighted sum of responsibilities ``N_k``, first moments ``S1_k`` and second mome
   types keep the diagonal, share one matrix, or average the diagonal)
 * weight      ``pi_k = N_k / sum_j N_j``
 
+mclust's models (EII ... VVV, ``_parsimonious``) first take the unconstrained
+M-step of their storage type ("diag" or "full"), then replace its covariances by
+the constrained ones computed from the same scatter matrices.
+
 Everything here is O(K d^3) and independent of the number of samples; the
 arithmetic is compiled in ``_covariance.pyx`` so that it costs microseconds.
 """
@@ -17,9 +21,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._covariance import mstep_into, precision_cholesky_full
+from ._covariance import NK_EPS, mstep_into, precision_cholesky_full
 from ._kernels import COVARIANCE_KINDS, n_statistics
-from ._validation import covariance_shape
+from ._parsimonious import UNCONSTRAINED, constrained_covariances, n_covariance_parameters
+from ._validation import MCLUST_MODELS, covariance_shape, covariance_storage
 
 _LOG_2PI = np.log(2 * np.pi)
 
@@ -77,6 +82,7 @@ def split_statistics(stats, covariance_type, n_components, n_features):
     """Views of the flat statistics vector: (sum w log p, N (K,), S1 (K, d), S2)."""
     K, d = n_components, n_features
     assert stats.shape[0] == n_statistics(covariance_type, K, d)
+    covariance_type = covariance_storage(covariance_type)
     s2_shape = {"full": (K, d, d), "tied": (d, d), "diag": (K, d),
                 "spherical": (K, d)}[covariance_type]
     nk = stats[1:1 + K]
@@ -88,6 +94,7 @@ def split_statistics(stats, covariance_type, n_components, n_features):
 def covariance_diagonals(covariances, covariance_type):
     """The variances on the diagonals of ``covariances``, broadcastable against the
     means (K, d): full and diag (K, d), tied (1, d), spherical (K, 1)."""
+    covariance_type = covariance_storage(covariance_type)
     if covariance_type == "full":
         return np.diagonal(covariances, axis1=1, axis2=2)
     if covariance_type == "tied":
@@ -106,6 +113,7 @@ def compute_precision_cholesky(covariances, covariance_type):
         If some covariance is not positive definite.
     """
     covariances = np.asarray(covariances, dtype=np.float64)
+    covariance_type = covariance_storage(covariance_type)
     if covariance_type in ("diag", "spherical"):
         bad = ~(np.isfinite(covariances) & (covariances > 0))
         if bad.ndim > 1:
@@ -123,6 +131,7 @@ def compute_precision_cholesky(covariances, covariance_type):
 
 def precisions_from_cholesky(precisions_cholesky, covariance_type):
     """Precision matrices (or vectors) ``U U^T`` from their Cholesky factors."""
+    covariance_type = covariance_storage(covariance_type)
     if covariance_type in ("full", "tied"):
         return precisions_cholesky @ np.swapaxes(precisions_cholesky, -1, -2)
     return precisions_cholesky ** 2
@@ -130,6 +139,7 @@ def precisions_from_cholesky(precisions_cholesky, covariance_type):
 
 def precision_cholesky_from_precisions(precisions, covariance_type):
     """Upper Cholesky factor U (U U^T = P) of user-given precisions P."""
+    covariance_type = covariance_storage(covariance_type)
     if covariance_type in ("diag", "spherical"):
         return np.sqrt(precisions)
     stack = precisions if covariance_type == "full" else precisions[None]
@@ -142,6 +152,7 @@ def precision_cholesky_from_precisions(precisions, covariance_type):
 
 def covariances_from_precision_cholesky(precisions_cholesky, covariance_type):
     """Covariances ``(U U^T)^-1`` from precision Cholesky factors."""
+    covariance_type = covariance_storage(covariance_type)
     if covariance_type in ("diag", "spherical"):
         return 1.0 / precisions_cholesky ** 2
     inv_u = np.linalg.inv(precisions_cholesky)            # U^-1
@@ -150,6 +161,7 @@ def covariances_from_precision_cholesky(precisions_cholesky, covariance_type):
 
 def log_det_cholesky(precisions_cholesky, covariance_type, n_features):
     """log det(U_k) for every component: shape (K,) (a scalar for tied)."""
+    covariance_type = covariance_storage(covariance_type)
     if covariance_type == "full":
         return np.log(np.diagonal(precisions_cholesky, axis1=1, axis2=2)).sum(axis=1)
     if covariance_type == "tied":
@@ -176,6 +188,9 @@ class ParameterBuffers:
         shape = covariance_shape(covariance_type, n_components, n_features)
         self.covariance_type = covariance_type
         self.kind = COVARIANCE_KINDS[covariance_type]
+        # The mclust model whose constrained M-step follows the compiled one, if any.
+        self.model = (covariance_type if covariance_type in MCLUST_MODELS
+                      and covariance_type not in UNCONSTRAINED else None)
         self.weights = np.empty(n_components)
         self.means = np.empty((n_components, n_features))
         self.covariances = np.empty(shape)
@@ -198,7 +213,7 @@ class ParameterBuffers:
         self.log_norm_const[...] = params.kernel_arguments(self.covariance_type)[2]
         return self
 
-    def fill(self, stats, shift, reg_covar, dead_fraction=0.0, strict=True):
+    def fill(self, stats, shift, reg_covar, dead_fraction=0.0, strict=True, previous=None):
         """The M-step: parameters from the statistics accumulated about ``shift``.
 
         Parameters
@@ -212,6 +227,9 @@ class ParameterBuffers:
         strict : bool
             Raise DegenerateComponentsError for covariances that are not positive
             definite (otherwise they are only flagged).
+        previous : GaussianParams, ParameterBuffers or None
+            The parameters the statistics were computed under: the iterative
+            M-steps of mclust's models start from their covariances.
 
         Returns
         -------
@@ -221,11 +239,43 @@ class ParameterBuffers:
         ratio = mstep_into(stats, shift, self.kind, reg_covar, dead_fraction, self.weights,
                            self.means, self._cov_flat, self._prec_flat, self.log_norm_const,
                            self._bad)
+        if self.model is not None:
+            ratio = self._constrain(stats, shift, previous)
         if strict and (self._bad == 1).any():
             if self.kind == COVARIANCE_KINDS["tied"]:
                 raise DegenerateComponentsError([], tied=True)
             raise DegenerateComponentsError(np.flatnonzero(self._bad == 1).tolist())
         return ratio
+
+    def _constrain(self, stats, shift, previous):
+        """Replace the unconstrained covariances of the compiled M-step by those of
+        the mclust model (same scatter matrices); recompute what depends on them."""
+        K, d = self.means.shape
+        nk = stats[1:1 + K] + NK_EPS
+        scatter = nk.reshape((K,) + (1,) * (self.covariances.ndim - 1)) * self.covariances
+        warm = None if previous is None else previous.covariances
+        self.covariances[...] = constrained_covariances(self.model, nk, scatter, warm)
+        dead = self._bad == 2
+        self._bad[...] = 0
+        storage = covariance_storage(self.covariance_type)
+        if storage == "full":
+            prec_chol, bad = precision_cholesky_full(np.ascontiguousarray(self.covariances))
+            self.precisions_cholesky[...] = prec_chol
+            self._bad[bad] = 1
+        else:
+            ok = np.all(np.isfinite(self.covariances) & (self.covariances > 0), axis=1)
+            self._bad[~ok] = 1
+            with np.errstate(divide="ignore", invalid="ignore"):
+                self.precisions_cholesky[...] = 1.0 / np.sqrt(self.covariances)
+        self._bad[dead & (self._bad == 0)] = 2
+        with np.errstate(divide="ignore", invalid="ignore"):
+            self.log_norm_const[...] = (
+                np.log(self.weights)
+                + log_det_cholesky(self.precisions_cholesky, storage, d)
+                - 0.5 * d * _LOG_2PI)
+            delta2 = (self.means - shift) ** 2
+            ratio = np.max(delta2 / covariance_diagonals(self.covariances, storage))
+        return float(ratio) if np.isfinite(ratio) else 0.0
 
     @property
     def needs_reseeding(self):
@@ -238,7 +288,7 @@ class ParameterBuffers:
                               self.precisions_cholesky.copy())
 
 
-def estimate_parameters(stats, shift, covariance_type, reg_covar):
+def estimate_parameters(stats, shift, covariance_type, reg_covar, previous=None):
     """The M-step: parameters from sufficient statistics.
 
     Parameters
@@ -249,7 +299,12 @@ def estimate_parameters(stats, shift, covariance_type, reg_covar):
         The shift ``c_k`` the statistics were accumulated about.
     covariance_type : {"full", "tied", "diag", "spherical"}
     reg_covar : float
-        Added to the diagonal of every covariance.
+        Added to the diagonal of every covariance (for mclust's models:
+        ``n_k reg_covar`` added to the diagonal of every scatter matrix, see
+        ``_parsimonious``).
+    previous : GaussianParams or None
+        Parameters the statistics were computed under (warm start of the iterative
+        M-steps).
 
     Returns
     -------
@@ -262,7 +317,8 @@ def estimate_parameters(stats, shift, covariance_type, reg_covar):
     """
     n_components, n_features = shift.shape
     buffers = ParameterBuffers(covariance_type, n_components, n_features)
-    buffers.fill(stats, np.ascontiguousarray(shift, dtype=np.float64), reg_covar)
+    buffers.fill(stats, np.ascontiguousarray(shift, dtype=np.float64), reg_covar,
+                 previous=previous)
     return GaussianParams(buffers.weights, buffers.means, buffers.covariances,
                           buffers.precisions_cholesky)
 
@@ -270,9 +326,7 @@ def estimate_parameters(stats, shift, covariance_type, reg_covar):
 def n_parameters(covariance_type, n_components, n_features):
     """Number of free parameters of the model (for BIC/AIC)."""
     K, d = n_components, n_features
-    cov_params = {"full": K * d * (d + 1) / 2, "tied": d * (d + 1) / 2,
-                  "diag": K * d, "spherical": K}[covariance_type]
-    return int(cov_params + K * d + K - 1)
+    return int(n_covariance_parameters(covariance_type, K, d) + K * d + K - 1)
 
 
 def covariance_kind(covariance_type):

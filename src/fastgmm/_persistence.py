@@ -44,7 +44,7 @@ import numpy as np
 
 from ._model import GaussianMixture
 from ._mstep import precisions_from_cholesky
-from ._validation import NotFittedError, covariance_shape
+from ._validation import NotFittedError, covariance_shape, covariance_storage
 
 FORMAT_NAME = "fastgmm.GaussianMixture"
 FORMAT_VERSION = 1
@@ -316,6 +316,7 @@ def _check_format(arrays):
 
 
 def _check_matrices(covariances, precisions_cholesky, precisions, covariance_type):
+    covariance_type = covariance_storage(covariance_type)
     """Positive definite covariances, their precisions and triangular factors agree."""
     if covariance_type in ("diag", "spherical"):
         if np.any(covariances <= 0) or np.any(precisions_cholesky <= 0):

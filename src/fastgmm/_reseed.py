@@ -22,11 +22,13 @@ degenerate one.
 
 import numpy as np
 
+from ._kernels import COVARIANCE_KINDS
 from ._mstep import (DegenerateComponentsError, covariance_kind,
                      estimate_parameters, split_statistics)
 from ._passes import (EStepProblem, MomentsProblem, WorstRowsProblem, block_worst_rows,
                       merge_worst_rows, moments_block, worst_rows_block)
 from ._source import ArraySource
+from ._validation import covariance_storage
 
 # A component is dead when it holds less than this fraction of the total weight: its
 # statistics are then below the rounding error of the totals.
@@ -79,6 +81,7 @@ def data_covariance(source, covariance_type):
     """
     if isinstance(source, np.ndarray):
         source = ArraySource(source)
+    covariance_type = covariance_storage(covariance_type)
     d = source.n_features
     full = covariance_type in ("full", "tied")
     first = source.reduce(moments_block, MomentsProblem(None, False), np.empty(1 + d))
@@ -95,7 +98,7 @@ def data_covariance(source, covariance_type):
 def _average_covariance(params, healthy, covariance_type):
     """Weighted mean of the healthy components' covariances (one component's shape)."""
     cov = params.covariances
-    if covariance_type == "tied":
+    if covariance_storage(covariance_type) == "tied":
         return cov
     weights = params.weights[healthy]
     return np.tensordot(weights / weights.sum(), cov[healthy], axes=1)
@@ -126,6 +129,7 @@ def write_component_statistics(stats, shift, component, mean, covariance, mass,
     """
     n_components, n_features = shift.shape
     _, nk, s1, s2 = split_statistics(stats, covariance_type, n_components, n_features)
+    covariance_type = covariance_storage(covariance_type)
     delta = mean - shift[component]
     if covariance_type in ("full", "tied"):
         scatter = mass * (covariance - reg_covar * np.eye(n_features)
@@ -191,7 +195,7 @@ class ComponentReseeder:
         """The data's covariance, regularized like a fitted component's (the
         pseudo-component statistics expect ``reg_covar`` included)."""
         cov = data_covariance(self.source, self.covariance_type)
-        if self.covariance_type in ("full", "tied"):
+        if covariance_storage(self.covariance_type) in ("full", "tied"):
             return cov + self.reg_covar * np.eye(cov.shape[0])
         return cov + self.reg_covar
 
@@ -270,3 +274,98 @@ class ComponentReseeder:
             write_component_statistics(stats, shift, component, mean, covariance, mass,
                                        self.covariance_type, self.reg_covar)
         return estimate_parameters(stats, shift, self.covariance_type, self.reg_covar)
+
+
+# ---------------------------------------------------------------------------------
+# Spurious (degenerate) fits
+# ---------------------------------------------------------------------------------
+
+# A covariance "sits at the regularization floor" when, without reg_covar, its
+# reciprocal condition number is below sqrt(machine epsilon) (numerically singular).
+SINGULAR_RCOND = float(np.sqrt(np.finfo(np.float64).eps))
+# The four scikit-learn names as the mclust models they are.
+_MCLUST_NAME = {"full": "VVV", "tied": "EEE", "diag": "VVI", "spherical": "VII"}
+
+
+def min_component_points(covariance_type, n_features):
+    """Fewest effective points (sum of responsibilities) a component needs for the
+    likelihood of its covariance model to be bounded.
+
+    * its own unconstrained covariance ("full", VVV): ``n_features + 1`` (on fewer,
+      the points span at most a hyperplane and the density can grow without bound);
+    * its own volume (a parameterization lambda_k D_k A_k D_k^T whose volume
+      ``lambda_k`` varies: "diag", "spherical", V..): 2 (on one point, the volume
+      shrinks to 0);
+    * a volume shared by every component ("tied", E..): 0 (the normalizing constant
+      is common to all components, so no component alone can make the likelihood
+      unbounded).
+
+    Parameters
+    ----------
+    covariance_type : str
+        A scikit-learn name or an mclust model name (EII ... VVV).
+    n_features : int
+
+    Returns
+    -------
+    int
+    """
+    name = _MCLUST_NAME.get(covariance_type, covariance_type)
+    if name == "VVV":
+        return n_features + 1
+    return 2 if name[:1] == "V" else 0
+
+
+def _component_eigenvalues(covariances, covariance_type, n_components):
+    """Eigenvalues of every component's covariance, shape (n_components, m)."""
+    kind = covariance_kind(covariance_type)
+    kinds = COVARIANCE_KINDS
+    if kind == kinds["full"]:
+        return np.linalg.eigvalsh(covariances)
+    if kind == kinds["tied"]:
+        return np.repeat(np.linalg.eigvalsh(covariances)[None, :], n_components, axis=0)
+    if kind == kinds["diag"]:
+        return np.asarray(covariances, dtype=np.float64).reshape(n_components, -1)
+    return np.asarray(covariances, dtype=np.float64).reshape(n_components, 1)
+
+
+def degenerate_components(params, covariance_type, total_weight, reg_covar):
+    """Components whose fitted likelihood is spurious (a collapsed component).
+
+    Component ``k`` is degenerate when either
+
+    * its effective number of points ``N_k = weights_[k] * total_weight`` is below
+      ``min_component_points(covariance_type, n_features)`` (e.g. ``d + 1`` for a
+      free full covariance, 2 for "diag" or "spherical"); or
+    * its covariance sits at the regularization floor: the eigenvalues ``e`` of
+      ``covariance_k - reg_covar I`` have ``min(e) <= SINGULAR_RCOND * max(e)``
+      (numerically singular: the component lies on a point or a subspace, e.g.
+      rows with a repeated value), or ``max(e) <= SINGULAR_RCOND * max_j max(e_j)``
+      (it has shrunk onto a point compared with the other components).
+
+    For a "tied" covariance the shared matrix is judged once and flags every
+    component.
+
+    Parameters
+    ----------
+    params : GaussianParams
+    covariance_type : str
+    total_weight : float
+        The number of rows (sum of the sample weights) the model was fitted on.
+    reg_covar : float
+
+    Returns
+    -------
+    ndarray of int
+        Sorted indices of the degenerate components (empty for a sound fit).
+    """
+    n_components, n_features = params.means.shape
+    too_few = params.weights * total_weight < min_component_points(covariance_type,
+                                                                   n_features)
+    with np.errstate(invalid="ignore"):
+        free = _component_eigenvalues(params.covariances, covariance_type,
+                                      n_components) - reg_covar
+    largest = free.max(axis=1)
+    singular = ((free.min(axis=1) <= SINGULAR_RCOND * largest)
+                | (largest <= SINGULAR_RCOND * largest.max()))
+    return np.flatnonzero(too_few | singular)

@@ -12,7 +12,24 @@ import sys
 
 import numpy as np
 
-COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
+# scikit-learn's four names, then mclust's 14 models (Celeux & Govaert 1995): the
+# first three letters say whether volume, shape and orientation are Equal across
+# components or Vary (I: identity shape or axis-aligned orientation).
+SKLEARN_COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
+MCLUST_MODELS = ("EII", "VII", "EEI", "VEI", "EVI", "VVI", "EEE", "VEE", "EVE", "VVE",
+                 "EEV", "VEV", "EVV", "VVV")
+COVARIANCE_TYPES = SKLEARN_COVARIANCE_TYPES + MCLUST_MODELS
+# How a covariance type is stored and seen by the E-step kernels: the axis-aligned
+# mclust models as "diag" (K, d), the others as "full" (K, d, d).
+_STORAGE = {**{name: name for name in SKLEARN_COVARIANCE_TYPES},
+            **{name: "diag" if name.endswith("I") else "full" for name in MCLUST_MODELS}}
+
+
+def covariance_storage(covariance_type):
+    """The scikit-learn type whose arrays hold ``covariance_type``'s parameters:
+    itself for the four scikit-learn names, "diag" for EII, VII, EEI, VEI, EVI and
+    VVI, "full" for the other mclust models."""
+    return _STORAGE[covariance_type]
 INIT_METHODS = ("kmeans", "k-means++", "random", "random_from_data")
 # EM forms sums of squared deviations (weighted over rows, summed over features) in
 # float64. Data whose such sums would exceed 2**_MAX_LOG2_SQUARES (about 1e307, a
@@ -350,6 +367,7 @@ def check_means_init(means, n_components, n_features):
 
 def covariance_shape(covariance_type, n_components, n_features):
     """Shape of ``covariances_`` (and of the precisions) for a covariance type."""
+    covariance_type = covariance_storage(covariance_type)
     return {
         "full": (n_components, n_features, n_features),
         "tied": (n_features, n_features),
@@ -363,7 +381,7 @@ def check_precisions_init(precisions, covariance_type, n_components, n_features)
     with inverses (the covariances) representable in float64."""
     shape = covariance_shape(covariance_type, n_components, n_features)
     precisions = _check_init_array(precisions, "precisions_init", shape)
-    if covariance_type in ("diag", "spherical"):
+    if covariance_storage(covariance_type) in ("diag", "spherical"):
         if np.any(precisions <= 0):
             raise ValueError(f"precisions_init must be positive for covariance_type="
                              f"{covariance_type!r}; got min {precisions.min():.6g}. Pass "
