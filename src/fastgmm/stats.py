@@ -49,11 +49,13 @@ class MixtureParameters:
 
     Attributes
     ----------
-    covariance_type : {"full", "tied", "diag", "spherical"}
+    covariance_type : str
+        "full", "tied", "diag", "spherical" or one of mclust's 14 models.
     weights : ndarray of shape (n_components,)
     means : ndarray of shape (n_components, n_features)
     covariances : ndarray
-        full (K, d, d), tied (d, d), diag (K, d), spherical (K,).
+        full (K, d, d), tied (d, d), diag (K, d), spherical (K,); mclust's models
+        as diag (EII, VII, EEI, VEI, EVI, VVI) or full (the others).
     precisions_cholesky : ndarray, same shape as ``covariances``
         Upper-triangular ``U`` with ``precision = U U^T`` (full, tied), or
         ``1 / sqrt(variance)`` (diag, spherical).
@@ -275,7 +277,7 @@ def combine(statistics):
     return total
 
 
-def maximize(statistics, reg_covar=1e-6):
+def maximize(statistics, reg_covar=1e-6, previous=None):
     """The M-step: the mixture parameters that maximize the expected log-likelihood.
 
     Parameters
@@ -284,6 +286,11 @@ def maximize(statistics, reg_covar=1e-6):
         Summed over all the rows.
     reg_covar : float, default=1e-6
         Added to the diagonal of every covariance (as in ``GaussianMixture``).
+    previous : MixtureParameters or None
+        The parameters the statistics were computed under: the iterative M-steps
+        of mclust's models (VEI, VEE, EVE, VVE, VEV) start from them, so that the
+        result is never worse than they are; otherwise they start from a pooled
+        estimate.
 
     Returns
     -------
@@ -306,7 +313,8 @@ def maximize(statistics, reg_covar=1e-6):
                          "statistics; re-initialize them (e.g. at a poorly explained row).")
     try:
         p = estimate_parameters(statistics.vector, statistics.shift,
-                                statistics.covariance_type, reg_covar)
+                                statistics.covariance_type, reg_covar,
+                                None if previous is None else previous._internal())
     except DegenerateComponentsError as exc:
         raise ValueError(f"{exc} after adding reg_covar={reg_covar!r}; increase reg_covar "
                          "or re-initialize the collapsed components.") from None
