@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ._accelerate import accelerated_em, extrapolates
 from ._kernels import n_statistics
 from ._init import initial_parameters
 from ._mstep import (DegenerateComponentsError, GaussianParams, ParameterBuffers,
@@ -135,7 +136,7 @@ def _representable_shift(means, dtype):
 
 
 def run_em(source, params, covariance_type, *, tol, max_iter, reg_covar, n_threads,
-           workspace, lower_bound=-np.inf, progress=None):
+           workspace, lower_bound=-np.inf, progress=None, reseeder=None):
     """EM iterations from ``params`` until convergence or ``max_iter``.
 
     Parameters
@@ -148,6 +149,10 @@ def run_em(source, params, covariance_type, *, tol, max_iter, reg_covar, n_threa
     workspace : Workspace
     lower_bound : float
         Lower bound of the starting point (``-inf`` for a fresh start).
+    reseeder : _reseed.ComponentReseeder, optional
+        Re-seeder to use (and to record in); a new one when not given. The
+        accelerated loop, which calls ``run_em`` one pass at a time, shares one per run
+        so that its re-seeding budget and record span the whole run.
 
     Returns
     -------
@@ -164,8 +169,10 @@ def run_em(source, params, covariance_type, *, tol, max_iter, reg_covar, n_threa
     stats = workspace.stats
     # Re-seeds components that lost their responsibility or collapsed (rare: the
     # compiled M-step flags them, everything else stays on the fast path).
-    run.reseeder = reseeder = ComponentReseeder(source, n_components, covariance_type,
-                                                reg_covar, n_threads)
+    if reseeder is None:
+        reseeder = ComponentReseeder(source, n_components, covariance_type, reg_covar,
+                                     n_threads)
+    run.reseeder = reseeder
 
     def statistics(shift):
         problem = EStepProblem(kind, current.means, current.precisions_cholesky_flat,
@@ -213,7 +220,7 @@ def run_em(source, params, covariance_type, *, tol, max_iter, reg_covar, n_threa
 def fit_mixture(source, n_components, covariance_type, *, tol, reg_covar, max_iter,
                 n_init, init_params, weights_init, means_init, precisions_init, streams,
                 n_threads, warm_params=None, warm_lower_bound=-np.inf, verbose=0,
-                verbose_interval=10):
+                verbose_interval=10, acceleration="none"):
     """Fit a mixture with ``n_init`` restarts and keep the best lower bound.
 
     With ``warm_params`` (warm start) a single run continues from them. A restart
@@ -226,6 +233,9 @@ def fit_mixture(source, n_components, covariance_type, *, tol, reg_covar, max_it
     source : row source (``_source``)
     streams : _init.RestartStreams
         The random streams of the restarts (restart ``i`` draws from its own).
+    acceleration : {"none", "squarem"}
+        "squarem": each run is ``_accelerate.accelerated_em`` (for the covariance
+        types that ``_accelerate.extrapolates``; plain EM for the others).
 
     Returns
     -------
@@ -234,6 +244,9 @@ def fit_mixture(source, n_components, covariance_type, *, tol, reg_covar, max_it
     workspace = Workspace(covariance_type, n_components, source.n_features)
     progress = _Progress(verbose, verbose_interval)
     n_runs = 1 if warm_params is not None else n_init
+    run_from = run_em
+    if acceleration == "squarem" and extrapolates(covariance_type):
+        run_from = accelerated_em
     best = None
     failed = []               # (restart, DegenerateComponentsError) of dropped restarts
     reseeded = []             # restarts that re-seeded a collapsed component
@@ -253,9 +266,10 @@ def fit_mixture(source, n_components, covariance_type, *, tol, reg_covar, max_it
                         rng=streams.restart(index), n_threads=n_threads,
                         workspace=workspace, restart=index)
                     lower_bound = -np.inf
-                run = run_em(source, start, covariance_type, tol=tol, max_iter=max_iter,
-                             reg_covar=reg_covar, n_threads=n_threads, workspace=workspace,
-                             lower_bound=lower_bound, progress=progress)
+                run = run_from(source, start, covariance_type, tol=tol, max_iter=max_iter,
+                               reg_covar=reg_covar, n_threads=n_threads,
+                               workspace=workspace, lower_bound=lower_bound,
+                               progress=progress)
             except DegenerateComponentsError as exc:
                 failed.append((index, exc))
                 continue

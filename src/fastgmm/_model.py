@@ -5,6 +5,7 @@ import inspect
 
 import numpy as np
 
+from ._accelerate import ACCELERATIONS
 from ._em import fit_mixture
 from ._init import RestartStreams
 from ._kernels import uses_blas
@@ -104,6 +105,18 @@ class GaussianMixture:
         OpenMP threads for the kernels. ``None`` uses all usable cores (honouring
         ``OMP_NUM_THREADS``, CPU affinity and threadpoolctl limits); negative values
         count back from the number of usable cores (-1 = all).
+    acceleration : {"none", "squarem"}, default="none"
+        ``"none"``: plain EM, scikit-learn's iterates. ``"squarem"``: EM accelerated
+        by SQUAREM extrapolation (Varadhan & Roland 2008, step length S3, kept
+        monotone: an extrapolated point that is invalid or lowers the lower bound is
+        replaced by plain EM steps), which needs far fewer passes over ``X`` where
+        components overlap and ends at a fixed point of EM like plain EM. ``n_iter_``
+        and ``max_iter`` then count passes over ``X``, ``lower_bounds_`` holds the
+        accepted lower bound after each pass, and ``tol`` applies to its change over
+        one EM step. A pass that re-seeds a component restarts the extrapolation;
+        each of the ``n_init`` runs, and a warm start, is accelerated on its own.
+        Covariance families that a linear extrapolation would leave run plain EM
+        (see ``docs/how_it_works.rst``).
 
     Attributes
     ----------
@@ -132,7 +145,8 @@ class GaussianMixture:
     def __init__(self, n_components=1, *, covariance_type="full", tol=1e-3, reg_covar=1e-6,
                  max_iter=100, n_init=1, init_params="kmeans", weights_init=None,
                  means_init=None, precisions_init=None, random_state=None,
-                 warm_start=False, verbose=0, verbose_interval=10, n_threads=None):
+                 warm_start=False, verbose=0, verbose_interval=10, n_threads=None,
+                 acceleration="none"):
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.tol = tol
@@ -148,6 +162,7 @@ class GaussianMixture:
         self.verbose = verbose
         self.verbose_interval = verbose_interval
         self.n_threads = n_threads
+        self.acceleration = acceleration
 
     _estimator_type = "DensityEstimator"   # scikit-learn < 1.6 reads this
 
@@ -217,6 +232,7 @@ class GaussianMixture:
         numbers["verbose_interval"] = check_int(self.verbose_interval, "verbose_interval",
                                                 low=1)
         check_n_threads(self.n_threads)
+        check_choice(self.acceleration, "acceleration", ACCELERATIONS)
         if n_features is not None:
             self._check_initial_parameters(numbers["n_components"], n_features)
         return numbers
@@ -283,6 +299,7 @@ class GaussianMixture:
             warm_params=self._params() if warm else None,
             warm_lower_bound=self.lower_bound_ if warm else -np.inf,
             verbose=numbers["verbose"], verbose_interval=numbers["verbose_interval"],
+            acceleration=self.acceleration,
         )
         self._set_fitted(best.params)
         self.converged_ = bool(best.converged)
