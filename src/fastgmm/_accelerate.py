@@ -80,7 +80,21 @@ How it combines with the rest of a fit:
 * **sample_weight** only enters the EM map (weighted statistics and the weighted
   mean log-likelihood); the accelerator never sees the data.
 * **Covariance types**: all four; only the information metric and the validity
-  check differ between them.
+  check differ between them. The rule is a per-type property,
+  ``AFFINE_COVARIANCE_FAMILY``: a family closed under affine combinations (up to
+  positive definiteness) is extrapolated; any other type (constrained families such
+  as mclust's common-shape or common-orientation models) runs plain EM under
+  ``acceleration="squarem"``.
+
+The public parameter is ``GaussianMixture(acceleration="none"|"squarem")`` (and
+``fastgmm.fit``); ``_em.fit_mixture`` runs ``accelerated_em`` instead of
+``_em.run_em`` per restart, and ``KernelEMMap`` is that run's EM map: one call of
+``run_em(..., max_iter=1)``, the same pass as plain EM's. Why SQUAREM-S3 rather than
+Aitken/Louis, quasi-Newton, Anderson acceleration, DAAREM or parameter-expanded EM
+is in ``docs/how_it_works.rst`` ("Accelerated EM"): in short, SQUAREM needs only the
+EM map and three points of memory, S3 is the step length that does not slow EM
+down on Gaussian mixtures, and monotone control is what makes it safe (Anderson
+acceleration is reported to fail on mixtures without it).
 """
 
 import math
