@@ -7,6 +7,7 @@ iteration is the weighted mean log-likelihood of the parameters that iteration
 started from, as in scikit-learn.
 """
 
+import contextlib
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._accelerate import accelerated_em, extrapolates
-from ._kernels import n_statistics
+from ._kernels import n_statistics, uses_blas
 from ._init import initial_parameters
 from ._mstep import (DegenerateComponentsError, GaussianParams, ParameterBuffers,
                      covariance_diagonals, covariance_kind)
@@ -135,6 +136,20 @@ def _representable_shift(means, dtype):
 
 
 
+# Below this many features, the M-step's and the re-seeder's LAPACK and numpy calls
+# work on matrices too small for a BLAS library to thread (OpenBLAS and MKL run
+# matrices of a few dozen rows on the calling thread).
+_BLAS_THREAD_MIN_FEATURES = 32
+
+
+def _blas_may_thread(covariance_type, n_features):
+    """Whether a fit of this shape can reach a BLAS call large enough for BLAS to start
+    threads: the kernels call BLAS (``_kernels.uses_blas``), or the matrices of the
+    M-step have ``_BLAS_THREAD_MIN_FEATURES`` rows or more."""
+    return (uses_blas(covariance_type, n_features)
+            or n_features >= _BLAS_THREAD_MIN_FEATURES)
+
+
 def run_em(source, params, covariance_type, *, tol, max_iter, reg_covar, n_threads,
            workspace, lower_bound=-np.inf, progress=None, reseeder=None):
     """EM iterations from ``params`` until convergence or ``max_iter``.
@@ -250,9 +265,15 @@ def fit_mixture(source, n_components, covariance_type, *, tol, reg_covar, max_it
     best = None
     failed = []               # (restart, DegenerateComponentsError) of dropped restarts
     reseeded = []             # restarts that re-seeded a collapsed component
+    all_given = (weights_init is not None and means_init is not None
+                 and precisions_init is not None)
     # OpenMP threads do the work; BLAS (inside the kernels and in the M-step) stays
-    # serial so that it never oversubscribes the cores alongside them.
-    with blas_single_thread():
+    # serial so that it never oversubscribes the cores alongside them. Setting the
+    # limit costs more than a small fit's iterations: it is set only where BLAS
+    # could start threads (``_blas_may_thread``).
+    guard = (blas_single_thread() if _blas_may_thread(covariance_type, source.n_features)
+             else contextlib.nullcontext())
+    with guard:
         for index in range(n_runs):
             progress.init_begin(index)
             try:
@@ -263,7 +284,9 @@ def fit_mixture(source, n_components, covariance_type, *, tol, reg_covar, max_it
                         source, n_components, covariance_type, init_params=init_params,
                         weights_init=weights_init, means_init=means_init,
                         precisions_init=precisions_init, reg_covar=reg_covar,
-                        rng=streams.restart(index), n_threads=n_threads,
+                        # Given parameters draw nothing: no generator to make.
+                        rng=None if all_given else streams.restart(index),
+                        n_threads=n_threads,
                         workspace=workspace, restart=index)
                     lower_bound = -np.inf
                 run = run_from(source, start, covariance_type, tol=tol, max_iter=max_iter,
