@@ -15,10 +15,12 @@ Problems:
 * **W1-W4** of ``benchmarks/compare.py`` (same data and start as there) at
   ``tol=1e-8``; ``--max-rows`` takes the first rows of each data set only.
 
-Until ``GaussianMixture(..., acceleration="squarem")`` exists, the accelerated fit
-is ``SquaremMixture`` below: fastgmm's input checks, then
-``fastgmm._accelerate.squarem`` over ``kernel_em_step`` (the EM map on fastgmm's
-kernels). Switching to the estimator is the one line in ``make_model``.
+The accelerated fit ("squarem") is the public
+``fastgmm.GaussianMixture(..., acceleration="squarem")``. The other step lengths
+(``--step-lengths s1 s2``), which the estimator does not offer, run through
+``SquaremMixture`` below: fastgmm's input checks, then
+``fastgmm._accelerate.squarem`` over ``kernel_em_step`` (the same EM map on
+fastgmm's kernels).
 
 Usage::
 
@@ -97,13 +99,11 @@ class SquaremMixture:
 
 
 def make_model(method, n_components, **kwargs):
-    """The estimator of ``method``: "none" (plain EM) or "squarem[-s1|-s2]"."""
-    if method == "none":
-        return fastgmm.GaussianMixture(n_components, **kwargs)
-    step_length = method.split("-")[1] if "-" in method else "s3"
-    # Once the estimator has it: fastgmm.GaussianMixture(n_components,
-    #     acceleration="squarem", **kwargs)
-    return SquaremMixture(n_components, step_length=step_length, **kwargs)
+    """The estimator of ``method``: "none" (plain EM), "squarem" (the public
+    parameter) or "squarem-s1", "squarem-s2" (the other step lengths)."""
+    if method in ("none", "squarem"):
+        return fastgmm.GaussianMixture(n_components, acceleration=method, **kwargs)
+    return SquaremMixture(n_components, step_length=method.split("-")[1], **kwargs)
 
 
 # ------------------------------------------------------------------ problems

@@ -357,3 +357,184 @@ def test_accelerated_kernels_reach_plain_fastgmm_optimum_in_fewer_passes():
     assert run.lower_bound >= plain.lower_bound_ - 1e-9
     assert plain.n_iter_ > 2000
     assert run.n_iter * 4 <= plain.n_iter_, (run.n_iter, plain.n_iter_)
+
+
+# ---------------------------------------------------------------------------------
+# The public parameter: GaussianMixture(acceleration=...) and fastgmm.fit
+# ---------------------------------------------------------------------------------
+
+FITTED = ("weights_", "means_", "covariances_", "precisions_cholesky_")
+
+
+def _public_fit(X, covariance_type, start, acceleration, **kwargs):
+    from fastgmm import GaussianMixture
+    from conftest import init_from_params
+    options = dict(tol=1e-10, max_iter=20000, reg_covar=0.0)
+    options.update(kwargs)
+    gm = GaussianMixture(start.means.shape[0], covariance_type=covariance_type,
+                         acceleration=acceleration, **init_from_params(start, covariance_type),
+                         **options)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return gm.fit(X)
+
+
+def _assert_identical(a, b):
+    for name in FITTED:
+        assert np.array_equal(getattr(a, name), getattr(b, name)), name
+    assert a.lower_bounds_ == b.lower_bounds_ and a.n_iter_ == b.n_iter_
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_public_squarem_is_monotone_and_reaches_plain_em_optimum(covariance_type):
+    X, start = overlapping_problem(covariance_type)
+    plain = _public_fit(X, covariance_type, start, "none")
+    fast = _public_fit(X, covariance_type, start, "squarem")
+    assert fast.converged_ and plain.converged_
+    assert len(fast.lower_bounds_) == fast.n_iter_
+    assert fast.lower_bound_ == fast.lower_bounds_[-1]
+    # reg_covar=0: every EM step is an exact maximization, so the run is monotone.
+    assert np.all(np.diff(fast.lower_bounds_) >= -1e-13), np.diff(fast.lower_bounds_).min()
+    assert fast.lower_bound_ >= plain.lower_bound_ - 1e-9
+    assert fast.n_iter_ < plain.n_iter_, (fast.n_iter_, plain.n_iter_)
+
+
+def test_public_squarem_needs_far_fewer_passes_on_overlapping_components():
+    import fastgmm
+    X, start = slow_problem()
+    plain = _public_fit(X, "full", start, "none", reg_covar=1e-6)
+    from conftest import init_from_params
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fast = fastgmm.fit(X, 3, acceleration="squarem", tol=1e-10, max_iter=20000,
+                           **init_from_params(start, "full"))
+    assert plain.n_iter_ > 2000
+    assert fast.converged_
+    assert fast.n_iter_ * 6 <= plain.n_iter_, (fast.n_iter_, plain.n_iter_)
+    assert fast.lower_bound_ >= plain.lower_bound_ - 1e-9
+
+
+def test_default_is_plain_em_and_bad_values_are_refused():
+    from fastgmm import GaussianMixture
+    X, _ = make_mixture(500, 2, 3, seed=1)
+    assert GaussianMixture().acceleration == "none"
+    default = GaussianMixture(3, random_state=0).fit(X)
+    plain = GaussianMixture(3, random_state=0, acceleration="none").fit(X)
+    _assert_identical(default, plain)
+    for bad in ("SQUAREM", "anderson", None, 1):
+        with pytest.raises(ValueError, match="acceleration must be one of 'none', 'squarem'"):
+            GaussianMixture(3, acceleration=bad).fit(X)
+
+
+def test_types_whose_family_is_not_affine_run_plain_em(monkeypatch):
+    """The per-type rule: a type not marked affine runs plain EM under "squarem"."""
+    from fastgmm import _accelerate
+    X, start = overlapping_problem("diag")
+    plain = _public_fit(X, "diag", start, "none", tol=1e-6)
+    assert _accelerate.extrapolates("diag") and not _accelerate.extrapolates("VEV")
+    monkeypatch.setitem(_accelerate.AFFINE_COVARIANCE_FAMILY, "diag", False)
+    fast = _public_fit(X, "diag", start, "squarem", tol=1e-6)
+    _assert_identical(fast, plain)
+
+
+def test_squarem_is_deterministic_for_any_thread_count_and_on_memmaps(tmp_path):
+    from fastgmm import GaussianMixture
+    from conftest import init_from_params
+    X, _ = make_mixture(3000, 3, 4, seed=2, separation=1.5)
+    path = tmp_path / "X.npy"
+    np.save(path, X)
+    mapped = np.load(path, mmap_mode="r")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fits = [GaussianMixture(4, acceleration="squarem", tol=1e-8, max_iter=2000,
+                                random_state=0, n_threads=n_threads).fit(X)
+                for n_threads in (1, 2)]
+        _assert_identical(*fits)
+        # A memory map is a streamed source (its k-means start clusters a sample),
+        # so it is compared from a given start: the passes are the same.
+        start = GaussianParams(fits[0].weights_, fits[0].means_ + 0.3,
+                               fits[0].covariances_, fits[0].precisions_cholesky_)
+        given = [GaussianMixture(4, acceleration="squarem", tol=1e-10, max_iter=2000,
+                                 n_threads=2, **init_from_params(start, "full")).fit(data)
+                 for data in (X, mapped)]
+    _assert_identical(*given)
+
+
+def test_squarem_sample_weights_equal_duplicated_rows():
+    from fastgmm import GaussianMixture
+    X, _ = make_mixture(400, 2, 3, seed=4, separation=1.5)
+    counts = np.random.default_rng(0).integers(1, 4, len(X))
+    kwargs = dict(acceleration="squarem", tol=1e-9, max_iter=5000, random_state=0,
+                  init_params="random_from_data")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        weighted = GaussianMixture(3, **kwargs).fit(X, sample_weight=counts)
+        repeated = GaussianMixture(3, **kwargs).fit(np.repeat(X, counts, axis=0))
+    # The starts differ (random_from_data draws from different row lists), so the
+    # optima are compared, not the paths.
+    assert weighted.lower_bound_ == pytest.approx(repeated.lower_bound_, abs=1e-6)
+
+
+def test_squarem_warm_start_and_n_init():
+    from fastgmm import GaussianMixture
+    X, _ = make_mixture(1500, 2, 3, seed=6, separation=1.5)
+    gm = GaussianMixture(3, acceleration="squarem", tol=1e-8, max_iter=3000,
+                         random_state=1, warm_start=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        gm.fit(X)
+        first = gm.lower_bound_
+        assert gm.converged_
+        gm.fit(X)      # continues from a fixed point of EM: the first pass converges
+    assert gm.n_iter_ == 1 and gm.converged_
+    assert gm.lower_bound_ == pytest.approx(first, abs=1e-8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        one = GaussianMixture(3, acceleration="squarem", tol=1e-8, max_iter=3000,
+                              random_state=1).fit(X)
+        three = GaussianMixture(3, acceleration="squarem", tol=1e-8, max_iter=3000,
+                                random_state=1, n_init=3).fit(X)
+    # Restart 0 draws from the same stream whatever n_init: the best of three is at
+    # least as good as it.
+    assert three.lower_bound_ >= one.lower_bound_
+
+
+def test_squarem_verbose_reports_every_pass(capsys):
+    from fastgmm import GaussianMixture
+    X, _ = make_mixture(500, 2, 2, seed=3, separation=1.5)
+    gm = GaussianMixture(2, acceleration="squarem", tol=1e-8, max_iter=500, verbose=2,
+                         verbose_interval=1, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        gm.fit(X)
+    lines = [line for line in capsys.readouterr().out.splitlines()
+             if line.strip().startswith("Iteration")]
+    assert len(lines) == gm.n_iter_ and gm.converged_
+
+
+def test_squarem_run_reseeds_and_restarts_the_cycle():
+    """A component started far from the data dies: the pass re-seeds it, the
+    accelerator restarts its cycle, and the fit still converges."""
+    from fastgmm._accelerate import accelerated_em
+    from fastgmm._em import Workspace
+    X, _ = make_mixture(400, 2, 2, seed=5, separation=6.0)
+    start = _params([0.5 - 1e-300, 0.5, 1e-300], [[0, 0], [1, 1], [500, 500]],
+                    np.repeat(np.eye(2)[None], 3, axis=0), "full")
+    with blas_single_thread(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        run = accelerated_em(ArraySource(X), start, "full", tol=1e-8, max_iter=2000,
+                             reg_covar=1e-6, n_threads=1,
+                             workspace=Workspace("full", 3, 2))
+    assert run.acceleration.n_resets >= 1
+    assert run.converged and len(run.lower_bounds) == run.n_iter
+    assert np.all(run.params.weights > 1e-3)
+
+
+def test_acceleration_survives_save_and_load(tmp_path):
+    import fastgmm
+    X, _ = make_mixture(300, 2, 2, seed=0)
+    gm = fastgmm.fit(X, 2, acceleration="squarem", random_state=0)
+    gm.save(tmp_path / "m.npz")
+    loaded = fastgmm.load(tmp_path / "m.npz")
+    assert loaded.acceleration == "squarem"
+    np.testing.assert_array_equal(loaded.means_, gm.means_)

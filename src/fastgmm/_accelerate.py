@@ -80,7 +80,21 @@ How it combines with the rest of a fit:
 * **sample_weight** only enters the EM map (weighted statistics and the weighted
   mean log-likelihood); the accelerator never sees the data.
 * **Covariance types**: all four; only the information metric and the validity
-  check differ between them.
+  check differ between them. The rule is a per-type property,
+  ``AFFINE_COVARIANCE_FAMILY``: a family closed under affine combinations (up to
+  positive definiteness) is extrapolated; any other type (constrained families such
+  as mclust's common-shape or common-orientation models) runs plain EM under
+  ``acceleration="squarem"``.
+
+The public parameter is ``GaussianMixture(acceleration="none"|"squarem")`` (and
+``fastgmm.fit``); ``_em.fit_mixture`` runs ``accelerated_em`` instead of
+``_em.run_em`` per restart, and ``KernelEMMap`` is that run's EM map: one call of
+``run_em(..., max_iter=1)``, the same pass as plain EM's. Why SQUAREM-S3 rather than
+Aitken/Louis, quasi-Newton, Anderson acceleration, DAAREM or parameter-expanded EM
+is in ``docs/how_it_works.rst`` ("Accelerated EM"): in short, SQUAREM needs only the
+EM map and three points of memory, S3 is the step length that does not slow EM
+down on Gaussian mixtures, and monotone control is what makes it safe (Anderson
+acceleration is reported to fail on mixtures without it).
 """
 
 import math
@@ -318,14 +332,19 @@ def _extrapolate(points, covariance_type, step_length, step_max, floor, min_weig
     return None, 1.0, proposed, n_invalid
 
 
-def _evaluate_extrapolated(evaluate, point):
+def _evaluate_extrapolated(evaluate, point, forget=None):
     """``evaluate(point)``, or None when that pass raises ArithmeticError, re-seeds,
-    or gives a non-finite log-likelihood."""
+    or gives a non-finite log-likelihood (then ``forget()``, if given, undoes what
+    the pass recorded: ``KernelEMMap.forget_last``)."""
     try:
         result = evaluate(point)
     except ArithmeticError:     # e.g. the densities overflow at this point
+        result = None
+    if result is None or result.reseeded or not math.isfinite(result.log_likelihood):
+        if forget is not None:
+            forget()
         return None
-    return None if result.reseeded or not math.isfinite(result.log_likelihood) else result
+    return result
 
 
 def _as_em_step(result):
@@ -391,6 +410,7 @@ def squarem(em_step, params, covariance_type, *, tol, max_iter, reg_covar=0.0,
                          f"{step_max!r} and step_factor={step_factor!r}; the defaults "
                          "are 1 and 4.")
     scheme = STEP_LENGTHS[step_length]
+    forget = getattr(em_step, "forget_last", None)
     floor = (1.0 - _FLOOR_MARGIN) * reg_covar
     run = AcceleratedRun(params=params, lower_bound=lower_bound)
     ceiling = float(step_max)
@@ -449,11 +469,11 @@ def squarem(em_step, params, covariance_type, *, tol, max_iter, reg_covar=0.0,
             continue
         run.n_extrapolated += 1
         target = step1.log_likelihood
-        candidate = _evaluate_extrapolated(evaluate, extrapolated)
+        candidate = _evaluate_extrapolated(evaluate, extrapolated, forget)
         if candidate is not None and candidate.log_likelihood < target:
             # x' is lower than x1; its EM image (from the same pass) may not be.
             keep()
-            image = (_evaluate_extrapolated(evaluate, candidate.next_params)
+            image = (_evaluate_extrapolated(evaluate, candidate.next_params, forget)
                      if run.n_iter < max_iter else None)
             if image is not None and image.log_likelihood >= target:
                 run.n_accepted += 1
@@ -477,15 +497,15 @@ def squarem(em_step, params, covariance_type, *, tol, max_iter, reg_covar=0.0,
     return run
 
 
-def kernel_em_step(source, covariance_type, *, reg_covar, n_threads, workspace=None):
+class KernelEMMap:
     """The EM map on fastgmm's compiled kernels, as ``squarem`` takes it.
 
-    A bridge until the EM loop exposes its own step: each call runs
-    ``_em.run_em(..., max_iter=1)`` (one pass, or two when the statistics' shift
-    must be redone) from the given parameters. Re-seeding is reported when the pass
-    left a component dead (the same test as the re-seeder's) or the re-seeder
-    recorded a collapsed one. The caller holds BLAS to one
-    thread (``_openmp_helpers.blas_single_thread``) as ``fit_mixture`` does.
+    Each call runs ``_em.run_em(..., max_iter=1)`` (one pass, or two when the
+    statistics' shift must be redone) from the given parameters: the same loop body
+    as plain EM, so the accelerated and the plain fit share one data path. Re-seeding
+    is reported when the pass left a component dead (the same test as the
+    re-seeder's) or the re-seeder recorded a collapsed one. The caller holds BLAS to
+    one thread (``_openmp_helpers.blas_single_thread``) as ``fit_mixture`` does.
 
     Parameters
     ----------
@@ -495,26 +515,126 @@ def kernel_em_step(source, covariance_type, *, reg_covar, n_threads, workspace=N
     reg_covar : float
     n_threads : int
     workspace : _em.Workspace, optional
-        Reused buffers (made here if not given).
+        Reused buffers (made on the first call if not given).
+    reseeder : _reseed.ComponentReseeder, optional
+        Shared by every pass of the run (its re-seeding budget and its record of
+        collapsed components span the run); a new one per pass when not given.
+
+    Attributes
+    ----------
+    reseeder : _reseed.ComponentReseeder or None
+    """
+
+    def __init__(self, source, covariance_type, *, reg_covar, n_threads, workspace=None,
+                 reseeder=None):
+        self.source = source
+        self.covariance_type = covariance_type
+        self.reg_covar = reg_covar
+        self.n_threads = n_threads
+        self.workspace = workspace
+        self.reseeder = reseeder
+        self._before = None
+
+    def __call__(self, params):
+        """One pass: ``params`` (GaussianParams) -> EMStep."""
+        from ._em import Workspace, run_em      # _em is the EM loop that calls us
+        n_components = params.means.shape[0]
+        if self.workspace is None:
+            self.workspace = Workspace(self.covariance_type, n_components,
+                                       self.source.n_features)
+        reseeder = self.reseeder
+        if reseeder is not None:
+            self._before = (reseeder.n_events, len(reseeder.collapsed))
+            n_collapsed = len(reseeder.collapsed)
+        run = run_em(self.source, params, self.covariance_type, tol=0.0, max_iter=1,
+                     reg_covar=self.reg_covar, n_threads=self.n_threads,
+                     workspace=self.workspace, reseeder=reseeder)
+        collapsed = (len(run.reseeder.collapsed) > n_collapsed if reseeder is not None
+                     else bool(run.reseeder.collapsed))
+        nk = self.workspace.stats[1:1 + n_components]
+        dead = bool(np.any(nk <= DEAD_FRACTION * self.source.total_weight))
+        return EMStep(run.params, float(run.lower_bound), collapsed or dead)
+
+    def forget_last(self):
+        """Undo what the last pass recorded in the shared re-seeder (``squarem`` calls
+        this when it rejects an extrapolated point: re-seeding there neither spends
+        the run's budget nor is reported)."""
+        if self.reseeder is not None and self._before is not None:
+            self.reseeder.n_events, n_collapsed = self._before
+            del self.reseeder.collapsed[n_collapsed:]
+        self._before = None
+
+
+def kernel_em_step(source, covariance_type, *, reg_covar, n_threads, workspace=None):
+    """``KernelEMMap`` without a shared re-seeder: ``em_step(params) -> EMStep``
+    (kept for callers that drive ``squarem`` themselves)."""
+    return KernelEMMap(source, covariance_type, reg_covar=reg_covar, n_threads=n_threads,
+                       workspace=workspace)
+
+
+# ---------------------------------------------------------------------------------
+# The public ``acceleration`` parameter
+# ---------------------------------------------------------------------------------
+
+# acceleration= values of GaussianMixture and fastgmm.fit.
+ACCELERATIONS = ("none", "squarem")
+
+# Whether a covariance type's parameter family is closed under affine combinations
+# (up to positive definiteness, which ``_valid_params`` checks): then SQUAREM's point
+# ``x0 + 2 a r + a^2 v`` of three members is again a member, or invalid and
+# shortened. full, tied, diag and spherical are (a sum of diagonal matrices is
+# diagonal, of multiples of I a multiple of I, of shared matrices shared). Families
+# with constraints that are not linear (a common shape or orientation across
+# components with free volumes, as in several of mclust's types) are not: a linear
+# extrapolation leaves them. A type that is not listed here, or listed False, runs
+# plain EM under acceleration="squarem" (same iterates as acceleration="none"); a new
+# type opts in by adding itself with True once its family is affine.
+AFFINE_COVARIANCE_FAMILY = {"full": True, "tied": True, "diag": True, "spherical": True}
+
+
+def extrapolates(covariance_type):
+    """Whether acceleration="squarem" extrapolates this covariance type (see
+    ``AFFINE_COVARIANCE_FAMILY``); otherwise it runs plain EM."""
+    return AFFINE_COVARIANCE_FAMILY.get(covariance_type, False)
+
+
+def accelerated_em(source, params, covariance_type, *, tol, max_iter, reg_covar,
+                   n_threads, workspace, lower_bound=-np.inf, progress=None):
+    """SQUAREM-accelerated EM from ``params``: ``_em.run_em``'s arguments and result.
+
+    Parameters
+    ----------
+    source : row source (``_source``)
+    params : GaussianParams
+        Starting parameters (not modified).
+    covariance_type : str
+        One that ``extrapolates``.
+    tol, max_iter, reg_covar, n_threads : as in GaussianMixture
+        ``max_iter`` bounds the passes over X; ``tol`` applies to the change of the
+        accepted lower bound over one EM step.
+    workspace : _em.Workspace
+    lower_bound : float
+        Lower bound of the point whose EM image ``params`` is (warm start), or -inf.
+    progress : _em._Progress, optional
 
     Returns
     -------
-    em_step : callable
-        ``em_step(params) -> EMStep``.
+    _em.EMRun
+        ``n_iter``: passes over X; ``lower_bounds``: the accepted lower bound after
+        every pass; ``params``: the EM image of the last accepted point;
+        ``reseeder``: the run's shared re-seeder; ``acceleration``: the
+        AcceleratedRun (what the accelerator did).
     """
-    from ._em import Workspace, run_em          # _em is the EM loop that will call us
-    total_weight = source.total_weight
-
-    def em_step(params):
-        nonlocal workspace
-        n_components = params.means.shape[0]
-        if workspace is None:
-            workspace = Workspace(covariance_type, n_components, source.n_features)
-        run = run_em(source, params, covariance_type, tol=0.0, max_iter=1,
-                     reg_covar=reg_covar, n_threads=n_threads, workspace=workspace)
-        collapsed = bool(run.reseeder.collapsed)
-        nk = workspace.stats[1:1 + n_components]
-        dead = bool(np.any(nk <= DEAD_FRACTION * total_weight))
-        return EMStep(run.params, float(run.lower_bound), collapsed or dead)
-
-    return em_step
+    from ._em import EMRun
+    from ._reseed import ComponentReseeder
+    reseeder = ComponentReseeder(source, params.means.shape[0], covariance_type,
+                                 reg_covar, n_threads)
+    em_map = KernelEMMap(source, covariance_type, reg_covar=reg_covar,
+                         n_threads=n_threads, workspace=workspace, reseeder=reseeder)
+    accelerated = squarem(em_map, params, covariance_type, tol=tol, max_iter=max_iter,
+                          reg_covar=reg_covar, lower_bound=lower_bound, progress=progress)
+    run = EMRun(params=accelerated.params, lower_bound=accelerated.lower_bound,
+                lower_bounds=accelerated.lower_bounds, n_iter=accelerated.n_iter,
+                converged=accelerated.converged, reseeder=reseeder)
+    run.acceleration = accelerated
+    return run

@@ -7,13 +7,15 @@ iteration is the weighted mean log-likelihood of the parameters that iteration
 started from, as in scikit-learn.
 """
 
+import contextlib
 import time
 import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._kernels import n_statistics
+from ._accelerate import accelerated_em, extrapolates
+from ._kernels import n_statistics, uses_blas
 from ._init import initial_parameters
 from ._mstep import (DegenerateComponentsError, GaussianParams, ParameterBuffers,
                      covariance_diagonals, covariance_kind)
@@ -148,8 +150,22 @@ def _representable_shift(means, dtype):
 
 
 
+# Below this many features, the M-step's and the re-seeder's LAPACK and numpy calls
+# work on matrices too small for a BLAS library to thread (OpenBLAS and MKL run
+# matrices of a few dozen rows on the calling thread).
+_BLAS_THREAD_MIN_FEATURES = 32
+
+
+def _blas_may_thread(covariance_type, n_features):
+    """Whether a fit of this shape can reach a BLAS call large enough for BLAS to start
+    threads: the kernels call BLAS (``_kernels.uses_blas``), or the matrices of the
+    M-step have ``_BLAS_THREAD_MIN_FEATURES`` rows or more."""
+    return (uses_blas(covariance_type, n_features)
+            or n_features >= _BLAS_THREAD_MIN_FEATURES)
+
+
 def run_em(source, params, covariance_type, *, tol, max_iter, reg_covar, n_threads,
-           workspace, lower_bound=-np.inf, progress=None):
+           workspace, lower_bound=-np.inf, progress=None, reseeder=None):
     """EM iterations from ``params`` until convergence or ``max_iter``.
 
     Parameters
@@ -162,6 +178,10 @@ def run_em(source, params, covariance_type, *, tol, max_iter, reg_covar, n_threa
     workspace : Workspace
     lower_bound : float
         Lower bound of the starting point (``-inf`` for a fresh start).
+    reseeder : _reseed.ComponentReseeder, optional
+        Re-seeder to use (and to record in); a new one when not given. The
+        accelerated loop, which calls ``run_em`` one pass at a time, shares one per run
+        so that its re-seeding budget and record span the whole run.
 
     Returns
     -------
@@ -178,8 +198,10 @@ def run_em(source, params, covariance_type, *, tol, max_iter, reg_covar, n_threa
     stats = workspace.stats
     # Re-seeds components that lost their responsibility or collapsed (rare: the
     # compiled M-step flags them, everything else stays on the fast path).
-    run.reseeder = reseeder = ComponentReseeder(source, n_components, covariance_type,
-                                                reg_covar, n_threads)
+    if reseeder is None:
+        reseeder = ComponentReseeder(source, n_components, covariance_type, reg_covar,
+                                     n_threads)
+    run.reseeder = reseeder
 
     def statistics(shift):
         problem = EStepProblem(kind, current.means, current.precisions_cholesky_flat,
@@ -229,7 +251,8 @@ def run_em(source, params, covariance_type, *, tol, max_iter, reg_covar, n_threa
 def fit_mixture(source, n_components, covariance_type, *, tol, reg_covar, max_iter,
                 n_init, init_params, weights_init, means_init, precisions_init, streams,
                 n_threads, warm_params=None, warm_lower_bound=-np.inf, verbose=0,
-                verbose_interval=10, start_parameters=None, on_degenerate="reseed"):
+                verbose_interval=10, start_parameters=None, on_degenerate="reseed",
+                acceleration="none"):
     """Fit a mixture with ``n_init`` restarts and keep the best lower bound.
 
     With ``warm_params`` (warm start) a single run continues from them. A restart
@@ -249,6 +272,9 @@ def fit_mixture(source, n_components, covariance_type, *, tol, reg_covar, max_it
     on_degenerate : {"reseed", "raise"}
         "raise": a collapsed component (one that would be re-seeded) is an error,
         a ValueError naming the restart, instead of a ReseedWarning.
+    acceleration : {"none", "squarem"}
+        "squarem": each run is ``_accelerate.accelerated_em`` (for the covariance
+        types that ``_accelerate.extrapolates``; plain EM for the others).
 
     Returns
     -------
@@ -257,12 +283,21 @@ def fit_mixture(source, n_components, covariance_type, *, tol, reg_covar, max_it
     workspace = Workspace(covariance_type, n_components, source.n_features)
     progress = _Progress(verbose, verbose_interval)
     n_runs = 1 if warm_params is not None else n_init
+    run_from = run_em
+    if acceleration == "squarem" and extrapolates(covariance_type):
+        run_from = accelerated_em
     best = None
     failed = []               # (restart, DegenerateComponentsError) of dropped restarts
     reseeded = []             # restarts that re-seeded a collapsed component
+    all_given = (weights_init is not None and means_init is not None
+                 and precisions_init is not None)
     # OpenMP threads do the work; BLAS (inside the kernels and in the M-step) stays
-    # serial so that it never oversubscribes the cores alongside them.
-    with blas_single_thread():
+    # serial so that it never oversubscribes the cores alongside them. Setting the
+    # limit costs more than a small fit's iterations: it is set only where BLAS
+    # could start threads (``_blas_may_thread``).
+    guard = (blas_single_thread() if _blas_may_thread(covariance_type, source.n_features)
+             else contextlib.nullcontext())
+    with guard:
         for index in range(n_runs):
             progress.init_begin(index)
             try:
@@ -275,12 +310,15 @@ def fit_mixture(source, n_components, covariance_type, *, tol, reg_covar, max_it
                         source, n_components, covariance_type, init_params=init_params,
                         weights_init=weights_init, means_init=means_init,
                         precisions_init=precisions_init, reg_covar=reg_covar,
-                        rng=streams.restart(index), n_threads=n_threads,
+                        # Given parameters draw nothing: no generator to make.
+                        rng=None if all_given else streams.restart(index),
+                        n_threads=n_threads,
                         workspace=workspace, restart=index)
                     lower_bound = -np.inf
-                run = run_em(source, start, covariance_type, tol=tol, max_iter=max_iter,
-                             reg_covar=reg_covar, n_threads=n_threads, workspace=workspace,
-                             lower_bound=lower_bound, progress=progress)
+                run = run_from(source, start, covariance_type, tol=tol, max_iter=max_iter,
+                               reg_covar=reg_covar, n_threads=n_threads,
+                               workspace=workspace, lower_bound=lower_bound,
+                               progress=progress)
             except DegenerateComponentsError as exc:
                 if on_degenerate == "raise":
                     raise _strict_error(index, _describe_collapse(exc), covariance_type,

@@ -385,6 +385,7 @@ def kmeans(X, sample_weight, n_clusters, rng, n_threads, buffers=None, *,
         return stats[2:].copy() if exact else totals + stats[2:]
 
     converged = False
+    settled = False          # the last step was exact and moved no label
     n_iter = 0
     for n_iter in range(1, max_iter + 1):
         # The first step (and one after a relocation) recomputes everything; the
@@ -414,12 +415,16 @@ def kmeans(X, sample_weight, n_clusters, rng, n_threads, buffers=None, *,
         if n_iter > 1 and stats[1] == 0 and full.all():
             # Same labels twice: the centres are their means (drift is exactly 0).
             converged = True
+            settled = exact
             break
         if float(np.dot(drift, drift)) <= tol_abs:
             converged = True
             break
-    # Final exact step: labels consistent with the final centres, exact inertia.
-    step(True)
+    # Final exact step: labels consistent with the final centres, exact inertia. Not
+    # needed when the last step was exact and changed no label: its centres are the
+    # final ones (drift 0), so it already computed exactly these labels and inertia.
+    if not settled:
+        step(True)
     centers = centers / unit
     return KMeansResult(centers, buf.labels, float(stats[0]), n_iter, converged)
 

@@ -5,6 +5,7 @@ import inspect
 
 import numpy as np
 
+from ._accelerate import ACCELERATIONS
 from ._em import fit_mixture
 from ._init import RestartStreams
 from ._kernels import uses_blas
@@ -127,6 +128,18 @@ default="full"
         re-seeded (see ``init_params``) with one ReseedWarning per fit, and a fitted
         model whose likelihood is spurious is flagged in ``degenerate_``. "raise":
         either is a ValueError instead (for users who want strictness).
+    acceleration : {"none", "squarem"}, default="none"
+        ``"none"``: plain EM, scikit-learn's iterates. ``"squarem"``: EM accelerated
+        by SQUAREM extrapolation (Varadhan & Roland 2008, step length S3, kept
+        monotone: an extrapolated point that is invalid or lowers the lower bound is
+        replaced by plain EM steps), which needs far fewer passes over ``X`` where
+        components overlap and ends at a fixed point of EM like plain EM. ``n_iter_``
+        and ``max_iter`` then count passes over ``X``, ``lower_bounds_`` holds the
+        accepted lower bound after each pass, and ``tol`` applies to its change over
+        one EM step. A pass that re-seeds a component restarts the extrapolation;
+        each of the ``n_init`` runs, and a warm start, is accelerated on its own.
+        Covariance families that a linear extrapolation would leave run plain EM
+        (see ``docs/how_it_works.rst``).
 
     Attributes
     ----------
@@ -171,7 +184,7 @@ default="full"
                  max_iter=100, n_init=1, init_params="kmeans", weights_init=None,
                  means_init=None, precisions_init=None, random_state=None,
                  warm_start=False, verbose=0, verbose_interval=10, n_threads=None,
-                 on_degenerate="reseed"):
+                 on_degenerate="reseed", acceleration="none"):
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.tol = tol
@@ -188,6 +201,7 @@ default="full"
         self.verbose_interval = verbose_interval
         self.n_threads = n_threads
         self.on_degenerate = on_degenerate
+        self.acceleration = acceleration
 
     _estimator_type = "DensityEstimator"   # scikit-learn < 1.6 reads this
 
@@ -258,6 +272,7 @@ default="full"
                                                 low=1)
         check_n_threads(self.n_threads)
         check_choice(self._on_degenerate(), "on_degenerate", ON_DEGENERATE)
+        check_choice(self.acceleration, "acceleration", ACCELERATIONS)
         if n_features is not None:
             self._check_initial_parameters(numbers["n_components"], n_features)
         return numbers
@@ -337,6 +352,7 @@ default="full"
             verbose=numbers["verbose"], verbose_interval=numbers["verbose_interval"],
             start_parameters=None if warm else start_parameters,
             on_degenerate=self._on_degenerate(),
+            acceleration=self.acceleration,
         )
         degenerate = degenerate_components(best.params, self.covariance_type,
                                            source.total_weight, numbers["reg_covar"])

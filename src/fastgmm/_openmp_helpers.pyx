@@ -80,10 +80,16 @@ def openmp_threads_after_fork_unsafe():
 # Usable CPUs
 # ---------------------------------------------------------------------------------
 
-# (key, count) of the last joblib answer: the key holds what that answer depends on
-# and can change during the life of a process (the affinity mask's size, the
+# (key, count) of the last answer: the key holds what that answer depends on and can
+# change during the life of a process (the affinity mask's size, the
 # LOKY_MAX_CPU_COUNT variable); the cgroup quota is taken as fixed.
 _CPU_COUNT_CACHE = None
+
+# The cgroup CPU quota files: v2 "cpu.max" ("QUOTA PERIOD" or "max PERIOD"), v1
+# "cpu.cfs_quota_us" (-1: none) over "cpu.cfs_period_us" (the paths joblib reads).
+_CGROUP_V2_CPU_MAX = "/sys/fs/cgroup/cpu.max"
+_CGROUP_V1_QUOTA = "/sys/fs/cgroup/cpu/cpu.cfs_quota_us"
+_CGROUP_V1_PERIOD = "/sys/fs/cgroup/cpu/cpu.cfs_period_us"
 
 
 def _affinity_cpu_count():
@@ -94,16 +100,42 @@ def _affinity_cpu_count():
         return max(1, os.cpu_count() or 1)
 
 
+def _read_words(path):
+    with open(path) as file:
+        return file.read().split()
+
+
+def _cgroup_cpu_quota():
+    """The cgroup CPU quota rounded up to whole CPUs, or None without one (no
+    cgroup files, no limit, or files that cannot be read or parsed)."""
+    try:
+        if os.path.exists(_CGROUP_V2_CPU_MAX):
+            words = _read_words(_CGROUP_V2_CPU_MAX)
+            if words[0] == "max":
+                return None
+            quota, period = int(words[0]), int(words[1])
+        elif os.path.exists(_CGROUP_V1_QUOTA) and os.path.exists(_CGROUP_V1_PERIOD):
+            quota = int(_read_words(_CGROUP_V1_QUOTA)[0])
+            period = int(_read_words(_CGROUP_V1_PERIOD)[0])
+        else:
+            return None
+    except (OSError, ValueError, IndexError):
+        return None
+    if quota <= 0 or period <= 0:
+        return None
+    return max(1, -(-quota // period))
+
+
 def _usable_cpu_count():
     """Number of CPUs this process may keep busy.
 
     The smallest of: the CPUs in the affinity mask (``taskset``, container CPU sets),
     the cgroup CPU quota rounded up (``docker --cpus``, Kubernetes CPU limits; cgroup v2
     ``cpu.max`` or v1 ``cpu.cfs_quota_us / cpu.cfs_period_us``) and the
-    ``LOKY_MAX_CPU_COUNT`` environment variable, as counted by ``joblib.cpu_count``.
-    joblib is imported on the first call, not with fastgmm, and its answer is reused
-    while the affinity mask's size and ``LOKY_MAX_CPU_COUNT`` stay the same. Without
-    joblib, the affinity mask alone.
+    ``LOKY_MAX_CPU_COUNT`` environment variable: what ``joblib.cpu_count`` counts,
+    read here directly (importing joblib for it cost about a third of a second on
+    the first fit). The answer is reused while the affinity mask's size and
+    ``LOKY_MAX_CPU_COUNT`` stay the same.
     """
     global _CPU_COUNT_CACHE
     affinity = _affinity_cpu_count()
@@ -111,17 +143,21 @@ def _usable_cpu_count():
     cached = _CPU_COUNT_CACHE
     if cached is not None and cached[0] == key:
         return cached[1]
-    try:
-        from joblib import cpu_count
-    except ImportError:
-        return affinity
-    try:
-        count = max(1, min(affinity, int(cpu_count())))
-    except ValueError as exc:      # joblib's int() of the variable
-        raise ValueError(
-            f"LOKY_MAX_CPU_COUNT={key[1]!r} is not a whole number of CPUs ({exc}); "
-            "set it to a positive integer such as 2, or unset it."
-        ) from None
+    count = affinity
+    quota = _cgroup_cpu_quota()
+    if quota is not None:
+        count = min(count, quota)
+    if key[1]:
+        try:
+            limit = int(key[1])
+        except ValueError as exc:
+            raise ValueError(
+                f"LOKY_MAX_CPU_COUNT={key[1]!r} is not a whole number of CPUs ({exc}); "
+                "set it to a positive integer such as 2, or unset it."
+            ) from None
+        if limit > 0:
+            count = min(count, limit)
+    count = max(1, count)
     _CPU_COUNT_CACHE = (key, count)
     return count
 

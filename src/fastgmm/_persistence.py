@@ -57,8 +57,12 @@ _STATE_DTYPES = ("uint32", "uint64")
 _SCALAR_PARAMS = {
     "n_components": int, "covariance_type": str, "tol": float, "reg_covar": float,
     "max_iter": int, "n_init": int, "init_params": str, "warm_start": bool,
-    "verbose": int, "verbose_interval": int, "n_threads": int,
+    "verbose": int, "verbose_interval": int, "n_threads": int, "acceleration": str,
+    "on_degenerate": str,
 }
+# Hyper-parameters added after format version 1 was first written, with the value a
+# file without them stands for.
+_LATER_PARAMS = {"acceleration": "none", "on_degenerate": "reseed"}
 _INIT_ARRAYS = ("weights_init", "means_init", "precisions_init")
 _HEADER = ("fastgmm_format", "format_version", "fastgmm_version", "hyper_parameters")
 _FITTED_ARRAYS = ("weights_", "means_", "covariances_", "precisions_",
@@ -287,6 +291,9 @@ def _decode_random_state(value):
 
 def _hyper_parameters(arrays):
     params = json.loads(_text(arrays, "hyper_parameters"))
+    if isinstance(params, dict):
+        for name, value in _LATER_PARAMS.items():
+            params.setdefault(name, value)
     expected = set(_SCALAR_PARAMS) | {"random_state"}
     if not isinstance(params, dict) or set(params) != expected:
         found = sorted(params) if isinstance(params, dict) else type(params).__name__
