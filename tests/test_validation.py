@@ -894,6 +894,98 @@ def _group(entry):
     return "fit" if entry in FIT_ENTRIES else "predict"
 
 
+
+# ---------------------------------------------------------------------------------
+# Files: truncated, inflated (a header that declares far more data than the model
+# needs, refused before the data are read) and inconsistent (entries that disagree
+# with each other in ways an ill-conditioned matrix could hide).
+# ---------------------------------------------------------------------------------
+
+def _truncated(fraction):
+    return _raw(lambda data: data[:int(len(data) * fraction)])
+
+
+def _inflated(name, shape, descr="<f8"):
+    """A model file whose ``name`` entry declares ``shape`` and holds that many
+    zeros, deflated (a small file that inflates to a large array)."""
+    import zipfile
+
+    def make(tmp_path):
+        path = _saved(tmp_path)
+        entries = _entries(path)
+        entries.pop(name, None)
+        with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED,
+                             compresslevel=1) as archive:
+            for key, value in entries.items():
+                with archive.open(f"{key}.npy", "w") as member:
+                    np.lib.format.write_array(member, value, allow_pickle=False)
+            with archive.open(f"{name}.npy", "w", force_zip64=True) as member:
+                np.lib.format.write_array_header_2_0(member, {
+                    "descr": descr, "fortran_order": False, "shape": shape})
+                member.write(bytes(int(np.prod(shape)) * np.dtype(descr).itemsize))
+        return {"path": path}
+    return make
+
+
+def _ill_conditioned_factor(entries):
+    covariances = np.stack([np.diag([1.0, 1e-17])] * N_COMPONENTS)
+    factor = np.stack([np.diag([50.0, 1e8])] * N_COMPONENTS)
+    entries.update(covariances_=covariances, precisions_cholesky_=factor,
+                   precisions_=factor @ np.swapaxes(factor, 1, 2))
+
+
+def _scaled_factor(entries):
+    factor = entries["precisions_cholesky_"] * 1.5
+    entries.update(precisions_cholesky_=factor,
+                   precisions_=factor @ np.swapaxes(factor, 1, 2))
+
+
+_DECLARES = "declares shape"
+FILE_CASES = [
+    *[Case(f"truncated-{int(fraction * 100)}%", _truncated(fraction),
+           Raises(ValueError, "path", _NOT_MODEL)) for fraction in (0.1, 0.5, 0.9, 0.99)],
+    *[Case(f"inflated-{name}", _inflated(name, shape), Raises(ValueError, "path", _DECLARES))
+      for name, shape in [("weights_", (2_000_000,)), ("means_", (1_000_000, 2)),
+                          ("covariances_", (2, 1000, 1000)),
+                          ("precisions_cholesky_", (2, 2, 500_000)),
+                          ("lower_bounds_", (2_000_000,))]],
+    Case("inflated-feature_names_in_", _inflated("feature_names_in_", (200_000,), "<U8"),
+         Raises(ValueError, "path", _DECLARES)),
+    Case("inflated-hyper_parameters", _inflated("hyper_parameters", (), "<U1000000"),
+         Raises(ValueError, "path", "must be a scalar of at most")),
+    Case("inflated-n_iter_", _inflated("n_iter_", (1_000_000,), "<i8"),
+         Raises(ValueError, "path", "must be a scalar of at most")),
+    Case("inconsistent-ill-conditioned-factor", _tampered(_ill_conditioned_factor),
+         Raises(ValueError, "path", "disagree")),
+    Case("inconsistent-scaled-factor", _tampered(_scaled_factor),
+         Raises(ValueError, "path", "disagree")),
+    Case("inconsistent-n_features_in_", _set("n_features_in_", np.array(3)),
+         Raises(ValueError, "path", r"'means_' declares shape \(2, 2\).*imply \(2, 3\)")),
+    Case("inconsistent-n_iter_-huge", _set("n_iter_", np.array(10 ** 15)),
+         Raises(ValueError, "path", "'lower_bounds_' declares shape")),
+    Case("inconsistent-n_components-huge", _hyper(n_components=10 ** 15),
+         Raises(ValueError, "path", "'weights_' declares shape")),
+]
+
+# ---------------------------------------------------------------------------------
+# Sizes: huge counts are refused up front (or run as usual when they only bound a
+# loop), never attempted.
+# ---------------------------------------------------------------------------------
+
+SIZE_SAMPLE_CASES = [
+    Case(f"n_samples={label}", lambda t, v=value: {"n_samples": v},
+         Raises(ValueError, "n_samples", rf"n_samples={value} would need .* GiB"))
+    for label, value in [("2**40", 2 ** 40), ("2**62", 2 ** 62), ("2**63", 2 ** 63),
+                         ("10**30", 10 ** 30)]
+]
+SIZE_FIT_CASES = [
+    *[Case(f"n_components={label}", _params(n_components=value),
+           Raises(ValueError, "n_components", rf"n_components = {value}, n_samples = 60"))
+      for label, value in [("10**12", 10 ** 12), ("2**63", 2 ** 63)]],
+    Case("max_iter=10**18", _params(max_iter=10 ** 18), OK, _params(max_iter=1000)),
+    Case("verbose_interval=10**18", _params(verbose_interval=10 ** 18), OK, _params()),
+]
+
 MATRIX = (
     _params_for("X", X_CASES, X_ENTRIES, _group)
     + _params_for("sample_weight", SAMPLE_WEIGHT_CASES, SAMPLE_WEIGHT_ENTRIES, _group)
@@ -906,6 +998,9 @@ MATRIX = (
     + _params_for("params", SET_PARAMS_CASES, ["set_params"])
     + _params_for("params", FASTGMM_FIT_CASES, ["fastgmm.fit"])
     + _params_for("file", LOAD_CASES, ["fastgmm.load"])
+    + _params_for("file", FILE_CASES, ["fastgmm.load"])
+    + _params_for("size", SIZE_SAMPLE_CASES, ["sample"])
+    + _params_for("size", SIZE_FIT_CASES, FIT_ENTRIES)
 )
 
 
@@ -1041,3 +1136,101 @@ def test_column_ranges_equal_numpy_reductions(shape, dtype):
     assert low.dtype == high.dtype == np.float64
     np.testing.assert_array_equal(low, X.min(axis=0))
     np.testing.assert_array_equal(high, X.max(axis=0))
+
+
+# ---------------------------------------------------------------------------------
+# Process lifecycle: each case in a fresh interpreter under a timeout (and, where
+# memory could blow up, an address-space limit), so a hang or a crash fails here.
+# ---------------------------------------------------------------------------------
+
+_SPAWN_POOL_AFTER_FIT = """
+import multiprocessing, sys
+import numpy as np
+import fastgmm
+
+def fit(seed):
+    X = np.random.default_rng(seed).normal(size=(300, 2))
+    return fastgmm.GaussianMixture(2, random_state=0, n_threads=N_THREADS).fit(X).means_
+
+N_THREADS = int(sys.argv[1])
+if __name__ == "__main__":
+    expected = [fit(seed) for seed in range(3)]          # fits in the parent first
+    with multiprocessing.get_context("spawn").Pool(2) as pool:
+        results = pool.map(fit, range(3))
+    assert all(np.array_equal(a, b) for a, b in zip(results, expected))
+    print("DONE")
+"""
+
+_SHUTDOWN_DURING_FIT = """
+import sys, threading
+import numpy as np
+import fastgmm
+
+started = threading.Event()
+X = np.random.default_rng(0).normal(size=(100_000, 4))
+
+def work():
+    started.set()
+    fastgmm.GaussianMixture(8, tol=0.0, max_iter=MAX_ITER, n_init=N_INIT,
+                            random_state=0).fit(X)
+
+DAEMON = sys.argv[1] == "daemon"
+MAX_ITER, N_INIT = (10 ** 6, 10 ** 6) if DAEMON else (3, 1)
+threading.Thread(target=work, daemon=DAEMON).start()
+started.wait()
+print("DONE", flush=True)
+"""   # the main thread ends while the fit runs; the interpreter then shuts down
+
+_HUGE_N_INIT = """
+import resource, sys
+import numpy as np
+import fastgmm
+from fastgmm._init import RestartStreams
+
+X = np.random.default_rng(0).normal(size=(40, 2))
+original = RestartStreams.restart
+started = []
+
+class Enough(Exception):
+    pass
+
+def restart(self, index):
+    started.append(index)
+    if len(started) > 2:
+        raise Enough
+    return original(self, index)
+
+RestartStreams.restart = restart
+with open("/proc/self/status") as status:
+    size = next(int(line.split()[1]) for line in status if line.startswith("VmSize:"))
+limit = size * 1024 + 300 * 2 ** 20
+resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+try:
+    fastgmm.GaussianMixture(2, n_init=int(sys.argv[1]), random_state=0).fit(X)
+except Enough:
+    print("DONE", started)
+"""
+
+LIFECYCLE_CASES = {
+    "spawn-pool-after-fit-n_threads=1": (_SPAWN_POOL_AFTER_FIT, "1"),
+    "spawn-pool-after-fit-n_threads=2": (_SPAWN_POOL_AFTER_FIT, "2"),
+    "shutdown-while-daemon-thread-fits": (_SHUTDOWN_DURING_FIT, "daemon"),
+    "shutdown-waits-for-thread-fit": (_SHUTDOWN_DURING_FIT, "thread"),
+    "n_init=10**6-starts-lazily": (_HUGE_N_INIT, str(10 ** 6)),
+    "n_init=10**18-starts-lazily": (_HUGE_N_INIT, str(10 ** 18)),
+}
+
+
+@pytest.mark.parametrize("case", sorted(LIFECYCLE_CASES))
+def test_process_lifecycle(case, tmp_path):
+    import subprocess
+    import sys
+    code, argument = LIFECYCLE_CASES[case]
+    script = tmp_path / "child.py"        # a file: spawn re-imports the main module
+    script.write_text(code)
+    result = subprocess.run([sys.executable, str(script), argument], capture_output=True,
+                            text=True, timeout=300, cwd=tmp_path)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "DONE" in result.stdout, output
+    assert "Fatal Python error" not in output and "Traceback" not in output, output

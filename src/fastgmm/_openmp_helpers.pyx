@@ -113,7 +113,10 @@ def _usable_cpu_count():
         return cached[1]
     try:
         from joblib import cpu_count
-    except ImportError:
+    except (ImportError, RuntimeError):
+        # RuntimeError: joblib imported for the first time during interpreter shutdown
+        # (a fit in a thread that outlives the main thread) cannot register its atexit
+        # hook; count the affinity mask alone.
         return affinity
     try:
         count = max(1, min(affinity, int(cpu_count())))
