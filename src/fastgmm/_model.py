@@ -634,6 +634,13 @@ class GaussianMixture:
         path : str, os.PathLike or writable binary file object
             Written exactly as given (no ``.npz`` suffix is appended); a path is
             replaced atomically, so an interrupted save never leaves a truncated file.
+
+        Raises
+        ------
+        ValueError
+            If ``n_components`` or ``covariance_type`` was changed (``set_params``)
+            since the fit: the file would describe a model that does not exist. Set
+            the fitted value again to save the fitted model, or refit first.
         """
         from ._persistence import save   # here: _persistence imports this module
         save(self, path)

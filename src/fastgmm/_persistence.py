@@ -23,11 +23,16 @@ entry                 content
 ===================== =============================================================
 
 Loading reads the archive with ``zipfile`` and ``numpy.lib.format`` with
-``allow_pickle=False``; it checks every array's header (dtype, shape, size against
-the archive) before reading its data, then checks every value: shapes that agree
-with ``n_components``, ``n_features_in_`` and ``covariance_type``, finite numbers,
-weights on the simplex, positive definite covariances, triangular Cholesky factors
-consistent with the covariances and precisions. Any failure is a ``ValueError``
+``allow_pickle=False``. It reads every member's header first, then the small
+entries (texts and scalars, each at most ``_MAX_TEXT_BYTES``); these fix the shape
+and dtype of every array (from ``n_components``, ``covariance_type``,
+``n_features_in_`` and ``n_iter_``), and each array's header must declare exactly
+that, with a total size below half the machine's memory, before any array data are
+read (a small deflated file cannot inflate into a huge array). Then every value is
+checked: finite numbers, weights on the simplex, positive definite covariances,
+upper triangular Cholesky factors equal (column by column, relative to each
+column's own scale) to the factors recomputed from the covariances, and precisions
+equal to the factors' products. Any failure is a ``ValueError``
 that names the file and the entry. Nothing in a file is ever executed: there is no
 pickle, and the only text parsed is JSON.
 """
@@ -172,9 +177,12 @@ def save(estimator, path):
     NotFittedError
         If ``estimator`` is not fitted.
     TypeError, ValueError
-        For a ``path`` of the wrong type, or hyper-parameters that fit would refuse.
+        For a ``path`` of the wrong type, hyper-parameters that fit would refuse, or
+        ``n_components``/``covariance_type`` changed since the fit (the file would
+        not describe the fitted model; set the fitted value again, or refit).
     OSError
-        If the file cannot be written.
+        If the file cannot be written; the message names ``path`` (not the
+        temporary file).
     """
     if not hasattr(estimator, "means_"):
         raise NotFittedError("This GaussianMixture instance is not fitted yet; call fit "
