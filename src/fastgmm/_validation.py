@@ -123,21 +123,25 @@ def _as_numeric_array(value, name):
             f"{name} has dtype {array.dtype} (dates/times); convert it to numbers first."
         )
     if kind == "O":
-        n_none = int(np.count_nonzero(np.equal(array, None))) if array.size else 0
-        if n_none:
-            raise ValueError(
-                f"{name} holds {n_none} None value(s) (missing values); drop or impute "
-                f"them and pass a numeric array, e.g. np.asarray({name}, dtype=float) "
-                "after replacing each None by a number."
-            )
         try:
-            array = array.astype(np.float64)
+            converted = array.astype(np.float64)
         except (ValueError, TypeError):
             raise TypeError(
                 f"{name} has dtype object and holds values that are not numbers (e.g. "
                 f"strings, None or pd.NA); pass a numeric array, e.g. "
                 f"np.asarray({name}, dtype=float) after removing or imputing them."
             ) from None
+        if _count_nonfinite(converted):
+            # astype turns None into NaN: say what the caller passed (by identity: ==
+            # on arbitrary objects, e.g. pd.NA, need not return a bool).
+            n_none = sum(1 for item in array.flat if item is None)
+            if n_none:
+                raise ValueError(
+                    f"{name} holds {n_none} None value(s) (missing values); drop or "
+                    f"impute them and pass a numeric array, e.g. np.asarray({name}, "
+                    "dtype=float) after replacing each None by a number."
+                )
+        array = converted
     return array
 
 
@@ -325,9 +329,10 @@ def check_sample_weight(sample_weight, n_samples, *, name="sample_weight", resca
             smallest_positive = float(np.min(weights, where=weights > 0, initial=largest))
         if math.ldexp(smallest_positive, shift) < np.finfo(np.float64).tiny:
             raise ValueError(
-                f"{name} spans too wide a range for float64: from {smallest_positive:.3g} "
-                f"to {largest:.3g} (a ratio beyond about 2**1022); once normalized the smallest "
-                f"weights would round to zero. Set the negligible weights to 0 (e.g. "
+                f"{name} spans too wide a range for float64: from "
+                f"{smallest_positive:.3g} to {largest:.3g} (a ratio beyond about "
+                "2**1022); once normalized the smallest weights would round to zero. "
+                "Set the negligible weights to 0 (e.g. "
                 f"{name}[{name} < {name}.max() * 1e-300] = 0 on a copy) or rescale them."
             )
     return np.ldexp(weights, shift)
