@@ -1162,7 +1162,7 @@ if __name__ == "__main__":
 """
 
 _SHUTDOWN_DURING_FIT = """
-import sys, threading
+import sys, threading, time
 import numpy as np
 import fastgmm
 
@@ -1178,6 +1178,8 @@ DAEMON = sys.argv[1] == "daemon"
 MAX_ITER, N_INIT = (10 ** 6, 10 ** 6) if DAEMON else (3, 1)
 threading.Thread(target=work, daemon=DAEMON).start()
 started.wait()
+if DAEMON:
+    time.sleep(1.0)     # let the fit reach EM's compiled passes (not a timing check)
 print("DONE", flush=True)
 """   # the main thread ends while the fit runs; the interpreter then shuts down
 
