@@ -520,6 +520,8 @@ def _log2(value):
 
 def _twice(value):
     """``2 * value`` as text, also where the product overflows float64."""
+    if math.isfinite(2 * value):
+        return f"{2 * value:.3g}"
     return f"{2 * decimal.Decimal(value):.3g}"
 
 
