@@ -50,7 +50,15 @@ def variant_module(variant, module="_estep"):
 def _select():
     forced = os.environ.get("FASTGMM_KERNELS", "").strip().lower()
     if forced:
-        variant_module(forced)          # validates the name and its availability
+        try:
+            variant_module(forced)      # validates the name and its availability
+        except ValueError as exc:
+            raise ValueError(
+                f"environment variable FASTGMM_KERNELS={os.environ['FASTGMM_KERNELS']!r} "
+                f"is invalid: {exc}. Set it to a variant available here "
+                f"({', '.join(available_variants())}), or unset it to use the fastest "
+                "one this CPU supports."
+            ) from None
         return forced
     return available_variants()[-1]
 

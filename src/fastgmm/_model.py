@@ -16,7 +16,8 @@ from ._passes import EStepProblem, estep_rows_block, log_likelihood_block
 from ._reseed import degenerate_components
 from ._source import as_source
 from ._validation import (COVARIANCE_TYPES, INIT_METHODS, MAX_REG_COVAR, NotFittedError,
-                          check_choice, check_fit_scale, check_int,
+                          check_choice, check_fit_scale, check_int, check_output_memory,
+                          covariance_shape,
                           check_means_init, check_precisions_init,
                           check_random_state_param, check_real,
                           check_weights_init, covariance_storage)
@@ -463,6 +464,7 @@ default="full"
         return as_source(X, sample_weight, n_features=self.n_features_in_)
 
     def _estep_problem(self, source):
+        self._check_model_attributes()
         means, prec_chol, log_const = self._params().kernel_arguments(self.covariance_type)
         return EStepProblem(covariance_kind(self.covariance_type), means, prec_chol,
                             log_const, None, effective_n_threads(self.n_threads))
@@ -576,11 +578,15 @@ default="full"
         """Draw samples from the fitted mixture.
 
         Uses ``random_state``: with an int seed, repeated calls give the same draw.
+        The rows are drawn in blocks of about ``_SAMPLE_BLOCK_ELEMENTS`` values into
+        one preallocated output (Ctrl-C stops a long call between blocks); the draw
+        is the same as drawing each component's rows at once.
 
         Parameters
         ----------
         n_samples : int, default=1
-            Number of samples to draw (at least 1).
+            Number of samples to draw (at least 1). A count whose output would not
+            fit in this machine's memory is refused before anything is drawn.
 
         Returns
         -------
@@ -590,23 +596,85 @@ default="full"
         """
         self._check_fitted()
         n_samples = check_int(n_samples, "n_samples", low=1)
+        self._check_model_attributes()
+        d = self.means_.shape[1]
+        check_output_memory(n_samples * (d + 1) * 8, "n_samples", n_samples,
+                            f"X of shape (n_samples, {d}) float64 and the labels y")
+        factors = self._sampling_factors()
         rng = _sampling_generator(self.random_state)
         counts = rng.multinomial(n_samples, self.weights_ / self.weights_.sum())
-        d = self.means_.shape[1]
-        pieces = []
+        X = np.empty((n_samples, d))
+        step = max(1, _SAMPLE_BLOCK_ELEMENTS // d)
+        start = 0
         for k, count in enumerate(counts):
-            z = rng.standard_normal((count, d))
-            storage = covariance_storage(self.covariance_type)
-            if storage == "full":
-                z = z @ np.linalg.cholesky(self.covariances_[k]).T
-            elif storage == "tied":
-                z = z @ np.linalg.cholesky(self.covariances_).T
-            else:  # diag: per-feature variances; spherical: one variance
-                z = z * np.sqrt(self.covariances_[k])
-            pieces.append(self.means_[k] + z)
-        X = np.concatenate(pieces, axis=0)
+            for offset in range(0, int(count), step):
+                rows = min(step, int(count) - offset)
+                _sample_block(rng, self.means_[k], factors[k], X[start:start + rows])
+                start += rows
         y = np.repeat(np.arange(len(counts)), counts)
         return X, y
+
+    def _sampling_factors(self):
+        """Per component, ``F`` with ``F F^T`` its covariance: a lower Cholesky
+        factor (full, tied) or the standard deviations (diag, spherical)."""
+        covariances = np.asarray(self.covariances_, dtype=np.float64)
+        K = self.means_.shape[0]
+        storage = covariance_storage(self.covariance_type)
+        if storage in ("diag", "spherical"):
+            if np.any(covariances <= 0):
+                raise self._invalid_attribute("covariances_", "some variance is <= 0")
+            return [np.sqrt(covariances[k]) for k in range(K)]
+        stack = covariances if storage == "full" else covariances[None]
+        factors = []
+        for k, matrix in enumerate(stack):
+            try:
+                factors.append(np.linalg.cholesky(matrix))
+            except np.linalg.LinAlgError:
+                where = "" if storage == "tied" else f"[{k}]"
+                raise self._invalid_attribute(
+                    "covariances_", f"covariances_{where} is not positive definite"
+                ) from None
+        return factors if storage == "full" else factors * K
+
+    @staticmethod
+    def _invalid_attribute(name, reason):
+        return ValueError(
+            f"the model's attribute {name} is invalid ({reason}): it is not what fit "
+            "computed, so the model cannot be used. Call fit again, or restore the "
+            "attribute (e.g. load a saved model with fastgmm.load)."
+        )
+
+    def _check_model_attributes(self):
+        """Refuse fitted attributes that a user changed into something no fit makes
+        (wrong shapes, NaN or infinite values, negative weights, precision factors
+        without a positive diagonal) before they are used, naming the attribute."""
+        means = np.asarray(self.means_)
+        if means.ndim != 2 or means.shape[0] < 1 or means.shape[1] != self.n_features_in_:
+            raise self._invalid_attribute(
+                "means_", f"shape {means.shape}, expected (n_components, "
+                f"{self.n_features_in_})")
+        K, d = means.shape
+        shapes = {"weights_": (K,), "means_": (K, d),
+                  "covariances_": covariance_shape(self.covariance_type, K, d),
+                  "precisions_cholesky_": covariance_shape(self.covariance_type, K, d)}
+        for name, shape in shapes.items():
+            array = np.asarray(getattr(self, name))
+            if array.dtype.kind not in "fiu":
+                raise self._invalid_attribute(name, f"dtype {array.dtype}, not numbers")
+            if array.shape != shape:
+                raise self._invalid_attribute(name, f"shape {array.shape}, expected {shape}")
+            if not np.all(np.isfinite(array)):
+                raise self._invalid_attribute(name, "it holds NaN or infinite values")
+        weights = np.asarray(self.weights_, dtype=np.float64)
+        if np.any(weights < 0) or not weights.sum() > 0:
+            raise self._invalid_attribute("weights_", "weights must be non-negative with "
+                                          "a positive sum")
+        factor = np.asarray(self.precisions_cholesky_, dtype=np.float64)
+        if covariance_storage(self.covariance_type) in ("full", "tied"):
+            factor = np.diagonal(factor, 0, -2, -1)
+        if np.any(factor <= 0):
+            raise self._invalid_attribute("precisions_cholesky_", "its diagonal must be "
+                                          "positive")
 
     def _n_parameters(self):
         return n_parameters(self.covariance_type, self.means_.shape[0], self.means_.shape[1])
@@ -690,9 +758,35 @@ default="full"
         path : str, os.PathLike or writable binary file object
             Written exactly as given (no ``.npz`` suffix is appended); a path is
             replaced atomically, so an interrupted save never leaves a truncated file.
+
+        Raises
+        ------
+        ValueError
+            If ``n_components`` or ``covariance_type`` was changed (``set_params``)
+            since the fit: the file would describe a model that does not exist. Set
+            the fitted value again to save the fitted model, or refit first.
         """
         from ._persistence import save   # here: _persistence imports this module
         save(self, path)
+
+
+# Values per block of ``sample`` (2 MiB of float64): the unit between two checks for
+# a pending Ctrl-C, and a bound on the temporaries.
+_SAMPLE_BLOCK_ELEMENTS = 1 << 18
+
+
+def _sample_block(rng, mean, factor, out):
+    """Draw ``out.shape[0]`` rows of N(mean, F F^T) into ``out`` (rows, n_features).
+
+    ``factor`` F is a lower triangular matrix (n_features, n_features) or a vector of
+    standard deviations (n_features,) or a scalar one.
+    """
+    z = rng.standard_normal(out.shape)
+    if np.ndim(factor) == 2:
+        z = z @ factor.T
+    else:
+        z = z * factor
+    np.add(mean, z, out=out)
 
 
 def fit(X, n_components=1, *, sample_weight=None, **params):

@@ -23,11 +23,16 @@ entry                 content
 ===================== =============================================================
 
 Loading reads the archive with ``zipfile`` and ``numpy.lib.format`` with
-``allow_pickle=False``; it checks every array's header (dtype, shape, size against
-the archive) before reading its data, then checks every value: shapes that agree
-with ``n_components``, ``n_features_in_`` and ``covariance_type``, finite numbers,
-weights on the simplex, positive definite covariances, triangular Cholesky factors
-consistent with the covariances and precisions. Any failure is a ``ValueError``
+``allow_pickle=False``. It reads every member's header first, then the small
+entries (texts and scalars, each at most ``_MAX_TEXT_BYTES``); these fix the shape
+and dtype of every array (from ``n_components``, ``covariance_type``,
+``n_features_in_`` and ``n_iter_``), and each array's header must declare exactly
+that, with a total size below half the machine's memory, before any array data are
+read (a small deflated file cannot inflate into a huge array). Then every value is
+checked: finite numbers, weights on the simplex, positive definite covariances,
+upper triangular Cholesky factors equal (column by column, relative to each
+column's own scale) to the factors recomputed from the covariances, and precisions
+equal to the factors' products. Any failure is a ``ValueError``
 that names the file and the entry. Nothing in a file is ever executed: there is no
 pickle, and the only text parsed is JSON.
 """
@@ -43,12 +48,21 @@ import zlib
 import numpy as np
 
 from ._model import GaussianMixture
-from ._mstep import precisions_from_cholesky
-from ._validation import NotFittedError, covariance_shape, covariance_storage
+from ._mstep import (DegenerateComponentsError, compute_precision_cholesky,
+                     precisions_from_cholesky)
+from ._validation import (COVARIANCE_TYPES, NotFittedError, _physical_memory,
+                          covariance_shape, covariance_storage)
 
 FORMAT_NAME = "fastgmm.GaussianMixture"
 FORMAT_VERSION = 1
 _MAX_ENTRIES = 64
+# Largest text/scalar entry (the hyper-parameters' JSON with a generator state is a
+# few KiB) and longest feature name accepted when loading.
+_MAX_TEXT_BYTES = 1 << 20
+_MAX_NAME_CHARACTERS = 1 << 12
+# Relative agreement required between a stored precision Cholesky factor and the one
+# recomputed from the stored covariances (per column of the factor).
+_FACTOR_RTOL = 1e-7
 _BIT_GENERATORS = {cls.__name__: cls for cls in (
     np.random.PCG64, np.random.PCG64DXSM, np.random.MT19937, np.random.Philox,
     np.random.SFC64)}
@@ -113,6 +127,16 @@ def _entries(estimator):
     # Fitted state consistent with the hyper-parameters (e.g. covariance_type not
     # changed since fit); ``save`` has already refused an unfitted estimator.
     estimator._check_fitted()
+    # A file holds one model: the fitted attributes with the hyper-parameters that
+    # describe them. n_components changed after fit (set_params) no longer does, and
+    # is refused with the fix (like covariance_type, in _check_fitted).
+    fitted_components = np.shape(estimator.means_)[0]
+    if estimator.n_components != fitted_components:
+        raise ValueError(
+            f"n_components was changed to {estimator.n_components!r} after fitting, but "
+            f"the fitted model has {fitted_components} components; set n_components="
+            f"{fitted_components} again to save the fitted model, or call fit to refit "
+            "it with the new value first.")
     # The hyper-parameters are checked as fit would check them: a file never holds
     # values that load would refuse. The arrays are stored as given (as float64).
     estimator._check_parameters(estimator.n_features_in_)
@@ -157,9 +181,12 @@ def save(estimator, path):
     NotFittedError
         If ``estimator`` is not fitted.
     TypeError, ValueError
-        For a ``path`` of the wrong type, or hyper-parameters that fit would refuse.
+        For a ``path`` of the wrong type, hyper-parameters that fit would refuse, or
+        ``n_components``/``covariance_type`` changed since the fit (the file would
+        not describe the fitted model; set the fitted value again, or refit).
     OSError
-        If the file cannot be written.
+        If the file cannot be written; the message names ``path`` (not the
+        temporary file).
     """
     if not hasattr(estimator, "means_"):
         raise NotFittedError("This GaussianMixture instance is not fitted yet; call fit "
@@ -172,9 +199,13 @@ def save(estimator, path):
             with open(temporary, "xb") as file:
                 np.savez(file, **entries)
             os.replace(temporary, target)
-        except BaseException:
+        except BaseException as exc:
             if os.path.exists(temporary):
                 os.remove(temporary)
+            if isinstance(exc, OSError) and exc.errno is not None:
+                # Name the path the caller passed, not the temporary file beside it.
+                raise type(exc)(exc.errno, f"cannot save the model to {target!r}: "
+                                f"{exc.strerror}") from None
             raise
     elif hasattr(path, "write"):
         np.savez(path, **_entries(estimator))
@@ -200,27 +231,111 @@ def _read_header(member):
     return shape, dtype
 
 
+def _declared_bytes(shape, dtype):
+    return int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
+
+
+def _expected_entries(small):
+    """``{entry: (shape, dtype kind, largest itemsize)}`` of the arrays a model file
+    may hold, from its small entries (hyper-parameters, ``n_features_in_``,
+    ``n_iter_``) alone."""
+    _check_format(small)
+    missing = [name for name in ("n_features_in_", "n_iter_") if name not in small]
+    if missing:
+        raise _Invalid(f"missing entries {missing}")
+    params = json.loads(_text(small, "hyper_parameters"))
+    names = set(_SCALAR_PARAMS) | {"random_state"}
+    if not isinstance(params, dict) or set(params) != names:
+        found = sorted(params) if isinstance(params, dict) else type(params).__name__
+        raise _Invalid(f"hyper_parameters must name exactly {sorted(names)}, got {found}")
+    K, covariance_type = params.get("n_components"), params.get("covariance_type")
+    if isinstance(K, bool) or not isinstance(K, int) or K < 1:
+        raise _Invalid(f"n_components must be an int >= 1, got {K!r}")
+    if covariance_type not in COVARIANCE_TYPES:
+        raise _Invalid(f"covariance_type must be one of {COVARIANCE_TYPES}, got "
+                       f"{covariance_type!r}")
+    d = _scalar(small, "n_features_in_", _FITTED_SCALARS["n_features_in_"])
+    n_iter = _scalar(small, "n_iter_", _FITTED_SCALARS["n_iter_"])
+    if d < 1:
+        raise _Invalid(f"n_features_in_={d} must be >= 1")
+    if n_iter < 0:
+        raise _Invalid(f"n_iter_={n_iter} must be >= 0")
+    cov_shape = covariance_shape(covariance_type, K, d)
+    expected = {name: ((K, d), "f", 8) for name in ("means_", "means_init")}
+    expected.update({name: ((K,), "f", 8) for name in ("weights_", "weights_init")})
+    expected.update({name: (cov_shape, "f", 8) for name in (
+        "covariances_", "precisions_", "precisions_cholesky_", "precisions_init")})
+    expected["lower_bounds_"] = ((n_iter,), "f", 8)
+    expected["feature_names_in_"] = ((d,), "U", 4 * _MAX_NAME_CHARACTERS)
+    return expected, (K, d, covariance_type, n_iter)
+
+
 def _read_arrays(file):
-    """Every array of the archive, each checked by its header before it is read."""
-    arrays = {}
+    """Every array of the archive, each checked by its header before it is read.
+
+    The small entries (texts and scalars) are read first; they fix the shape and
+    dtype of every other entry, which are checked against their headers (and their
+    total size against this machine's memory) before any of their data are read: a
+    small file that would inflate to a huge array is refused without reading it.
+    """
     with zipfile.ZipFile(file) as archive:
         members = archive.infolist()
         if len(members) > _MAX_ENTRIES:
             raise _Invalid(f"{len(members)} entries (a model has at most {_MAX_ENTRIES})")
+        headers = {}
         for info in members:
             name = info.filename[:-4] if info.filename.endswith(".npy") else None
-            if name is None or name in arrays:
+            if name is None or name in headers:
                 raise _Invalid(f"unexpected archive member {info.filename!r}")
             with archive.open(info) as member:
                 shape, dtype = _read_header(member)
             if dtype.hasobject:
                 raise _Invalid(f"entry {name!r} holds Python objects (dtype {dtype}); model "
                                "files hold numbers and text only, never pickled objects")
-            if int(np.prod(shape, dtype=np.float64)) * dtype.itemsize > info.file_size:
+            if _declared_bytes(shape, dtype) > info.file_size:
                 raise _Invalid(f"entry {name!r} declares shape {shape} of {dtype}, more "
                                "data than the archive holds (truncated or tampered)")
-            with archive.open(info) as member:
-                arrays[name] = np.lib.format.read_array(member, allow_pickle=False)
+            headers[name] = (info, shape, dtype)
+
+        def read(name):
+            with archive.open(headers[name][0]) as member:
+                return np.lib.format.read_array(member, allow_pickle=False)
+
+        arrays = {}
+        for name in _HEADER + tuple(_FITTED_SCALARS):
+            if name in headers:
+                _, shape, dtype = headers[name]
+                if shape != () or dtype.itemsize > _MAX_TEXT_BYTES:
+                    raise _Invalid(f"entry {name!r} must be a scalar of at most "
+                                   f"{_MAX_TEXT_BYTES} bytes, its header declares shape "
+                                   f"{shape} of {dtype}")
+                arrays[name] = read(name)
+        expected, (K, d, covariance_type, n_iter) = _expected_entries(arrays)
+        total = 0
+        for name, (_, shape, dtype) in headers.items():
+            if name in arrays:
+                continue
+            if name not in expected:
+                raise _Invalid(f"unexpected entry {name!r}")
+            want_shape, kind, itemsize = expected[name]
+            if shape != want_shape:
+                raise _Invalid(
+                    f"entry {name!r} declares shape {shape}, but n_components={K}, "
+                    f"n_features_in_={d}, covariance_type={covariance_type!r} and "
+                    f"n_iter_={n_iter} imply {want_shape} (tampered or corrupted file)")
+            if dtype.kind != kind or dtype.itemsize > itemsize or (
+                    kind == "f" and dtype.itemsize != itemsize):
+                wanted = "float64" if kind == "f" else "text"
+                raise _Invalid(f"entry {name!r} must be {wanted}, its header declares "
+                               f"{dtype}")
+            total += _declared_bytes(shape, dtype)
+        memory = _physical_memory()
+        if memory is not None and total > memory // 2:
+            raise _Invalid(f"its arrays would take {total / 2 ** 30:.3g} GiB, more than "
+                           f"half of this machine's {memory / 2 ** 30:.3g} GiB of memory")
+        for name in headers:
+            if name not in arrays:
+                arrays[name] = read(name)
     return arrays
 
 
@@ -323,8 +438,8 @@ def _check_format(arrays):
 
 
 def _check_matrices(covariances, precisions_cholesky, precisions, covariance_type):
-    covariance_type = covariance_storage(covariance_type)
     """Positive definite covariances, their precisions and triangular factors agree."""
+    covariance_type = covariance_storage(covariance_type)
     if covariance_type in ("diag", "spherical"):
         if np.any(covariances <= 0) or np.any(precisions_cholesky <= 0):
             raise _Invalid("covariances_ and precisions_cholesky_ must be positive")
@@ -342,20 +457,25 @@ def _check_matrices(covariances, precisions_cholesky, precisions, covariance_typ
         if np.any(asymmetry > 1e-12 * np.abs(cov).max(axis=(1, 2))):
             raise _Invalid("covariances_ must be symmetric")
         try:
-            np.linalg.cholesky(cov)
-            condition = np.linalg.cond(cov)
-        except np.linalg.LinAlgError:
+            expected_upper = compute_precision_cholesky(cov, "full")
+        except DegenerateComponentsError:
             raise _Invalid("covariances_ must be positive definite") from None
-        # U^T C U = I up to rounding, which grows with the condition number of C.
-        whitened = np.swapaxes(upper, 1, 2) @ cov @ upper
-        error = np.abs(whitened - np.eye(cov.shape[1])).max(axis=(1, 2))
-        if np.any(error > 1e-8 + 100 * cov.shape[1] * np.finfo(float).eps * condition):
+        # The factor recomputed from the covariances, compared column by column
+        # relative to that column's own scale: a badly scaled or ill-conditioned
+        # covariance cannot widen the tolerance (as a condition-number bound would).
+        column_scale = np.abs(expected_upper).max(axis=1, keepdims=True)
+        if np.any(np.abs(upper - expected_upper) > _FACTOR_RTOL * column_scale):
             raise _Invalid("covariances_ and precisions_cholesky_ disagree: "
                            "precisions_cholesky_ must be the Cholesky factor of the "
                            "inverse covariances")
     expected = precisions_from_cholesky(precisions_cholesky, covariance_type)
-    scale = np.abs(expected).max()
-    if np.abs(precisions - expected).max() > 1e-10 * scale:
+    # Entry by entry, relative to the sum of magnitudes each entry is made of.
+    if covariance_type in ("full", "tied"):
+        magnitude = np.abs(precisions_cholesky) @ np.swapaxes(np.abs(precisions_cholesky),
+                                                              -1, -2)
+    else:
+        magnitude = expected
+    if np.any(np.abs(precisions - expected) > 1e-10 * magnitude):
         raise _Invalid("precisions_ must equal precisions_cholesky_ times its transpose")
 
 
@@ -363,9 +483,10 @@ def _fitted(arrays, covariance_type, n_components):
     """The fitted attributes, every one checked."""
     n_features = _scalar(arrays, "n_features_in_", _FITTED_SCALARS["n_features_in_"])
     n_iter = _scalar(arrays, "n_iter_", _FITTED_SCALARS["n_iter_"])
-    if n_features < 1 or n_iter < 0:
-        raise _Invalid(f"n_features_in_={n_features} and n_iter_={n_iter} must be >= 1 "
-                       "and >= 0")
+    if n_features < 1:
+        raise _Invalid(f"n_features_in_={n_features} must be >= 1")
+    if n_iter < 0:
+        raise _Invalid(f"n_iter_={n_iter} must be >= 0")
     K, d = n_components, n_features
     cov_shape = covariance_shape(covariance_type, K, d)
     fitted = {
@@ -465,6 +586,7 @@ def load(path):
             IndexError, TypeError, OverflowError, UnicodeError, RecursionError,
             struct.error, NotImplementedError) as exc:
         raise ValueError(
-            f"path={where} is not a valid fastgmm model file: {exc}. Load only files "
+            f"path={where} is not a valid fastgmm model file: {str(exc).rstrip('.')}. "
+            "Load only files "
             "written by GaussianMixture.save; re-save the model if this one is damaged."
         ) from None

@@ -6,8 +6,11 @@ already in the form the kernels need are passed through untouched (read-only and
 memory-mapped arrays included).
 """
 
+import collections.abc
+import decimal
 import math
 import numbers
+import os
 import sys
 
 import numpy as np
@@ -87,6 +90,16 @@ def _as_numeric_array(value, name):
             f"pass a plain array, e.g. {name}.filled(fill_value) or "
             f"{name}[~{name}.mask.any(axis=1)].data."
         )
+    if isinstance(value, collections.abc.Mapping):
+        raise TypeError(
+            f"{name} is a {_type_name(value)} (of columns?); pass a 2-D array, e.g. "
+            f"np.column_stack(list({name}.values())), or pandas.DataFrame({name})."
+        )
+    if isinstance(value, collections.abc.Iterator):
+        raise TypeError(
+            f"{name} is a one-shot iterator ({_type_name(value)}); pass an array, e.g. "
+            f"np.asarray(list({name}))."
+        )
     try:
         array = np.asarray(value)
     except (ValueError, TypeError) as exc:  # ragged nested sequences, odd objects
@@ -95,12 +108,29 @@ def _as_numeric_array(value, name):
             "rectangular array of numbers, e.g. a 2-D numpy array."
         ) from None
     kind = array.dtype.kind
-    if kind in "USV":
+    if array.dtype.names is not None:
+        raise TypeError(
+            f"{name} has a structured dtype with fields {list(array.dtype.names)}; pass "
+            "a plain 2-D array of numbers, e.g. numpy.lib.recfunctions."
+            f"structured_to_unstructured({name}, dtype=float)."
+        )
+    if kind == "V":
+        raise TypeError(
+            f"{name} must contain numbers, got dtype {array.dtype} (raw bytes); decode "
+            f"it into a numeric array first, e.g. {name}.view(np.float64) if the bytes "
+            "hold float64 values."
+        )
+    if kind in "US":
         raise TypeError(
             f"{name} must contain numbers, got dtype {array.dtype} (text or raw bytes); "
             f"convert it first, e.g. {name}.astype(float)."
         )
     if kind == "c":
+        if "weight" in name:
+            raise TypeError(
+                f"{name} is complex ({array.dtype}); weights are real non-negative "
+                f"numbers. Pass e.g. np.abs({name}) or np.real({name})."
+            )
         raise TypeError(
             f"{name} is complex ({array.dtype}); Gaussian mixtures need real data. "
             f"Pass e.g. np.real({name}) or stack real and imaginary parts as features."
@@ -111,13 +141,24 @@ def _as_numeric_array(value, name):
         )
     if kind == "O":
         try:
-            array = array.astype(np.float64)
+            converted = array.astype(np.float64)
         except (ValueError, TypeError):
             raise TypeError(
                 f"{name} has dtype object and holds values that are not numbers (e.g. "
                 f"strings, None or pd.NA); pass a numeric array, e.g. "
                 f"np.asarray({name}, dtype=float) after removing or imputing them."
             ) from None
+        if _count_nonfinite(converted):
+            # astype turns None into NaN: say what the caller passed (by identity: ==
+            # on arbitrary objects, e.g. pd.NA, need not return a bool).
+            n_none = sum(1 for item in array.flat if item is None)
+            if n_none:
+                raise ValueError(
+                    f"{name} holds {n_none} None value(s) (missing values); drop or "
+                    f"impute them and pass a numeric array, e.g. np.asarray({name}, "
+                    "dtype=float) after replacing each None by a number."
+                )
+        array = converted
     return array
 
 
@@ -250,17 +291,31 @@ def check_sample_weight(sample_weight, n_samples, *, name="sample_weight", resca
     """
     if sample_weight is None:
         return np.empty(0, dtype=np.float64)
-    if isinstance(sample_weight, numbers.Real) and not isinstance(sample_weight,
-                                                                  (bool, np.bool_)):
-        value = float(sample_weight)
+    scalar = sample_weight
+    if isinstance(scalar, np.ndarray) and scalar.ndim == 0:
+        scalar = scalar[()]                # a 0-d array is a scalar, as in scikit-learn
+    if isinstance(scalar, (bool, np.bool_)):
+        raise TypeError(f"{name}={sample_weight!r} is a bool; pass None for unit weights, "
+                        "a positive number (the same for every row) or an array of "
+                        "non-negative weights, one per row.")
+    if isinstance(scalar, numbers.Complex) and not isinstance(scalar, numbers.Real):
+        raise TypeError(f"{name}={sample_weight!r} is complex; weights are real "
+                        f"non-negative numbers. Pass e.g. abs({name}).")
+    if isinstance(scalar, numbers.Real):
+        # Broadcast to every row, like scikit-learn's _check_sample_weight: a common
+        # factor, which gives the same fit as unit weights.
+        value = float(scalar)
         if not np.isfinite(value) or value <= 0:
             raise ValueError(f"{name}={sample_weight!r} must be a positive finite number "
-                             "or an array of non-negative weights.")
-        return np.empty(0, dtype=np.float64)   # a common factor: the same as unit weights
+                             "(the same weight for every row) or an array of "
+                             "non-negative weights.")
+        return np.empty(0, dtype=np.float64)
     weights = _as_numeric_array(sample_weight, name)
     if weights.ndim != 1:
         raise ValueError(f"{name} must be 1-D of length n_samples={n_samples}, got shape "
-                         f"{weights.shape}; pass e.g. np.ravel({name}).")
+                         f"{weights.shape}; pass one weight per row"
+                         + (f", e.g. np.ravel({name})." if weights.size == n_samples
+                            else "."))
     if weights.shape[0] != n_samples:
         raise ValueError(f"{name} has length {weights.shape[0]} but X has {n_samples} rows; "
                          "pass one weight per row.")
@@ -283,7 +338,46 @@ def check_sample_weight(sample_weight, n_samples, *, name="sample_weight", resca
     if not largest > 0:
         raise ValueError(f"{name} is all zeros; give at least one row a positive weight.")
     # 2**(1 - e) with largest = m * 2**e, m in [0.5, 1): the largest weight becomes 2m.
-    return np.ldexp(weights, 1 - math.frexp(largest)[1])
+    shift = 1 - math.frexp(largest)[1]
+    if shift < 0:
+        # Scaling down: positive weights that would become subnormal (or zero) would
+        # lose their digits or vanish. Refuse that dynamic range plainly.
+        with np.errstate(under="ignore"):
+            smallest_positive = float(np.min(weights, where=weights > 0, initial=largest))
+        if math.ldexp(smallest_positive, shift) < np.finfo(np.float64).tiny:
+            raise ValueError(
+                f"{name} spans too wide a range for float64: from "
+                f"{smallest_positive:.3g} to {largest:.3g} (a ratio beyond about "
+                "2**1022); once normalized the smallest weights would round to zero. "
+                "Set the negligible weights to 0 (e.g. "
+                f"{name}[{name} < {name}.max() * 1e-300] = 0 on a copy) or rescale them."
+            )
+    return np.ldexp(weights, shift)
+
+
+def _physical_memory():
+    """Bytes of physical memory (None where the platform does not say)."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def check_output_memory(n_bytes, name, value, what):
+    """Refuse an output of ``n_bytes`` bytes that this machine's memory cannot hold.
+
+    Raises
+    ------
+    ValueError
+        Naming ``name=value``, what it allocates and the memory it would need.
+    """
+    memory = _physical_memory()
+    if memory is not None and n_bytes > memory:
+        raise ValueError(
+            f"{name}={value} would need {n_bytes / 2 ** 30:.3g} GiB for {what}, more "
+            f"than this machine's {memory / 2 ** 30:.3g} GiB of memory; pass a smaller "
+            f"{name}."
+        )
 
 
 # ---------------------------------------------------------------------------------
@@ -392,8 +486,11 @@ def check_precisions_init(precisions, covariance_type, n_components, n_features)
     # Inverses of ill-conditioned covariances (np.linalg.inv(gm.covariances_)) are
     # symmetric only to about cond * eps: accept that, and symmetrize at the end.
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        asymmetry = (np.abs(stack - np.swapaxes(stack, 1, 2)).max(axis=(1, 2))
-                     / np.abs(stack).max(axis=(1, 2)))
+        difference = np.abs(stack - np.swapaxes(stack, 1, 2)).max(axis=(1, 2))
+        # An all-zero matrix is symmetric (0 / 0 is not asymmetry): the positive
+        # definiteness check below reports it.
+        largest = np.maximum(np.abs(stack).max(axis=(1, 2)), np.finfo(float).tiny)
+        asymmetry = np.where(difference > 0, difference / largest, 0.0)
     asymmetric = ~(asymmetry <= _SYMMETRY_RTOL)
     if asymmetric.any():
         k = int(np.flatnonzero(asymmetric)[0])
@@ -437,6 +534,13 @@ def _check_precision_range(pivots, name):
 
 def _log2(value):
     return math.log2(value) if value > 0 else -math.inf
+
+
+def _twice(value):
+    """``2 * value`` as text, also where the product overflows float64."""
+    if math.isfinite(2 * value):
+        return f"{2 * value:.3g}"
+    return f"{2 * decimal.Decimal(value):.3g}"
 
 
 def _max_precision(precisions, covariance_type):
@@ -485,10 +589,16 @@ def check_fit_scale(source, reg_covar, *, covariance_type="full", means_init=Non
             or _log2(n_features) + 2 * _log2(magnitude) > _MAX_LOG2_SQUARES):
         raise ValueError(
             f"X is too large for float64: its values reach {magnitude:.3g} in magnitude "
-            f"(largest column range {2 * half_range:.3g}), so the sums of squares EM "
+            f"(largest column range {_twice(half_range)}), so the sums of squares EM "
             f"accumulates over {n_samples} rows and {n_features} features would "
             "overflow. Rescale X, e.g. subtract the column means and divide by the "
             "standard deviations (sklearn.preprocessing.StandardScaler)."
+        )
+    if reg_covar + half_range ** 2 < 2.0 ** _MIN_LOG2_VARIANCE and half_range == 0:
+        raise ValueError(
+            f"X is constant (every column holds a single value), so with reg_covar="
+            f"{reg_covar!r} every covariance is zero and cannot be inverted: set "
+            "reg_covar > 0 (e.g. the default 1e-6), or fit data that vary."
         )
     if reg_covar + half_range ** 2 < 2.0 ** _MIN_LOG2_VARIANCE:
         raise ValueError(
@@ -504,7 +614,7 @@ def check_fit_scale(source, reg_covar, *, covariance_type="full", means_init=Non
         if log2_rows + 2 * (_log2(half_range) + 1) > _MAX_LOG2_SQUARES:
             raise ValueError(
                 f"means_init lies too far from X for float64: together they span "
-                f"{2 * half_range:.3g}, and the squared distances EM sums over "
+                f"{_twice(half_range)}, and the squared distances EM sums over "
                 f"{n_samples} rows would overflow. Pass initial means within the range "
                 "of X (or None)."
             )
@@ -514,7 +624,7 @@ def check_fit_scale(source, reg_covar, *, covariance_type="full", means_init=Non
                 > _MAX_LOG2_SQUARES):
             raise ValueError(
                 f"precisions_init is too large for the range of X: precisions up to "
-                f"{largest:.3g} times the squares of distances up to {2 * half_range:.3g} "
+                f"{largest:.3g} times the squares of distances up to {_twice(half_range)} "
                 "overflow float64 (no point would have a finite density). Pass "
                 "precisions on the scale of 1 / variance of X (or None)."
             )
