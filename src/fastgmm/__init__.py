@@ -7,6 +7,7 @@
 from ._model import GaussianMixture, fit
 from ._openmp_helpers import openmp_enabled
 from ._persistence import load
+from ._progress import IterationInfo, ProgressDisplay, progress
 from ._validation import ConvergenceWarning, NotFittedError, ReseedWarning
 from . import stats
 
@@ -15,10 +16,13 @@ __version__ = "0.1.0"
 __all__ = [
     "ConvergenceWarning",
     "GaussianMixture",
+    "IterationInfo",
     "NotFittedError",
     "ReseedWarning",
     "fit",
     "load",
     "openmp_enabled",
+    "progress",
+    "ProgressDisplay",
     "stats",
 ]
