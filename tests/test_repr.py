@@ -17,7 +17,7 @@ def test_unfitted_shows_the_parameters_and_highlights_changed_ones():
     assert "GaussianMixture (not fitted)" in html
     assert "<td style='text-align:left'>covariance_type</td>" in html
     assert html.count('class="fgmm-changed"') == 3     # n_components, covariance_type, tol
-    assert "means_" not in html and "log-likelihood" not in html
+    assert "mean x0" not in html and "log-likelihood" not in html
 
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
@@ -25,7 +25,8 @@ def test_fitted_shows_k_type_weights_means_badge_likelihood(covariance_type):
     X, _ = make_mixture(300, 2, 2, seed=0)
     gm = GaussianMixture(2, covariance_type=covariance_type, random_state=0).fit(X)
     html = gm._repr_html_()
-    assert f"K = 2 components, 2 features, covariance_type = '{covariance_type}'" in html
+    assert ("K = 2 components, 2 features, covariance_type = "
+            f"&#x27;{covariance_type}&#x27;") in html
     assert ("fgmm-yes'>converged<" in html) == gm.converged_
     assert f"{gm.lower_bound_:.4g}" in html and f"n_iter_ = {gm.n_iter_}" in html
     for w in gm.weights_:

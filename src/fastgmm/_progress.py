@@ -110,8 +110,9 @@ def _notebook_display():
 class ProgressDisplay:
     """A compact progress display for long fits; pass it as ``callback``.
 
-    On a terminal it keeps one line up to date in place (``\\r``), at most every
-    ``min_interval`` seconds, and ends it with a newline when the fit's last restart
+    On a terminal it keeps one line up to date in place (``\\r``): the first
+    iteration, then at most one update every ``min_interval`` seconds and the last
+    iteration of each restart, and ends it with a newline when the fit's last restart
     ends. In a Jupyter notebook it updates one output area. Elsewhere (a file, a
     pipe, a CI log) it writes a line per finished restart and, during a restart,
     at most one line every ``log_interval`` seconds, so logs are not flooded.
@@ -165,7 +166,8 @@ class ProgressDisplay:
             return False
         stream = self._stream()
         if self._is_terminal(stream):
-            if info.last or self._due(now, self.min_interval):
+            if (info.last or self._last_write is None
+                    or now - self._last_write >= self.min_interval):
                 padding = " " * max(0, self._width - len(text))
                 stream.write(f"\r{text}{padding}" + ("\n" if final else ""))
                 stream.flush()
@@ -189,7 +191,7 @@ class ProgressDisplay:
         if self._handle is None:
             self._handle = display({"text/plain": text}, raw=True, display_id=True)
             self._last_write = now
-        elif last or self._due(now, self.min_interval):
+        elif last or now - self._last_write >= self.min_interval:
             self._handle.update({"text/plain": text}, raw=True)
             self._last_write = now
 
