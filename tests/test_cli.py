@@ -110,7 +110,8 @@ def test_score_and_sample(fitted, tmp_path):
                  "-o", tmp_path / "s.csv")
     assert result.returncode == 0, result.stderr
     rows = (tmp_path / "s.csv").read_text().splitlines()
-    assert rows[0] == "x0,x1,component" and len(rows) == 51
+    assert rows[0] == "eruptions,waiting,component" and len(rows) == 51
+    assert {row.rsplit(",", 1)[1] for row in rows[1:]} <= {"0", "1"}
     again = run("sample", model_path, "-n", 50, "--seed", 3, "--labels", "-o", "-")
     assert again.stdout.splitlines() == rows      # same seed, same draw
 
@@ -122,6 +123,7 @@ def test_info_describes_the_model(fitted):
     text = re.sub(r":\s+", ": ", result.stdout)       # the values are aligned
     for expected in ("fastgmm.GaussianMixture", "components (K): 2", "features (d):",
                      "covariance type: full", "converged:", "log-likelihood:",
+                     "features (d): 2: eruptions, waiting",
                      "fitted:", "on 272 samples", "random_state=0", "format 2"):
         assert expected in text, (expected, text)
     info = json.loads(run("info", model_path, "--json").stdout)

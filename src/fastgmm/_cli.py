@@ -157,9 +157,10 @@ def _read_parquet(path):
 
 
 def _select_columns(path, X, header, columns):
-    """The columns named (header names) or numbered (from 1) in ``columns``."""
+    """The columns named (header names) or numbered (from 1) in ``columns``, and
+    their names (None without a header)."""
     if columns is None:
-        return X
+        return X, header
     picked = []
     for item in columns:
         if header is not None and item in header:
@@ -172,12 +173,13 @@ def _select_columns(path, X, header, columns):
                           f"{X.shape[1]}")
             raise CommandError(f"--columns: {item!r} is not a column of {path!r}; {known}",
                                EXIT_USAGE)
-    return X[:, picked]
+    return X[:, picked], (None if header is None else [header[j] for j in picked])
 
 
 def read_data(path, columns=None):
     """The numeric matrix of a data file, shape (n_samples, n_features), float64
-    (float32 ``.npy`` files stay float32).
+    (float32 ``.npy`` files stay float32), and its column names (None when the file
+    has none).
 
     Parameters
     ----------
@@ -227,31 +229,33 @@ def read_data(path, columns=None):
     return _select_columns(path, X, header, columns)
 
 
-def _write_array(path, array, header):
+def _write_array(path, array, header, int_columns=()):
     """Write ``array`` (1-D or 2-D) as ``.npy`` or ``.csv``/``.tsv``; '-' is stdout
     (CSV)."""
     if path == "-":
-        _write_delimited(sys.stdout, array, header, ",")
+        _write_delimited(sys.stdout, array, header, ",", int_columns)
         return
     suffix = os.path.splitext(path)[1].lower()
     if suffix == ".npy":
         np.save(path, array)
     elif suffix in (".csv", ".tsv"):
         with open(path, "w", newline="", encoding="utf-8") as file:
-            _write_delimited(file, array, header, "\t" if suffix == ".tsv" else ",")
+            _write_delimited(file, array, header, "\t" if suffix == ".tsv" else ",",
+                             int_columns)
     else:
         raise CommandError(f"-o {path!r}: unknown output format "
                            f"{suffix or '(no suffix)'!r}; use .npy, .csv or .tsv",
                            EXIT_USAGE)
 
 
-def _write_delimited(file, array, header, delimiter):
+def _write_delimited(file, array, header, delimiter, int_columns=()):
     writer = csv.writer(file, delimiter=delimiter, lineterminator="\n")
     writer.writerow(header)
     rows = array[:, None] if array.ndim == 1 else array
+    integer = [array.dtype.kind in "iu" or j in int_columns for j in range(rows.shape[1])]
     for row in rows:
-        writer.writerow([str(v) if array.dtype.kind in "iu" else repr(float(v))
-                         for v in row])
+        writer.writerow([str(int(v)) if integer[j] else repr(float(v))
+                         for j, v in enumerate(row)])
 
 
 # ---------------------------------------------------------------------------------
@@ -305,12 +309,14 @@ def _common_fit_params(args):
 
 def _cmd_fit(args):
     import fastgmm
-    X = read_data(args.data, args.columns)
+    X, names = read_data(args.data, args.columns)
     model = fastgmm.GaussianMixture(args.k, covariance_type=args.covariance_type,
                                     init_params=args.init, callback=_progress_callback(args),
                                     **_common_fit_params(args))
     model.fit(X)
     model.callback = None
+    if names is not None and all(names) and len(set(names)) == len(names):
+        model.feature_names_in_ = np.asarray(names, dtype=object)   # for info, sample
     _save_model(model, args.output)
     state = ("converged" if model.converged_ else "did NOT converge") + \
         f" in {model.n_iter_} iterations"
@@ -322,7 +328,7 @@ def _cmd_fit(args):
 
 def _cmd_predict(args):
     model = _load_model(args.model)
-    X = read_data(args.data, args.columns)
+    X, _ = read_data(args.data, args.columns)
     _check_width(model, X, args.data, args.model)
     if args.proba:
         result = model.predict_proba(X)
@@ -339,7 +345,7 @@ def _cmd_predict(args):
 
 def _cmd_score(args):
     model = _load_model(args.model)
-    X = read_data(args.data, args.columns)
+    X, _ = read_data(args.data, args.columns)
     _check_width(model, X, args.data, args.model)
     score = model.score(X)
     if args.json:
@@ -357,10 +363,12 @@ def _cmd_sample(args):
     X, labels = model.sample(args.n)
     names = getattr(model, "feature_names_in_", None)
     header = list(names) if names is not None else [f"x{j}" for j in range(X.shape[1])]
+    int_columns = ()
     if args.labels:
         X = np.column_stack([X, labels])
         header = header + ["component"]
-    _write_array(args.output, X, header)
+        int_columns = (X.shape[1] - 1,)
+    _write_array(args.output, X, header, int_columns)
     if args.output != "-":
         _say(args, f"wrote {args.n} samples to {args.output}")
     return EXIT_OK
@@ -406,7 +414,7 @@ def _cmd_select(args):
         raise CommandError("fastgmm select needs fastgmm.select, which this version of "
                            "fastgmm does not have; fit each candidate with fastgmm fit and "
                            "compare their fastgmm score --json output", EXIT_FAILED)
-    X = read_data(args.data, args.columns)
+    X, names = read_data(args.data, args.columns)
     result = select(X, n_components=args.k, covariance_types=args.models,
                     criterion=args.criterion, random_state=args.seed, n_init=args.n_init,
                     n_threads=args.threads)
@@ -429,6 +437,8 @@ def _cmd_select(args):
             for row in rows:
                 writer.writerow([row.get(name, "") for name in _TABLE_COLUMNS])
     if args.output:
+        if names is not None and all(names) and len(set(names)) == len(names):
+            best.feature_names_in_ = np.asarray(names, dtype=object)
         _save_model(best, args.output)
         _say(args, f"best by {args.criterion}: {best.n_components} {best.covariance_type} "
                    f"components; wrote {args.output}")
@@ -674,6 +684,9 @@ def main(argv=None):
     except (ValueError, TypeError, FloatingPointError) as exc:
         print(f"fastgmm {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    except BrokenPipeError:       # e.g. | head: the reader has what it wanted
+        sys.stdout = open(os.devnull, "w")
+        return EXIT_OK
     except OSError as exc:
         print(f"fastgmm {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_NO_FILE
