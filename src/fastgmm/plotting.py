@@ -182,7 +182,7 @@ def _grid_limits(model, X, i, j, margin=3.0):
 
 
 def plot_density(model, X=None, *, features=(0, 1), levels=12, grid_size=150, ax=None,
-                 cmap="viridis", point_size=6, filled=False):
+                 cmap="viridis", point_size=6, filled=False, **contour_kwargs):
     """Contours of the mixture's log-density on a pair of features.
 
     Parameters
@@ -200,6 +200,9 @@ def plot_density(model, X=None, *, features=(0, 1), levels=12, grid_size=150, ax
     point_size : float, default=6
     filled : bool, default=False
         Filled contours (``contourf``) instead of lines.
+    **contour_kwargs
+        Passed to matplotlib's ``contour`` / ``contourf`` (e.g. ``colors="0.75"``,
+        which replaces ``cmap``, or ``linewidths=0.7``).
 
     Returns
     -------
@@ -221,7 +224,9 @@ def plot_density(model, X=None, *, features=(0, 1), levels=12, grid_size=150, ax
         top = log_density.max()
         levels = np.linspace(top - 12.0, top, int(levels) + 1)[:-1]
     draw = ax.contourf if filled else ax.contour
-    draw(gx, gy, log_density, levels=levels, cmap=cmap)
+    if "colors" not in contour_kwargs:
+        contour_kwargs["cmap"] = cmap
+    draw(gx, gy, log_density, levels=levels, **contour_kwargs)
     ax.set_xlim(gx.min(), gx.max())
     ax.set_ylim(gy.min(), gy.max())
     _label_axes(ax, model, i, j)
@@ -248,6 +253,7 @@ def plot_learning_curve(model, *, ax=None, marker="o", label=None):
     bounds = np.asarray(model.lower_bounds_, dtype=np.float64)
     iterations = np.arange(1, bounds.size + 1)
     ax.plot(iterations, bounds, marker=marker, markersize=3, label=label)
+    ax.xaxis.get_major_locator().set_params(integer=True)
     ax.set_xlabel("EM iteration")
     ax.set_ylabel("lower bound (mean log-likelihood)")
     state = "converged" if model.converged_ else "not converged"
