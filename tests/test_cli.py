@@ -264,7 +264,6 @@ def test_bad_arguments(tmp_path, args, where):
 
 def test_bad_arguments_found_after_parsing(tmp_path):
     np.save(tmp_path / "x.npy", faithful())
-    unknown = run("fit", tmp_path / "x.xlsx", "-k", 1, "-o", tmp_path / "m.npz")
     write(tmp_path / "x.xlsx", "")
     unknown = run("fit", tmp_path / "x.xlsx", "-k", 1, "-o", tmp_path / "m.npz")
     assert unknown.returncode == _cli.EXIT_USAGE and "unknown data format" in unknown.stderr
