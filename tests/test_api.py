@@ -28,7 +28,8 @@ def test_public_names():
 def test_constructor_signature_matches_sklearn():
     ours = GaussianMixture().get_params()
     theirs = SkGaussianMixture().get_params()
-    assert set(ours) == set(theirs) | {"n_threads", "on_degenerate", "acceleration"}
+    assert set(ours) == set(theirs) | {"n_threads", "on_degenerate", "acceleration",
+                                       "callback"}
     for name, value in theirs.items():
         assert ours[name] == value, name
 

@@ -123,7 +123,7 @@ def test_file_format(tmp_path):
     with np.load(path, allow_pickle=False) as npz:
         entries = {name: npz[name] for name in npz.files}
     assert str(entries["fastgmm_format"]) == "fastgmm.GaussianMixture"
-    assert entries["format_version"] == 1 and entries["format_version"].dtype == np.int64
+    assert entries["format_version"] == 2 and entries["format_version"].dtype == np.int64
     assert str(entries["fastgmm_version"]) == fastgmm.__version__
     assert not any(array.dtype.hasobject for array in entries.values())
     assert {"weights_init", "means_init", "precisions_init"}.isdisjoint(entries)

@@ -8,6 +8,7 @@ from ._model import GaussianMixture, fit
 from ._openmp_helpers import openmp_enabled
 from ._persistence import load
 from ._select import SelectionResult, SelectionTable, select
+from ._progress import IterationInfo, ProgressDisplay, progress
 from ._validation import ConvergenceWarning, NotFittedError, ReseedWarning
 from . import stats
 
@@ -16,6 +17,7 @@ __version__ = "0.1.0"
 __all__ = [
     "ConvergenceWarning",
     "GaussianMixture",
+    "IterationInfo",
     "NotFittedError",
     "ReseedWarning",
     "SelectionResult",
@@ -24,5 +26,7 @@ __all__ = [
     "load",
     "openmp_enabled",
     "select",
+    "progress",
+    "ProgressDisplay",
     "stats",
 ]

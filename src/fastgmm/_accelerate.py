@@ -98,6 +98,7 @@ acceleration is reported to fail on mixtures without it).
 """
 
 import math
+import time
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -358,8 +359,12 @@ def _as_em_step(result):
 
 def squarem(em_step, params, covariance_type, *, tol, max_iter, reg_covar=0.0,
             lower_bound=-np.inf, step_length="s3", step_max=1.0, step_factor=4.0,
-            min_weight=DEAD_FRACTION, progress=None):
+            min_weight=DEAD_FRACTION, progress=None, on_pass=None):
     """Run accelerated EM from ``params`` until convergence or ``max_iter`` passes.
+
+    ``on_pass(n_pass, lower_bound, change)``, when given, is called after every pass
+    with the accepted lower bound; returning True stops the run at the end of the
+    current extrapolation cycle (at most two more passes), with ``stopped`` set.
 
     Parameters
     ----------
@@ -426,6 +431,8 @@ def squarem(em_step, params, covariance_type, *, tol, max_iter, reg_covar=0.0,
         run.lower_bounds.append(result.log_likelihood)
         if progress is not None:
             progress.iteration(run.n_iter, change)
+        if on_pass is not None and on_pass(run.n_iter, run.lower_bound, change) is True:
+            stop_requested[0] = True
 
     def keep():
         """Record the passes since the last accepted value as not changing it."""
@@ -433,10 +440,14 @@ def squarem(em_step, params, covariance_type, *, tol, max_iter, reg_covar=0.0,
             run.lower_bounds.append(run.lower_bound)
             if progress is not None:
                 progress.iteration(len(run.lower_bounds), 0.0)
+            if (on_pass is not None
+                    and on_pass(len(run.lower_bounds), run.lower_bound, 0.0) is True):
+                stop_requested[0] = True
 
     x0 = params
     previous = lower_bound       # log-likelihood of the point whose EM image x0 is
-    while run.n_iter < max_iter:
+    stop_requested = [False]
+    while run.n_iter < max_iter and not stop_requested[0]:
         # First EM step of the cycle: x0 -> x1.
         step0 = evaluate(x0)
         accept(step0)
@@ -599,7 +610,8 @@ def extrapolates(covariance_type):
 
 
 def accelerated_em(source, params, covariance_type, *, tol, max_iter, reg_covar,
-                   n_threads, workspace, lower_bound=-np.inf, progress=None):
+                   n_threads, workspace, lower_bound=-np.inf, progress=None,
+                   callback=None, restart=0, n_init=1):
     """SQUAREM-accelerated EM from ``params``: ``_em.run_em``'s arguments and result.
 
     Parameters
@@ -616,6 +628,9 @@ def accelerated_em(source, params, covariance_type, *, tol, max_iter, reg_covar,
     lower_bound : float
         Lower bound of the point whose EM image ``params`` is (warm start), or -inf.
     progress : _em._Progress, optional
+    callback, restart, n_init : as in ``_em.run_em``
+        The callback is called after every pass; a True return stops the run at the
+        end of the current extrapolation cycle.
 
     Returns
     -------
@@ -631,10 +646,30 @@ def accelerated_em(source, params, covariance_type, *, tol, max_iter, reg_covar,
                                  reg_covar, n_threads)
     em_map = KernelEMMap(source, covariance_type, reg_covar=reg_covar,
                          n_threads=n_threads, workspace=workspace, reseeder=reseeder)
+    stop_requested_by_callback = [False]
+    on_pass = None
+    if callback is not None:
+        from ._progress import IterationInfo
+        clock = [time.perf_counter()]
+
+        def report_pass(n_pass, value, change):
+            now = time.perf_counter()
+            info = IterationInfo(restart, n_init, n_pass, max_iter, value, change,
+                                 now - clock[0], abs(change) < tol)
+            clock[0] = now
+            if callback(info) is True:
+                stop_requested_by_callback[0] = True
+                return True
+            return False
+
+        on_pass = report_pass
+
     accelerated = squarem(em_map, params, covariance_type, tol=tol, max_iter=max_iter,
-                          reg_covar=reg_covar, lower_bound=lower_bound, progress=progress)
+                          reg_covar=reg_covar, lower_bound=lower_bound, progress=progress,
+                          on_pass=on_pass)
     run = EMRun(params=accelerated.params, lower_bound=accelerated.lower_bound,
                 lower_bounds=accelerated.lower_bounds, n_iter=accelerated.n_iter,
                 converged=accelerated.converged, reseeder=reseeder)
     run.acceleration = accelerated
+    run.stopped = stop_requested_by_callback[0] and not run.converged
     return run

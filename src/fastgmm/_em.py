@@ -21,6 +21,7 @@ from ._mstep import (DegenerateComponentsError, GaussianParams, ParameterBuffers
                      covariance_diagonals, covariance_kind)
 from ._openmp_helpers import blas_single_thread
 from ._passes import EStepProblem, Scratch, em_block
+from ._progress import IterationInfo
 from ._reseed import DEAD_FRACTION, ComponentReseeder
 from ._validation import ConvergenceWarning, ReseedWarning
 
@@ -58,6 +59,7 @@ class EMRun:
     # restarts dropped because re-seeding could not rescue them.
     restarts_reseeded: int = 0
     restarts_failed: int = 0
+    stopped: bool = False     # the callback asked to stop this run early
 
 
 class _Progress:
@@ -165,7 +167,8 @@ def _blas_may_thread(covariance_type, n_features):
 
 
 def run_em(source, params, covariance_type, *, tol, max_iter, reg_covar, n_threads,
-           workspace, lower_bound=-np.inf, progress=None, reseeder=None):
+           workspace, lower_bound=-np.inf, progress=None, reseeder=None, callback=None,
+           restart=0, n_init=1):
     """EM iterations from ``params`` until convergence or ``max_iter``.
 
     Parameters
@@ -182,6 +185,9 @@ def run_em(source, params, covariance_type, *, tol, max_iter, reg_covar, n_threa
         Re-seeder to use (and to record in); a new one when not given. The
         accelerated loop, which calls ``run_em`` one pass at a time, shares one per run
         so that its re-seeding budget and record span the whole run.
+    callback : callable or None
+        Called with an ``_progress.IterationInfo`` after every iteration (``restart``
+        and ``n_init`` fill its fields); returning True stops the run there.
 
     Returns
     -------
@@ -208,6 +214,7 @@ def run_em(source, params, covariance_type, *, tol, max_iter, reg_covar, n_threa
                                current.log_norm_const, shift, n_threads)
         source.reduce(em_block, problem, stats, workspace.scratch)
 
+    started = time.perf_counter()
     for n_iter in range(1, max_iter + 1):
         previous = run.lower_bound
         shift = _representable_shift(current.means, dtype)
@@ -242,6 +249,15 @@ def run_em(source, params, covariance_type, *, tol, max_iter, reg_covar, n_threa
             progress.iteration(n_iter, change)
         if abs(change) < tol:
             run.converged = True
+        if callback is not None:
+            now = time.perf_counter()
+            info = IterationInfo(restart, n_init, n_iter, max_iter, value, change,
+                                 now - started, run.converged)
+            started = now
+            if callback(info) is True and not run.converged:
+                run.stopped = True
+                break
+        if run.converged:
             break
     if run.n_iter:
         run.params = current.params()
@@ -252,7 +268,7 @@ def fit_mixture(source, n_components, covariance_type, *, tol, reg_covar, max_it
                 n_init, init_params, weights_init, means_init, precisions_init, streams,
                 n_threads, warm_params=None, warm_lower_bound=-np.inf, verbose=0,
                 verbose_interval=10, start_parameters=None, on_degenerate="reseed",
-                acceleration="none"):
+                acceleration="none", callback=None):
     """Fit a mixture with ``n_init`` restarts and keep the best lower bound.
 
     With ``warm_params`` (warm start) a single run continues from them. A restart
@@ -275,6 +291,8 @@ def fit_mixture(source, n_components, covariance_type, *, tol, reg_covar, max_it
     acceleration : {"none", "squarem"}
         "squarem": each run is ``_accelerate.accelerated_em`` (for the covariance
         types that ``_accelerate.extrapolates``; plain EM for the others).
+    callback : callable or None
+        See ``run_em``; a run it stopped raises no ConvergenceWarning.
 
     Returns
     -------
@@ -318,7 +336,8 @@ def fit_mixture(source, n_components, covariance_type, *, tol, reg_covar, max_it
                 run = run_from(source, start, covariance_type, tol=tol, max_iter=max_iter,
                                reg_covar=reg_covar, n_threads=n_threads,
                                workspace=workspace, lower_bound=lower_bound,
-                               progress=progress)
+                               progress=progress, callback=callback,
+                               restart=index, n_init=n_runs)
             except DegenerateComponentsError as exc:
                 if on_degenerate == "raise":
                     raise _strict_error(index, _describe_collapse(exc), covariance_type,
@@ -359,7 +378,7 @@ def fit_mixture(source, n_components, covariance_type, *, tol, reg_covar, max_it
         warnings.warn(f"{message[0].upper()}{message[1:]}; to keep such components "
                       f"instead, increase reg_covar (now {reg_covar!r}).",
                       ReseedWarning, stacklevel=3)
-    if not best.converged and max_iter > 0:
+    if not best.converged and not best.stopped and max_iter > 0:
         warnings.warn(
             f"Best of {n_runs} initialization(s) did not converge in max_iter={max_iter} "
             f"iterations (last lower-bound change >= tol={tol}). Increase max_iter or tol, "

@@ -1,7 +1,9 @@
 """The GaussianMixture estimator (scikit-learn compatible API)."""
 
 import contextlib
+import datetime
 import inspect
+import time
 
 import numpy as np
 
@@ -14,6 +16,7 @@ from ._mstep import (GaussianParams, covariance_diagonals, covariance_kind, n_pa
 from ._openmp_helpers import blas_single_thread, check_n_threads, effective_n_threads
 from ._passes import EStepProblem, estep_rows_block, log_likelihood_block
 from ._reseed import degenerate_components
+from ._progress import ProgressDisplay, check_callback, combine_callbacks
 from ._source import as_source
 from ._validation import (COVARIANCE_TYPES, INIT_METHODS, MAX_REG_COVAR, NotFittedError,
                           check_choice, check_fit_scale, check_int, check_output_memory,
@@ -115,8 +118,11 @@ default="full"
     warm_start : bool, default=False
         If True, ``fit`` continues from the previous fit's parameters (``n_init``
         is then ignored).
-    verbose : int, default=0
-        Print progress (1: iterations, 2: also timings and lower-bound changes).
+    verbose : int, bool or "progress", default=0
+        Print progress as scikit-learn does (1 or True: iterations, 2: also timings
+        and lower-bound changes; 0 or False: nothing). ``"progress"``: a compact
+        display on stderr instead, one line updated in place on a terminal or in a
+        notebook (``fastgmm.progress()``).
     verbose_interval : int, default=10
         Iterations between progress messages.
     n_threads : int or None, default=None
@@ -141,6 +147,14 @@ default="full"
         each of the ``n_init`` runs, and a warm start, is accelerated on its own.
         Covariance families that a linear extrapolation would leave run plain EM
         (see ``docs/how_it_works.rst``).
+    callback : callable or None, default=None
+        Called as ``callback(info)`` after every EM iteration of every restart, with
+        a ``fastgmm.IterationInfo`` (restart, n_init, iteration, max_iter,
+        lower_bound, change, seconds, converged). Returning ``True`` stops that
+        restart early (the fit keeps the best restart as usual, without a
+        ConvergenceWarning for a stopped one); an exception it raises, such as
+        ``KeyboardInterrupt``, propagates out of ``fit`` and leaves the estimator as
+        it was. ``fastgmm.progress()`` is such a callback.
 
     Attributes
     ----------
@@ -185,7 +199,7 @@ default="full"
                  max_iter=100, n_init=1, init_params="kmeans", weights_init=None,
                  means_init=None, precisions_init=None, random_state=None,
                  warm_start=False, verbose=0, verbose_interval=10, n_threads=None,
-                 on_degenerate="reseed", acceleration="none"):
+                 on_degenerate="reseed", acceleration="none", callback=None):
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.tol = tol
@@ -203,6 +217,7 @@ default="full"
         self.n_threads = n_threads
         self.on_degenerate = on_degenerate
         self.acceleration = acceleration
+        self.callback = callback
 
     _estimator_type = "DensityEstimator"   # scikit-learn < 1.6 reads this
 
@@ -246,6 +261,11 @@ default="full"
                 changed.append(f"{name}={shown}")
         return f"GaussianMixture({', '.join(changed)})"
 
+    def _repr_html_(self):
+        """HTML summary for notebooks: hyper-parameters, and the fitted mixture."""
+        from ._repr import estimator_html   # loaded only when a notebook asks
+        return estimator_html(self)
+
     def _check_parameters(self, n_features=None):
         """Validate the scalar hyper-parameters (and, given ``n_features``, the initial
         parameters too: ``_check_initial_parameters``).
@@ -268,7 +288,8 @@ default="full"
         check_random_state_param(self.random_state)
         if not isinstance(self.warm_start, (bool, np.bool_)):
             raise TypeError(f"warm_start must be True or False, got {self.warm_start!r}.")
-        numbers["verbose"] = check_int(self.verbose, "verbose", low=0)
+        numbers["verbose"] = _check_verbose(self.verbose)
+        check_callback(self.callback)
         numbers["verbose_interval"] = check_int(self.verbose_interval, "verbose_interval",
                                                 low=1)
         check_n_threads(self.n_threads)
@@ -341,6 +362,8 @@ default="full"
                         means_init=means_init, precisions_init=precisions_init)
         if warm:
             self._check_warm_start(n_features)
+        started = time.perf_counter()
+        progress_display = ProgressDisplay() if numbers["verbose"] == "progress" else None
         best = fit_mixture(
             source, K, self.covariance_type,
             tol=numbers["tol"], reg_covar=numbers["reg_covar"],
@@ -350,10 +373,12 @@ default="full"
             n_threads=effective_n_threads(self.n_threads),
             warm_params=self._params() if warm else None,
             warm_lower_bound=self.lower_bound_ if warm else -np.inf,
-            verbose=numbers["verbose"], verbose_interval=numbers["verbose_interval"],
+            verbose=0 if progress_display else numbers["verbose"],
+            verbose_interval=numbers["verbose_interval"],
             start_parameters=None if warm else start_parameters,
             on_degenerate=self._on_degenerate(),
             acceleration=self.acceleration,
+            callback=combine_callbacks(progress_display, self.callback),
         )
         degenerate = degenerate_components(best.params, self.covariance_type,
                                            source.total_weight, numbers["reg_covar"])
@@ -381,6 +406,8 @@ default="full"
             self.feature_names_in_ = feature_names
         elif hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
+        self._fit_metadata = _fit_metadata(source, time.perf_counter() - started,
+                                           effective_n_threads(self.n_threads))
         return self
 
     def _check_warm_start(self, n_features):
@@ -787,6 +814,33 @@ def _sample_block(rng, mean, factor, out):
     else:
         z = z * factor
     np.add(mean, z, out=out)
+
+
+def _check_verbose(verbose):
+    """``verbose`` as 0, 1, 2, ... (bools as 0 and 1) or the text "progress"."""
+    if isinstance(verbose, str):
+        if verbose != "progress":
+            raise ValueError(f"verbose must be an int >= 0, a bool or 'progress', got "
+                             f"{verbose!r}.")
+        return verbose
+    if isinstance(verbose, (bool, np.bool_)):
+        return int(verbose)
+    return check_int(verbose, "verbose", low=0)
+
+
+def _fit_metadata(source, seconds, n_threads):
+    """When and how a fit ran (saved with the model, shown by ``fastgmm info``)."""
+    from . import __version__
+    n_samples = getattr(source, "n_samples", None)    # unknown for some dask sources
+    return {
+        "fitted_at": datetime.datetime.now(datetime.timezone.utc).isoformat(
+            timespec="seconds"),
+        "fit_seconds": round(float(seconds), 6),
+        "fastgmm_version": __version__,
+        "n_samples": int(n_samples) if isinstance(n_samples, (int, np.integer)) else None,
+        "dtype": str(np.dtype(source.dtype)),
+        "n_threads": int(n_threads),
+    }
 
 
 def fit(X, n_components=1, *, sample_weight=None, **params):

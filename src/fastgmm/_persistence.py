@@ -20,7 +20,13 @@ entry                 content
                       ``converged_`` (bool), ``n_iter_``, ``n_features_in_`` (int64);
                       ``feature_names_in_`` (text, only when fitted on named
                       columns)
+``fit_metadata``      JSON text (format version 2, optional): when and how the fit
+                      ran (``fitted_at`` UTC time, ``fit_seconds``,
+                      ``fastgmm_version``, ``n_samples``, ``dtype``, ``n_threads``);
+                      read back into the loaded model's ``_fit_metadata``
 ===================== =============================================================
+
+Files of format version 1 (no ``fit_metadata``) load as before.
 
 Loading reads the archive with ``zipfile`` and ``numpy.lib.format`` with
 ``allow_pickle=False``. It reads every member's header first, then the small
@@ -54,7 +60,7 @@ from ._validation import (COVARIANCE_TYPES, NotFittedError, _physical_memory,
                           covariance_shape, covariance_storage)
 
 FORMAT_NAME = "fastgmm.GaussianMixture"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2        # 2: the optional fit_metadata entry
 _MAX_ENTRIES = 64
 # Largest text/scalar entry (the hyper-parameters' JSON with a generator state is a
 # few KiB) and longest feature name accepted when loading.
@@ -68,11 +74,15 @@ _BIT_GENERATORS = {cls.__name__: cls for cls in (
     np.random.SFC64)}
 _STATE_DTYPES = ("uint32", "uint64")
 # Hyper-parameters stored in the JSON entry, with the type each is written as.
+def _verbose_value(value):
+    return value if isinstance(value, str) else int(value)   # "progress" or a level
+
+
 _SCALAR_PARAMS = {
     "n_components": int, "covariance_type": str, "tol": float, "reg_covar": float,
     "max_iter": int, "n_init": int, "init_params": str, "warm_start": bool,
-    "verbose": int, "verbose_interval": int, "n_threads": int, "acceleration": str,
-    "on_degenerate": str,
+    "verbose": _verbose_value, "verbose_interval": int, "n_threads": int,
+    "acceleration": str, "on_degenerate": str,
 }
 # Hyper-parameters added after format version 1 was first written, with the value a
 # file without them stands for.
@@ -157,6 +167,10 @@ def _entries(estimator):
     entries["n_features_in_"] = np.array(estimator.n_features_in_, dtype=np.int64)
     if hasattr(estimator, "feature_names_in_"):
         entries["feature_names_in_"] = np.asarray(estimator.feature_names_in_, dtype=str)
+    metadata = getattr(estimator, "_fit_metadata", None)
+    if metadata:
+        entries["fit_metadata"] = np.array(json.dumps(metadata, allow_nan=False,
+                                                      sort_keys=True))
     return entries
 
 
@@ -519,7 +533,7 @@ def _load_checked(file):
     _check_format(arrays)
     params = _hyper_parameters(arrays)
     known = (set(_HEADER) | set(_INIT_ARRAYS) | set(_FITTED_ARRAYS) | set(_FITTED_SCALARS)
-             | {"feature_names_in_"})
+             | {"feature_names_in_", "fit_metadata"})
     unknown = sorted(set(arrays) - known)
     if unknown:
         raise _Invalid(f"unexpected entries {unknown}")
@@ -543,7 +557,22 @@ def _load_checked(file):
                            f"{names.dtype} of shape {names.shape}")
         estimator.feature_names_in_ = names.astype(object)
     estimator._covariance_type_fitted = estimator.covariance_type
+    estimator._fit_metadata = _fit_metadata(arrays)
     return estimator
+
+
+def _fit_metadata(arrays):
+    """The ``fit_metadata`` entry as a dict of str, numbers and None (empty for
+    files without it), with ``saved_by``: the version that wrote the file."""
+    metadata = {}
+    if "fit_metadata" in arrays:
+        metadata = json.loads(_text(arrays, "fit_metadata"))
+        if not isinstance(metadata, dict) or not all(
+                isinstance(v, (str, int, float, type(None))) for v in metadata.values()):
+            raise _Invalid("fit_metadata must be a JSON object of strings and numbers")
+    metadata["saved_by"] = _text(arrays, "fastgmm_version")
+    metadata["format_version"] = _scalar(arrays, "format_version", "i")
+    return metadata
 
 
 def load(path):
