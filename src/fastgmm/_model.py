@@ -16,7 +16,8 @@ from ._openmp_helpers import blas_single_thread, check_n_threads, effective_n_th
 from ._passes import EStepProblem, estep_rows_block, log_likelihood_block
 from ._source import as_source
 from ._validation import (COVARIANCE_TYPES, INIT_METHODS, MAX_REG_COVAR, NotFittedError,
-                          InvalidParameterError, check_choice, feature_names_of, check_fit_scale, check_int,
+                          InvalidParameterError, check_choice, check_sklearn_conventions,
+                          feature_names_of, check_fit_scale, check_int,
                           check_means_init, check_precisions_init,
                           check_random_state_param, check_real,
                           check_weights_init)
@@ -501,6 +502,7 @@ class GaussianMixture:
         """
         feature_names = _feature_names(X)
         numbers = self._check_parameters()
+        X = check_sklearn_conventions(X)
         K = numbers["n_components"]
         warm = self.warm_start and hasattr(self, "converged_")
         streams = None if warm else RestartStreams(self.random_state)
@@ -639,6 +641,7 @@ class GaussianMixture:
         fit)."""
         self._check_fitted()
         self._check_feature_names(_feature_names(X))
+        X = check_sklearn_conventions(X, n_features=self.n_features_in_)
         return as_source(X, sample_weight, n_features=self.n_features_in_)
 
     def _check_feature_names(self, names):

@@ -578,3 +578,49 @@ def feature_names_of(X):
     if types == ["str"]:
         return np.asarray(names, dtype=object)
     return None
+
+
+class ComplexDataError(ValueError, TypeError):
+    """Complex data: a ValueError as in scikit-learn, and a TypeError (fastgmm)."""
+
+
+def check_sklearn_conventions(X, *, name="X", n_features=None):
+    """The checks scikit-learn's estimator checks expect, with their wording, for
+    arrays (and array-likes with ``shape``) before ``check_data`` sees them.
+
+    Returns ``X``, or for a numpy array of dtype object its float64 conversion
+    (done once here, so the error can carry numpy's own message).
+    """
+    shape = getattr(X, "shape", None)
+    if shape is None:
+        return X
+    dtype = getattr(X, "dtype", None)
+    if isinstance(dtype, np.dtype) and dtype.kind == "c":
+        raise ComplexDataError(
+            f"Complex data not supported: {name} is {dtype}; Gaussian mixtures need real "
+            f"data. Pass e.g. np.real({name}) or stack real and imaginary parts as "
+            "features.")
+    if len(shape) == 1:
+        raise ValueError(
+            f"Expected a 2-D array, got a 1-D array instead ({name} of shape {shape}). "
+            f"Reshape your data either using {name}.reshape(-1, 1) if your data has a "
+            f"single feature or {name}.reshape(1, -1) if it contains a single sample.")
+    if len(shape) == 2 and shape[1] == 0:
+        raise ValueError(
+            f"Found array with 0 feature(s) (shape={tuple(shape)}) while a minimum of 1 "
+            f"is required: {name} has 0 features; pass data with at least one column.")
+    if (len(shape) == 2 and n_features is not None and isinstance(shape[1], numbers.Integral)
+            and shape[1] != n_features):
+        raise ValueError(
+            f"{name} has {shape[1]} features, but GaussianMixture is expecting "
+            f"{n_features} features as input; pass data with the columns of the "
+            "training data.")
+    if isinstance(X, np.ndarray) and dtype.kind == "O":
+        try:
+            return X.astype(np.float64)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(
+                f"{name} has dtype object and holds values that are not numbers ({exc}); "
+                f"pass a numeric array, e.g. np.asarray({name}, dtype=float) after "
+                "removing or imputing them.") from None
+    return X
