@@ -77,7 +77,8 @@ def test_pipeline_and_cross_validate_route_sample_weight(routing):
     pipe.fit(X, sample_weight=w)
     Xs = StandardScaler().fit_transform(X)
     np.testing.assert_array_equal(pipe[-1].means_, _gm().fit(Xs, sample_weight=w).means_)
-    result = cross_validate(_gm().set_fit_request(sample_weight=True), X, cv=2,
+    gm = _gm().set_fit_request(sample_weight=True).set_score_request(sample_weight=False)
+    result = cross_validate(gm, X, cv=2,
                             params={"sample_weight": w}, return_estimator=True)
     for gm, (train, _) in zip(result["estimator"], KFold(2).split(X)):
         np.testing.assert_array_equal(

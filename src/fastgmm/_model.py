@@ -34,6 +34,14 @@ _ROUTED_METHODS = {"fit": ("sample_weight",), "score": ("sample_weight",)}
 _UNCHANGED = "$UNCHANGED$"
 
 
+class _RoutingRequests(dict):
+    """``{method: {param: alias}}`` set by ``set_*_request``; ``sklearn.base.clone``
+    copies it to the clone (through ``__sklearn_clone__``)."""
+
+    def __sklearn_clone__(self):
+        return _RoutingRequests({method: dict(params) for method, params in self.items()})
+
+
 def _parameter_error(exc, names):
     """``exc`` (a hyper-parameter check's error) as an InvalidParameterError worded
     like scikit-learn's ("The 'tol' parameter of GaussianMixture must be ...")."""
@@ -392,7 +400,7 @@ class GaussianMixture:
                 raise ValueError(
                     f"The {param!r} request of {method} must be True, False, None or a "
                     f"str alias, got {alias!r}.")
-            requests = dict(getattr(self, "_metadata_request", None) or {})
+            requests = _RoutingRequests(getattr(self, "_metadata_request", None) or {})
             requests[method] = {**requests.get(method, {}), param: alias}
             self._metadata_request = requests
         return self
