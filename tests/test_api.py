@@ -418,7 +418,7 @@ def test_pyarrow_and_polars_column_names_are_recorded():
 def test_extreme_rows_score_minus_inf_without_error(covariance_type):
     X, _ = make_mixture(300, 2, 2, seed=9)
     gm = GaussianMixture(2, covariance_type=covariance_type, random_state=0).fit(X)
-    far = np.array([[1e154, 1e154], [-1e300, 1e300], [X[0, 0], X[0, 1]]])
+    far = np.array([[1e160, 1e160], [-1e300, 1e300], [X[0, 0], X[0, 1]]])
     scores = gm.score_samples(far)
     assert scores[0] == -np.inf and scores[1] == -np.inf
     assert scores[2] == gm.score_samples(X[:1])[0]

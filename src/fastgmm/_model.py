@@ -52,43 +52,41 @@ def _parameter_error(exc, names):
     return InvalidParameterError(message)
 
 
-def _mahalanobis_log_root(rows, means, precisions_cholesky, covariance_type):
-    """``log sqrt((x - mu_k)^T P_k (x - mu_k))`` for every row and component, finite
-    where the squared distance itself overflows float64.
-
-    Returns
-    -------
-    ndarray of shape (n_rows, n_components)
-    """
-    n_rows = rows.shape[0]
-    K = means.shape[0]
-    out = np.empty((n_rows, K))
-    for k in range(K):
-        half = 0.5 * rows - 0.5 * means[k]          # no overflow
-        scale = np.max(np.abs(half), axis=1)
-        safe = np.where(scale > 0, scale, 1.0)
-        unit = half / safe[:, None]
-        if covariance_type == "full":
-            y = unit @ precisions_cholesky[k]
-        elif covariance_type == "tied":
-            y = unit @ precisions_cholesky
-        else:   # diag (K, d) and spherical (K,)
-            y = unit * precisions_cholesky[k]
-        with np.errstate(divide="ignore", over="ignore"):
-            out[:, k] = np.log(2.0 * safe) + np.log(np.linalg.norm(y, axis=1))
-        out[scale == 0, k] = -np.inf
-    return out
+def _transform(vectors, precisions_cholesky, covariance_type, k):
+    """``v U_k`` for rows ``v`` (the whitening of component ``k``)."""
+    if covariance_type == "full":
+        return vectors @ precisions_cholesky[k]
+    if covariance_type == "tied":
+        return vectors @ precisions_cholesky
+    return vectors * precisions_cholesky[k]      # diag (K, d), spherical (K,)
 
 
 def _underflow_outputs(rows, params, covariance_type, log_const):
     """Labels of rows whose density underflows: the component of smallest
-    Mahalanobis distance (its share of the posterior tends to 1 as a row moves away),
-    ties broken by the larger log weight and normalization constant."""
-    log_root = _mahalanobis_log_root(rows, params.means, params.precisions_cholesky,
-                                     covariance_type)
+    Mahalanobis distance (its share of the posterior tends to 1 as a row moves away).
+
+    With ``u = x / s`` (``s = max |x|``), ``(x - mu_k)^T P_k (x - mu_k) = s^2 u^T P_k u
+    - 2 s u^T P_k mu_k + mu_k^T P_k mu_k``: for such far rows the components are
+    ordered by the quadratic term, then (equal precisions, e.g. tied) by the larger
+    linear term, then by the larger log weight and normalization constant.
+    """
+    scale = np.max(np.abs(rows), axis=1)
+    unit = rows / np.where(scale > 0, scale, 1.0)[:, None]
+    K = params.means.shape[0]
+    quadratic = np.empty((rows.shape[0], K))
+    linear = np.empty((rows.shape[0], K))
+    for k in range(K):
+        whitened = _transform(unit, params.precisions_cholesky, covariance_type, k)
+        centre = _transform(params.means[k:k + 1], params.precisions_cholesky,
+                            covariance_type, k)
+        quadratic[:, k] = np.einsum("nd,nd->n", whitened, whitened)
+        linear[:, k] = whitened @ centre[0]
     labels = np.empty(rows.shape[0], dtype=np.intp)
     for i in range(rows.shape[0]):
-        labels[i] = np.lexsort((-log_const, log_root[i]))[0]
+        nearest = quadratic[i] <= quadratic[i].min() * (1 + 1e-12)
+        candidates = np.flatnonzero(nearest)
+        order = np.lexsort((-log_const[candidates], -linear[i, candidates]))
+        labels[i] = candidates[order[0]]
     return labels
 
 
@@ -680,9 +678,9 @@ class GaussianMixture:
                 f"- {name}\n" for name in missing)
         if not unseen and not missing:
             message += "Feature names must be in the same order as they were in fit.\n"
-        raise ValueError(message + f"(X has {list(names)}; this GaussianMixture was "
-                         f"fitted with {list(fitted)}: pass the columns of the training "
-                         "data, in that order.)")
+        raise ValueError(message + f"(X has feature names {list(names)}, but this "
+                         f"GaussianMixture was fitted with {list(fitted)}: pass the "
+                         "columns of the training data, in that order.)")
 
     def _estep_problem(self, source):
         means, prec_chol, log_const = self._params().kernel_arguments(self.covariance_type)
