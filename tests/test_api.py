@@ -438,3 +438,31 @@ def test_extreme_rows_score_minus_inf_without_error(covariance_type):
             assert gm.predict(direction * scale)[0] == expected[0]
     with pytest.raises(ValueError):      # fit still refuses data it cannot fit
         GaussianMixture(2).fit(np.vstack([X, far]))
+
+
+# ---------------------------------------------------------------------------------
+# The Examples sections of the public docstrings run and print what they show
+# ---------------------------------------------------------------------------------
+
+def _public_docstring_objects():
+    objects = [("GaussianMixture", GaussianMixture), ("fit", fastgmm.fit)]
+    for name in ("fit", "fit_predict", "predict", "predict_proba", "score",
+                 "score_samples", "sample", "bic", "aic", "save", "get_params",
+                 "set_params", "set_fit_request", "set_score_request",
+                 "get_metadata_routing"):
+        objects.append((f"GaussianMixture.{name}", getattr(GaussianMixture, name)))
+    return objects
+
+
+@pytest.mark.parametrize("name, obj", _public_docstring_objects(),
+                         ids=[n for n, _ in _public_docstring_objects()])
+def test_docstring_examples_run(name, obj):
+    import doctest
+    assert "Examples\n" in obj.__doc__, f"{name} has no Examples section"
+    finder = doctest.DocTestFinder(recurse=False)
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS
+                                   | doctest.NORMALIZE_WHITESPACE)
+    report = []
+    for test in finder.find(obj, name, globs={}):
+        runner.run(test, out=report.append)
+    assert runner.tries > 0 and runner.failures == 0, "".join(report)

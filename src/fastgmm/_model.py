@@ -763,7 +763,7 @@ class GaussianMixture:
         >>> X = np.array([[1, 2], [1, 4], [1, 0], [10, 2], [10, 4], [10, 0]])
         >>> gm = GaussianMixture(2, means_init=[[0, 0], [9, 0]]).fit(X)
         >>> gm.score_samples([[1, 2], [1e154, 0]]).round(3)
-        array([ 5.214,   -inf])
+        array([3.886,  -inf])
         """
         return self._estep(self._validated(X), log_norm=True)[0]
 
@@ -787,7 +787,7 @@ class GaussianMixture:
         >>> X = np.array([[1, 2], [1, 4], [1, 0], [10, 2], [10, 4], [10, 0]])
         >>> gm = GaussianMixture(2, means_init=[[0, 0], [9, 0]]).fit(X)
         >>> round(gm.score(X), 3)
-        3.214
+        3.386
         """
         source = self._validated(X, sample_weight)
         return self._log_likelihood(source) / source.total_weight
