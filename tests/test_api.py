@@ -243,7 +243,7 @@ try:
     fastgmm.GaussianMixture(n_components=2.0).fit(X)
 except InvalidParameterError as exc:
     assert isinstance(exc, (ValueError, TypeError))
-    assert str(exc).startswith("The 'n_components' parameter of GaussianMixture must be")
+    assert str(exc).startswith("The 'n_components' parameter of GaussianMixture is")
 with warnings.catch_warnings():
     warnings.simplefilter("error")
     warnings.filterwarnings("ignore", category=ConvergenceWarning)
@@ -298,7 +298,7 @@ def test_parameter_errors_are_value_errors_worded_like_sklearn(name, value):
     from sklearn.utils._param_validation import InvalidParameterError
     X, _ = make_mixture(50, 2, 2)
     with pytest.raises(InvalidParameterError,
-                       match=f"^The '{name}' parameter of GaussianMixture must be") as info:
+                       match=f"^The '{name}' parameter of GaussianMixture is invalid: {name} ") as info:
         GaussianMixture(**{name: value}).fit(X)
     assert isinstance(info.value, ValueError) and isinstance(info.value, TypeError)
     assert isinstance(info.value, fastgmm._validation.InvalidParameterError)

@@ -48,7 +48,7 @@ def _parameter_error(exc, names):
     message = str(exc)
     first, _, rest = message.partition(" ")
     if first in names and rest:
-        message = f"The {first!r} parameter of GaussianMixture {rest}"
+        message = f"The {first!r} parameter of GaussianMixture is invalid: {message}"
     return InvalidParameterError(message)
 
 
