@@ -55,7 +55,7 @@ copybutton_only_copy_prompt_lines = True
 # -- HTML --------------------------------------------------------------------------
 html_theme = "pydata_sphinx_theme"
 html_title = f"fastgmm {release}"
-html_static_path = []
+html_static_path = ["_static"]   # benchmarks.png (benchmarks/plot.py)
 html_show_sourcelink = False
 html_theme_options = {
     "navigation_with_keys": False,
@@ -65,3 +65,9 @@ html_theme_options = {
     "footer_end": ["sphinx-version"],
 }
 html_context = {"default_mode": "light"}
+# Top-level pages without sub-pages have nothing for the primary ("Section
+# Navigation") sidebar, which would stay empty: drop it there. Their own sections
+# and, on the API page, every class, method and function are listed in the
+# secondary sidebar ("On this page", from the section headings and autodoc entries).
+html_sidebars = {page: [] for page in ("api", "performance", "how_it_works",
+                                       "getting_started", "development", "changelog")}

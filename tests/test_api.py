@@ -217,3 +217,253 @@ def test_feature_names_are_recorded_checked_and_saved(tmp_path):
                        "feature_names_in_")
     gm.fit(X)
     assert not hasattr(gm, "feature_names_in_")
+
+
+# ---------------------------------------------------------------------------------
+# scikit-learn's exception and warning classes (issue 12)
+# ---------------------------------------------------------------------------------
+
+_CLASSES_SCRIPT = r"""
+import sys, warnings
+import numpy as np
+ORDER = sys.argv[1]
+if ORDER == "before":
+    import sklearn.exceptions
+import fastgmm
+assert ("sklearn" in sys.modules) == (ORDER == "before"), "import fastgmm loaded sklearn"
+if ORDER == "after":
+    import sklearn.exceptions
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
+from sklearn.utils._param_validation import InvalidParameterError
+X = np.random.default_rng(0).normal(size=(200, 2))
+try:
+    fastgmm.GaussianMixture().predict(X)
+except NotFittedError as exc:
+    assert isinstance(exc, fastgmm.NotFittedError) and isinstance(exc, AttributeError)
+try:
+    fastgmm.GaussianMixture(n_components=2.0).fit(X)
+except InvalidParameterError as exc:
+    assert isinstance(exc, (ValueError, TypeError))
+    assert str(exc).startswith("The 'n_components' parameter of GaussianMixture is")
+with warnings.catch_warnings():
+    warnings.simplefilter("error")
+    warnings.filterwarnings("ignore", category=ConvergenceWarning)
+    fastgmm.GaussianMixture(2, max_iter=1, tol=0, random_state=0).fit(X)   # silenced
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    warnings.filterwarnings("ignore", category=fastgmm.ConvergenceWarning)
+    fastgmm.GaussianMixture(2, max_iter=1, tol=0, random_state=0).fit(X)
+assert not caught
+import pickle
+copy = pickle.loads(pickle.dumps(fastgmm.NotFittedError("x")))
+assert isinstance(copy, NotFittedError) and copy.args == ("x",)
+print("ok")
+"""
+
+
+@pytest.mark.parametrize("order", ["before", "after"])
+def test_sklearn_exception_and_warning_classes_catch_fastgmm_ones(order):
+    import subprocess
+    import sys
+    result = subprocess.run([sys.executable, "-c", _CLASSES_SCRIPT, order],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr
+
+
+def test_fastgmm_classes_work_without_sklearn_loaded():
+    import subprocess
+    import sys
+    script = (
+        "import sys, warnings, numpy as np, fastgmm\n"
+        "assert 'sklearn' not in sys.modules\n"
+        "try:\n    fastgmm.GaussianMixture().score(np.ones((3, 2)))\n"
+        "except fastgmm.NotFittedError as exc:\n"
+        "    assert type(exc) is fastgmm.NotFittedError\n"
+        "try:\n    fastgmm.GaussianMixture(max_iter=1.5).fit(np.ones((3, 2)))\n"
+        "except ValueError as exc:\n    assert isinstance(exc, TypeError)\n"
+        "with warnings.catch_warnings(record=True) as w:\n"
+        "    warnings.simplefilter('always')\n"
+        "    fastgmm.GaussianMixture(2, max_iter=1, tol=0, random_state=0).fit(\n"
+        "        np.random.default_rng(0).normal(size=(50, 2)))\n"
+        "assert [type(x.message) for x in w] == [fastgmm.ConvergenceWarning]\n"
+        "assert 'sklearn' not in sys.modules\nprint('ok')\n")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr
+
+
+@pytest.mark.parametrize("name, value", [("n_components", 2.0), ("max_iter", 1.5),
+                                         ("random_state", "a"), ("tol", -1.0),
+                                         ("covariance_type", "banana")])
+def test_parameter_errors_are_value_errors_worded_like_sklearn(name, value):
+    from sklearn.utils._param_validation import InvalidParameterError
+    X, _ = make_mixture(50, 2, 2)
+    with pytest.raises(InvalidParameterError,
+                       match=f"^The '{name}' parameter of GaussianMixture is invalid: {name} ") as info:
+        GaussianMixture(**{name: value}).fit(X)
+    assert isinstance(info.value, ValueError) and isinstance(info.value, TypeError)
+    assert isinstance(info.value, fastgmm._validation.InvalidParameterError)
+
+
+# ---------------------------------------------------------------------------------
+# float32 in, float32 out
+# ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_float32_data_give_float32_parameters_and_predictions(covariance_type):
+    X64, _ = make_mixture(300, 3, 2, seed=4)
+    X32 = X64.astype(np.float32)
+    gm = GaussianMixture(2, covariance_type=covariance_type, random_state=0).fit(X32)
+    for name in ("weights_", "means_", "covariances_", "precisions_",
+                 "precisions_cholesky_"):
+        assert getattr(gm, name).dtype == np.float32, name
+    assert gm.predict_proba(X32).dtype == np.float32
+    assert gm.score_samples(X32).dtype == np.float32
+    assert gm.predict(X32).dtype == np.intp
+    # float64 rows (or a float64 model) give float64 predictions, as in scikit-learn.
+    assert gm.score_samples(X64).dtype == np.float64
+    gm64 = GaussianMixture(2, covariance_type=covariance_type, random_state=0).fit(X64)
+    assert gm64.means_.dtype == np.float64
+    assert gm64.score_samples(X32).dtype == np.float64
+    # Predictions use the float64 parameters EM computed: the float32 outputs are
+    # those values rounded.
+    internal = gm._params()
+    assert internal.means.dtype == np.float64
+    np.testing.assert_array_equal(gm.means_, internal.means.astype(np.float32))
+    # Parameters set by hand are used as set.
+    moved = clone(gm).fit(X32)
+    moved.means_ = moved.means_ + np.float32(100)
+    assert moved._params().means.dtype == np.float64
+    assert np.all(moved.score_samples(X32) < gm.score_samples(X32))
+    sk = SkGaussianMixture(2, covariance_type=covariance_type, random_state=0).fit(X32)
+    assert sk.means_.dtype == gm.means_.dtype
+
+
+def test_float32_warm_start_continues_from_float64_parameters():
+    X, _ = make_mixture(300, 2, 2, seed=5, dtype=np.float32)
+    gm = GaussianMixture(2, max_iter=3, tol=0, random_state=0, warm_start=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        gm.fit(X)
+        gm.fit(X)
+    straight = GaussianMixture(2, max_iter=6, tol=0, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        straight.fit(X)
+    np.testing.assert_allclose(gm.means_, straight.means_, rtol=1e-6)
+    assert gm.means_.dtype == np.float32
+
+
+# ---------------------------------------------------------------------------------
+# Feature names, as scikit-learn handles them
+# ---------------------------------------------------------------------------------
+
+def test_feature_name_warnings_match_sklearn():
+    pd = pytest.importorskip("pandas")
+    X, _ = make_mixture(100, 2, 2, seed=6)
+    frame = pd.DataFrame(X, columns=["a", "b"])
+    gm = GaussianMixture(2, random_state=0).fit(frame)
+    with pytest.warns(UserWarning, match="X does not have valid feature names, but "
+                      "GaussianMixture was fitted with feature names"):
+        gm.predict(X)
+    gm = GaussianMixture(2, random_state=0).fit(X)
+    with pytest.warns(UserWarning, match="X has feature names, but GaussianMixture was "
+                      "fitted without feature names"):
+        gm.score_samples(frame)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        GaussianMixture(2, random_state=0).fit(frame).predict(frame)
+    gm = GaussianMixture(2, random_state=0).fit(frame)
+    with pytest.raises(ValueError, match="Feature names must be in the same order"):
+        gm.predict(frame[["b", "a"]])
+    with pytest.raises(ValueError, match="Feature names unseen at fit time:\n- c"):
+        gm.predict(frame.rename(columns={"b": "c"}))
+
+
+def test_mixed_column_name_types_raise_type_error_like_sklearn():
+    pd = pytest.importorskip("pandas")
+    X, _ = make_mixture(60, 2, 2, seed=7)
+    frame = pd.DataFrame(X, columns=["a", 1])
+    with pytest.raises(TypeError, match="Feature names are only supported if all input "
+                       "features have string names"):
+        GaussianMixture(2).fit(frame)
+    with pytest.raises(TypeError, match="Feature names are only supported"):
+        SkGaussianMixture(2).fit(frame)
+    gm = GaussianMixture(2, random_state=0).fit(pd.DataFrame(X))   # int names: none kept
+    assert not hasattr(gm, "feature_names_in_")
+
+
+def test_pyarrow_and_polars_column_names_are_recorded():
+    pa = pytest.importorskip("pyarrow")
+    pl = pytest.importorskip("polars")
+    X, _ = make_mixture(80, 2, 2, seed=8)
+    table = pa.table({"x": X[:, 0], "y": X[:, 1]})
+    gm = GaussianMixture(2, random_state=0).fit(table)
+    assert list(gm.feature_names_in_) == ["x", "y"]
+    assert gm.feature_names_in_.dtype == object
+    frame = pl.DataFrame({"x": X[:, 0], "y": X[:, 1]})
+    gm2 = GaussianMixture(2, random_state=0).fit(frame)
+    assert list(gm2.feature_names_in_) == ["x", "y"]
+    np.testing.assert_array_equal(gm.means_, gm2.means_)
+    with pytest.warns(UserWarning, match="X does not have valid feature names"):
+        gm.predict(X)
+    with pytest.raises(ValueError, match="Feature names"):
+        gm.predict(pl.DataFrame({"y": X[:, 1], "x": X[:, 0]}))
+
+
+# ---------------------------------------------------------------------------------
+# Rows whose density underflows
+# ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_extreme_rows_score_minus_inf_without_error(covariance_type):
+    X, _ = make_mixture(300, 2, 2, seed=9)
+    gm = GaussianMixture(2, covariance_type=covariance_type, random_state=0).fit(X)
+    far = np.array([[1e160, 1e160], [-1e300, 1e300], [X[0, 0], X[0, 1]]])
+    scores = gm.score_samples(far)
+    assert scores[0] == -np.inf and scores[1] == -np.inf
+    assert scores[2] == gm.score_samples(X[:1])[0]
+    proba = gm.predict_proba(far)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    assert np.all((proba >= 0) & (proba <= 1))
+    labels = gm.predict(far)
+    np.testing.assert_array_equal(labels, proba.argmax(axis=1))
+    assert gm.score(far) == -np.inf
+    # The label of an extreme row is the component of smallest Mahalanobis distance:
+    # the one whose posterior share tends to 1 along that direction.
+    direction = np.array([[3.0, 1.0]])
+    for scale in (1e3, 1e200):
+        if scale == 1e3:
+            expected = gm.predict(direction * scale)
+        else:
+            assert gm.predict(direction * scale)[0] == expected[0]
+    with pytest.raises(ValueError):      # fit still refuses data it cannot fit
+        GaussianMixture(2).fit(np.vstack([X, far]))
+
+
+# ---------------------------------------------------------------------------------
+# The Examples sections of the public docstrings run and print what they show
+# ---------------------------------------------------------------------------------
+
+def _public_docstring_objects():
+    objects = [("GaussianMixture", GaussianMixture), ("fit", fastgmm.fit)]
+    for name in ("fit", "fit_predict", "predict", "predict_proba", "score",
+                 "score_samples", "sample", "bic", "aic", "save", "get_params",
+                 "set_params", "set_fit_request", "set_score_request",
+                 "get_metadata_routing"):
+        objects.append((f"GaussianMixture.{name}", getattr(GaussianMixture, name)))
+    return objects
+
+
+@pytest.mark.parametrize("name, obj", _public_docstring_objects(),
+                         ids=[n for n, _ in _public_docstring_objects()])
+def test_docstring_examples_run(name, obj):
+    import doctest
+    assert "Examples\n" in obj.__doc__, f"{name} has no Examples section"
+    finder = doctest.DocTestFinder(recurse=False)
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS
+                                   | doctest.NORMALIZE_WHITESPACE)
+    report = []
+    for test in finder.find(obj, name, globs={}):
+        runner.run(test, out=report.append)
+    assert runner.tries > 0 and runner.failures == 0, "".join(report)

@@ -166,28 +166,41 @@ def test_single_row():
         np.testing.assert_array_equal(gm.means_, X)
 
 
-def test_far_outliers_at_predict_time_are_a_clear_error(covariance_type):
-    """A row whose density underflows float64 under every component cannot get a
-    probability: ValueError instead of NaN responsibilities."""
+def test_far_outliers_at_predict_time_score_minus_inf(covariance_type):
+    """A row whose density underflows float64 under every component scores -inf (as in
+    scikit-learn), gets the label of its nearest component and a responsibility of 1
+    for it; the other rows are unaffected, for any thread count and block."""
     gm = _fit_quietly(X_BASE, 3, covariance_type=covariance_type)
     far = np.array([[0.0, 0.0, 0.0], [1e160, 1e160, 1e160]])
-    for method in (gm.predict, gm.predict_proba, gm.score_samples, gm.score, gm.bic, gm.aic):
-        with warnings.catch_warnings():
-            warnings.simplefilter("error")
-            with pytest.raises(ValueError, match=r"1 row\(s\) \(first: row 1\) so far from "
-                                                 "every component"):
-                method(far)
-    # Counted over every block, whatever the thread count: the first one is named.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        scores = gm.score_samples(far)
+        proba = gm.predict_proba(far)
+        labels = gm.predict(far)
+        assert gm.score(far) == -np.inf and gm.bic(far) == np.inf and gm.aic(far) == np.inf
+    assert scores[1] == -np.inf and scores[0] == gm.score_samples(far[:1])[0]
+    np.testing.assert_array_equal(proba[0], gm.predict_proba(far[:1])[0])
+    assert sorted(proba[1].tolist()) == [0.0] * (proba.shape[1] - 1) + [1.0]
+    assert labels[1] == proba[1].argmax() and labels[0] == gm.predict(far[:1])[0]
+    # Over every block, whatever the thread count.
     many = np.zeros((3000, 3))
     many[[2900, 1500, 2999]] = 1e160
+    results = []
     for n_threads in (1, 2):
         gm.set_params(n_threads=n_threads)
-        with pytest.raises(ValueError, match=r"3 row\(s\) \(first: row 1500\)"):
-            gm.predict(many)
+        scores = gm.score_samples(many)
+        assert np.flatnonzero(np.isinf(scores)).tolist() == [1500, 2900, 2999]
+        results.append((scores, gm.predict(many), gm.predict_proba(many)))
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)
     # Far, but still representable: finite log-densities and one-hot responsibilities.
     near = np.array([[1e100, 1e100, 1e100]])
     assert np.isfinite(gm.score_samples(near)).all()
     assert np.isclose(gm.predict_proba(near).sum(), 1.0)
+    # The label of a far row is the one its direction gives nearer (1e6: near enough
+    # for float64 to resolve the terms of the distances that decide, e.g. the linear
+    # one when the precisions are tied).
+    assert gm.predict(np.full((1, 3), 1e6))[0] == gm.predict(far)[1]
 
 
 @pytest.mark.parametrize("covariance_type", ["full", "tied", "diag"])

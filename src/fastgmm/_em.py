@@ -379,10 +379,12 @@ def fit_mixture(source, n_components, covariance_type, *, tol, reg_covar, max_it
                       f"instead, increase reg_covar (now {reg_covar!r}).",
                       ReseedWarning, stacklevel=3)
     if not best.converged and not best.stopped and max_iter > 0:
-        warnings.warn(
+        # An instance: its class is scikit-learn's ConvergenceWarning too when
+        # scikit-learn is loaded (``_exceptions``), and filters match on it.
+        warnings.warn(ConvergenceWarning(
             f"Best of {n_runs} initialization(s) did not converge in max_iter={max_iter} "
             f"iterations (last lower-bound change >= tol={tol}). Increase max_iter or tol, "
-            "or check the data's scale.",
-            ConvergenceWarning, stacklevel=3,
+            "or check the data's scale."),
+            stacklevel=3,
         )
     return best

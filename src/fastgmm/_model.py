@@ -4,6 +4,8 @@ import contextlib
 import datetime
 import inspect
 import time
+import sys
+import warnings
 
 import numpy as np
 
@@ -19,7 +21,8 @@ from ._reseed import degenerate_components
 from ._progress import ProgressDisplay, check_callback, combine_callbacks
 from ._source import as_source
 from ._validation import (COVARIANCE_TYPES, INIT_METHODS, MAX_REG_COVAR, NotFittedError,
-                          check_choice, check_fit_scale, check_int, check_output_memory,
+                          InvalidParameterError, check_choice, check_sklearn_conventions,
+                          feature_names_of, check_fit_scale, check_int, check_output_memory,
                           covariance_shape,
                           check_means_init, check_precisions_init,
                           check_random_state_param, check_real,
@@ -30,16 +33,97 @@ ON_DEGENERATE = ("reseed", "raise")
 _EMPTY_LABELS = np.empty(0, dtype=np.intp)
 
 
-def _feature_names(X):
-    """Column names of a dataframe-like ``X`` when all are strings (as scikit-learn
-    records them in ``feature_names_in_``), else None."""
-    columns = getattr(X, "columns", None)
-    if columns is None or not hasattr(X, "shape") or isinstance(X, np.ndarray):
-        return None
-    names = list(columns)
-    if not names or not all(isinstance(name, str) for name in names):
-        return None
-    return np.asarray(names, dtype=object)
+_feature_names = feature_names_of
+
+# Methods whose sample_weight can be routed by scikit-learn's metadata routing.
+_ROUTED_METHODS = {"fit": ("sample_weight",), "score": ("sample_weight",)}
+# scikit-learn's marker for "leave this request as it is".
+_UNCHANGED = "$UNCHANGED$"
+
+
+class _RoutingRequests(dict):
+    """``{method: {param: alias}}`` set by ``set_*_request``; ``sklearn.base.clone``
+    copies it to the clone (through ``__sklearn_clone__``)."""
+
+    def __sklearn_clone__(self):
+        return _RoutingRequests({method: dict(params) for method, params in self.items()})
+
+
+def _parameter_error(exc, names):
+    """``exc`` (a hyper-parameter check's error) as an InvalidParameterError worded
+    like scikit-learn's ("The 'tol' parameter of GaussianMixture must be ...")."""
+    message = str(exc)
+    first, _, rest = message.partition(" ")
+    if first in names and rest:
+        message = f"The {first!r} parameter of GaussianMixture is invalid: {message}"
+    return InvalidParameterError(message)
+
+
+def _transform(vectors, precisions_cholesky, covariance_type, k):
+    """``v U_k`` for rows ``v`` (the whitening of component ``k``)."""
+    if covariance_type == "full":
+        return vectors @ precisions_cholesky[k]
+    if covariance_type == "tied":
+        return vectors @ precisions_cholesky
+    return vectors * precisions_cholesky[k]      # diag (K, d), spherical (K,)
+
+
+def _underflow_outputs(rows, params, covariance_type, log_const):
+    """Labels of rows whose density underflows: the component of smallest
+    Mahalanobis distance (its share of the posterior tends to 1 as a row moves away).
+
+    With ``u = x / s`` (``s = max |x|``), ``(x - mu_k)^T P_k (x - mu_k) = s^2 u^T P_k u
+    - 2 s u^T P_k mu_k + mu_k^T P_k mu_k``: for such far rows the components are
+    ordered by the quadratic term, then (equal precisions, e.g. tied) by the larger
+    linear term, then by the larger log weight and normalization constant.
+    """
+    scale = np.max(np.abs(rows), axis=1)
+    unit = rows / np.where(scale > 0, scale, 1.0)[:, None]
+    K = params.means.shape[0]
+    quadratic = np.empty((rows.shape[0], K))
+    linear = np.empty((rows.shape[0], K))
+    for k in range(K):
+        whitened = _transform(unit, params.precisions_cholesky, covariance_type, k)
+        centre = _transform(params.means[k:k + 1], params.precisions_cholesky,
+                            covariance_type, k)
+        quadratic[:, k] = np.einsum("nd,nd->n", whitened, whitened)
+        linear[:, k] = whitened @ centre[0]
+    labels = np.empty(rows.shape[0], dtype=np.intp)
+    for i in range(rows.shape[0]):
+        nearest = quadratic[i] <= quadratic[i].min() * (1 + 1e-12)
+        candidates = np.flatnonzero(nearest)
+        order = np.lexsort((-log_const[candidates], -linear[i, candidates]))
+        labels[i] = candidates[order[0]]
+    return labels
+
+
+def _estep_rows_safe(X, start, problem, views):
+    """``_passes.estep_rows_block`` that fills the rows whose log-density underflows
+    float64 with ``log p = -inf``, the label of the nearest component (Mahalanobis)
+    and a responsibility of 1 for it, instead of leaving them undefined.
+
+    ``problem`` is ``(EStepProblem, GaussianParams (float64), covariance_type)``.
+    Returns the number of such rows.
+    """
+    estep, params, covariance_type = problem
+    log_norm, resp, labels = views
+    n_bad, _ = estep_rows_block(X, start, estep, views)
+    if not n_bad:
+        return 0
+    log_prob = log_norm if log_norm.shape[0] else np.empty(X.shape[0])
+    if not log_norm.shape[0]:
+        estep_rows_block(X, start, estep, [log_prob, resp[:0], labels[:0]])
+    bad = np.flatnonzero(~np.isfinite(log_prob))
+    nearest = _underflow_outputs(np.asarray(X[bad], dtype=np.float64), params,
+                                 covariance_type, estep.log_norm_const)
+    if log_norm.shape[0]:
+        log_norm[bad] = -np.inf
+    if resp.shape[0]:
+        resp[bad] = 0.0
+        resp[bad, nearest] = 1.0
+    if labels.shape[0]:
+        labels[bad] = nearest
+    return int(bad.size)
 
 
 def _sampling_generator(random_state):
@@ -176,8 +260,9 @@ default="full"
         That lower bound at every iteration of the best run (the learning curve).
     n_features_in_ : int
     feature_names_in_ : ndarray of shape (n_features,)
-        Column names of ``X`` in ``fit``, when it had string column names (e.g. a
-        pandas DataFrame); data passed later with other names are refused.
+        Column names of ``X`` in ``fit``, when they were all strings (a pandas or
+        polars DataFrame, a pyarrow Table); data passed later with other names are
+        refused, data without names (or names for a model without) warned about.
     degenerate_ : bool
         Whether the fitted likelihood is spurious: some component is degenerate
         (listed in ``degenerate_components_``). Component ``k`` is degenerate when
@@ -193,6 +278,23 @@ default="full"
     reseeded_components_ : ndarray of int
         Components of the kept initialization that collapsed during EM and were
         re-seeded (each re-seeding counted once, in order; empty when none did).
+
+    Notes
+    -----
+    float32 data give float32 fitted arrays (and float32 ``predict_proba`` and
+    ``score_samples`` of float32 data); the arithmetic accumulates in float64.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastgmm import GaussianMixture
+    >>> X = np.array([[1, 2], [1, 4], [1, 0], [10, 2], [10, 4], [10, 0]])
+    >>> gm = GaussianMixture(n_components=2, random_state=0).fit(X)
+    >>> np.round(gm.means_[np.argsort(gm.means_[:, 0])], 6)
+    array([[ 1.,  2.],
+           [10.,  2.]])
+    >>> bool(gm.predict([[0, 0]])[0] != gm.predict([[12, 3]])[0])
+    True
     """
 
     def __init__(self, n_components=1, *, covariance_type="full", tol=1e-3, reg_covar=1e-6,
@@ -236,11 +338,44 @@ default="full"
         return sorted(name for name in signature.parameters if name != "self")
 
     def get_params(self, deep=True):
-        """Hyper-parameters of this estimator, as a dict (scikit-learn protocol)."""
+        """Hyper-parameters of this estimator, as a dict (scikit-learn protocol).
+
+        Parameters
+        ----------
+        deep : bool, default=True
+            Ignored (GaussianMixture holds no sub-estimators).
+
+        Returns
+        -------
+        params : dict
+            Hyper-parameter name -> value.
+
+        Examples
+        --------
+        >>> from fastgmm import GaussianMixture
+        >>> GaussianMixture(3, covariance_type="diag").get_params()["covariance_type"]
+        'diag'
+        """
         return {name: getattr(self, name) for name in self._param_names()}
 
     def set_params(self, **params):
-        """Set hyper-parameters (scikit-learn protocol); returns self."""
+        """Set hyper-parameters (scikit-learn protocol).
+
+        Parameters
+        ----------
+        **params
+            Hyper-parameter name -> new value.
+
+        Returns
+        -------
+        self : GaussianMixture
+
+        Examples
+        --------
+        >>> from fastgmm import GaussianMixture
+        >>> GaussianMixture().set_params(n_components=3, tol=1e-4)
+        GaussianMixture(n_components=3, tol=0.0001)
+        """
         valid = self._param_names()
         for name, value in params.items():
             if name not in valid:
@@ -269,6 +404,19 @@ default="full"
     def _check_parameters(self, n_features=None):
         """Validate the scalar hyper-parameters (and, given ``n_features``, the initial
         parameters too: ``_check_initial_parameters``).
+
+        Raises InvalidParameterError (a ValueError and a TypeError, and scikit-learn's
+        InvalidParameterError when scikit-learn is loaded) for a bad one.
+        """
+        try:
+            return self._check_parameter_values(n_features)
+        except InvalidParameterError:
+            raise
+        except (TypeError, ValueError) as exc:
+            raise _parameter_error(exc, self._param_names()) from None
+
+    def _check_parameter_values(self, n_features=None):
+        """``_check_parameters`` with the checks' own errors.
 
         Returns
         -------
@@ -312,6 +460,102 @@ default="full"
                                                n_components, n_features)
         return weights, means, precisions
 
+    # ----------------------------------------------------------- metadata routing
+    def _set_request(self, method, values):
+        """Record the routing requests of ``method`` (``set_fit_request`` ...)."""
+        sklearn = sys.modules.get("sklearn")
+        if sklearn is not None and not sklearn.get_config().get("enable_metadata_routing",
+                                                                False):
+            raise RuntimeError(
+                "This method is only available when metadata routing is enabled. You "
+                "can enable it using sklearn.set_config(enable_metadata_routing=True).")
+        for param, alias in values.items():
+            if alias == _UNCHANGED:
+                continue
+            if not (alias is None or isinstance(alias, (bool, str))):
+                raise ValueError(
+                    f"The {param!r} request of {method} must be True, False, None or a "
+                    f"str alias, got {alias!r}.")
+            requests = _RoutingRequests(getattr(self, "_metadata_request", None) or {})
+            requests[method] = {**requests.get(method, {}), param: alias}
+            self._metadata_request = requests
+        return self
+
+    def set_fit_request(self, *, sample_weight=_UNCHANGED):
+        """Request ``sample_weight`` to be passed to ``fit`` by scikit-learn's
+        metadata routing (``sklearn.set_config(enable_metadata_routing=True)``).
+
+        Parameters
+        ----------
+        sample_weight : bool, None or str, default=unchanged
+            True: pass it; False: do not; None: raise if it is given; a str: pass
+            the metadata of that name as ``sample_weight``.
+
+        Returns
+        -------
+        self : GaussianMixture
+
+        Examples
+        --------
+        >>> import sklearn
+        >>> from fastgmm import GaussianMixture
+        >>> with sklearn.config_context(enable_metadata_routing=True):
+        ...     gm = GaussianMixture(2).set_fit_request(sample_weight=True)
+        ...     gm.get_metadata_routing().fit.requests
+        {'sample_weight': True}
+        """
+        return self._set_request("fit", {"sample_weight": sample_weight})
+
+    def set_score_request(self, *, sample_weight=_UNCHANGED):
+        """Request ``sample_weight`` to be passed to ``score`` by scikit-learn's
+        metadata routing (e.g. by ``GridSearchCV`` or ``cross_validate``).
+
+        Parameters
+        ----------
+        sample_weight : bool, None or str, default=unchanged
+            As in ``set_fit_request``.
+
+        Returns
+        -------
+        self : GaussianMixture
+
+        Examples
+        --------
+        >>> import sklearn
+        >>> from fastgmm import GaussianMixture
+        >>> with sklearn.config_context(enable_metadata_routing=True):
+        ...     gm = GaussianMixture(2).set_score_request(sample_weight=True)
+        ...     gm.get_metadata_routing().score.requests
+        {'sample_weight': True}
+        """
+        return self._set_request("score", {"sample_weight": sample_weight})
+
+    def get_metadata_routing(self):
+        """The metadata this estimator requests (scikit-learn's routing protocol).
+
+        Returns
+        -------
+        sklearn.utils.metadata_routing.MetadataRequest
+            ``sample_weight`` for ``fit`` and ``score``, as set by
+            ``set_fit_request`` and ``set_score_request`` (None, "not requested,
+            error if given", until then). Needs scikit-learn, imported here.
+
+        Examples
+        --------
+        >>> from fastgmm import GaussianMixture
+        >>> GaussianMixture().get_metadata_routing().fit.requests
+        {'sample_weight': None}
+        """
+        from sklearn.utils.metadata_routing import MetadataRequest
+        request = MetadataRequest(owner=type(self).__name__)
+        requests = getattr(self, "_metadata_request", None) or {}
+        for method, params in _ROUTED_METHODS.items():
+            method_request = getattr(request, method)
+            for param in params:
+                method_request.add_request(param=param,
+                                           alias=requests.get(method, {}).get(param))
+        return request
+
     # ------------------------------------------------------------------- fitting
     def fit(self, X, y=None, sample_weight=None):
         """Estimate the model parameters with EM.
@@ -327,6 +571,18 @@ default="full"
         Returns
         -------
         self : GaussianMixture
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastgmm import GaussianMixture
+        >>> X = np.array([[1, 2], [1, 4], [1, 0], [10, 2], [10, 4], [10, 0]])
+        >>> gm = GaussianMixture(2, random_state=0).fit(X)
+        >>> gm.converged_, gm.weights_.round(6).tolist()
+        (True, [0.5, 0.5])
+        >>> gm = GaussianMixture(2, random_state=0).fit(X, sample_weight=[3, 1, 1, 1, 1, 1])
+        >>> sorted(gm.weights_.round(6).tolist())
+        [0.375, 0.625]
         """
         return self._fit(X, sample_weight)
 
@@ -340,6 +596,7 @@ default="full"
         (``_em.fit_mixture``'s ``start_parameters``)."""
         feature_names = _feature_names(X)
         numbers = self._check_parameters()
+        X = check_sklearn_conventions(X)
         K = numbers["n_components"]
         warm = self.warm_start and hasattr(self, "converged_")
         streams = None if warm else RestartStreams(self.random_state)
@@ -391,7 +648,7 @@ default="full"
                 "repeating a value, a constant column). Use fewer components or a more "
                 "constrained covariance_type, or set on_degenerate='reseed' to get the "
                 "fit flagged in degenerate_ instead.")
-        self._set_fitted(best.params)
+        self._set_fitted(best.params, getattr(source, "dtype", np.float64))
         self.degenerate_components_ = degenerate
         self.degenerate_ = bool(degenerate.size)
         self.reseeded_components_ = np.asarray(best.reseeder.collapsed
@@ -429,11 +686,24 @@ default="full"
         Returns
         -------
         labels : ndarray of shape (n_samples,)
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastgmm import GaussianMixture
+        >>> X = np.array([[1, 2], [1, 4], [1, 0], [10, 2], [10, 4], [10, 0]])
+        >>> GaussianMixture(2, means_init=[[0, 0], [9, 0]]).fit_predict(X)
+        array([0, 0, 0, 1, 1, 1])
         """
         return self.fit(X, sample_weight=sample_weight).predict(X)
 
-    def _set_fitted(self, params):
-        """Store fitted parameters, refusing any that float64 could not represent."""
+    def _set_fitted(self, params, dtype=np.float64):
+        """Store fitted parameters, refusing any that float64 could not represent.
+
+        The public arrays have the data's dtype (float32 for float32 data, like
+        scikit-learn); the float64 parameters EM computed are kept for predictions
+        and warm starts (``_params``) as long as the public arrays are unchanged.
+        """
         with np.errstate(over="ignore", invalid="ignore"):  # checked just below
             precisions = precisions_from_cholesky(params.precisions_cholesky,
                                                   self.covariance_type)
@@ -450,13 +720,22 @@ default="full"
                 f"Increase reg_covar (now {self.reg_covar!r}; e.g. 1e-6 times the data's "
                 "variance) or rescale X."
             )
+        public = np.float32 if np.dtype(dtype) == np.float32 else np.float64
         for name, array in arrays.items():
-            setattr(self, name, array)
+            setattr(self, name, array.astype(public, copy=False))
+        self._params64 = (params, tuple(getattr(self, name) for name in arrays))
         self._covariance_type_fitted = self.covariance_type
 
     def _params(self):
-        return GaussianParams(self.weights_, self.means_, self.covariances_,
-                              self.precisions_cholesky_)
+        """The fitted parameters as float64 arrays (GaussianParams)."""
+        names = ("weights_", "means_", "covariances_", "precisions_cholesky_",
+                 "precisions_")
+        kept = getattr(self, "_params64", None)
+        if kept is not None and all(getattr(self, name, None) is array
+                                    for name, array in zip(names, kept[1])):
+            return kept[0]
+        return GaussianParams(*(np.asarray(getattr(self, name), dtype=np.float64)
+                                for name in names[:4]))
 
     # ---------------------------------------------------------------- prediction
     def _fitted_covariance_type(self):
@@ -481,14 +760,41 @@ default="full"
         number of features and, for data with column names, the same names as in
         fit)."""
         self._check_fitted()
-        names = _feature_names(X)
-        fitted = getattr(self, "feature_names_in_", None)
-        if names is not None and fitted is not None and not np.array_equal(names, fitted):
-            raise ValueError(
-                f"X has feature names {list(names)}, but this GaussianMixture was fitted "
-                f"with {list(fitted)}; pass the columns of the training data, in that "
-                "order.")
+        self._check_feature_names(_feature_names(X))
+        X = check_sklearn_conventions(X, n_features=self.n_features_in_)
         return as_source(X, sample_weight, n_features=self.n_features_in_)
+
+    def _check_feature_names(self, names):
+        """Compare the column names of the data (None: none) with those of ``fit``,
+        as scikit-learn does: a warning when only one of the two has names, an error
+        when they differ."""
+        fitted = getattr(self, "feature_names_in_", None)
+        if names is None and fitted is None:
+            return
+        if names is not None and fitted is None:
+            warnings.warn("X has feature names, but GaussianMixture was fitted without "
+                          "feature names", UserWarning, stacklevel=4)
+            return
+        if names is None:
+            warnings.warn("X does not have valid feature names, but GaussianMixture was "
+                          "fitted with feature names", UserWarning, stacklevel=4)
+            return
+        if len(names) == len(fitted) and np.array_equal(names, fitted):
+            return
+        unseen = [name for name in names if name not in set(fitted)]
+        missing = [name for name in fitted if name not in set(names)]
+        message = "The feature names should match those that were passed during fit.\n"
+        if unseen:
+            message += "Feature names unseen at fit time:\n" + "".join(
+                f"- {name}\n" for name in unseen)
+        if missing:
+            message += "Feature names seen at fit time, yet now missing:\n" + "".join(
+                f"- {name}\n" for name in missing)
+        if not unseen and not missing:
+            message += "Feature names must be in the same order as they were in fit.\n"
+        raise ValueError(message + f"(X has feature names {list(names)}, but this "
+                         f"GaussianMixture was fitted with {list(fitted)}: pass the "
+                         "columns of the training data, in that order.)")
 
     def _estep_problem(self, source):
         self._check_model_attributes()
@@ -504,10 +810,14 @@ default="full"
         """Run the E-step over the rows of ``source``: (log_norm, resp, labels).
 
         Each output is computed when asked for (else empty), block by block (Ctrl-C
-        stops a long call between blocks). A row whose log-density is not finite
-        (its squared Mahalanobis distance to every component overflows float64)
-        makes every output meaningless, and is reported instead of returned as NaN.
-        A dask source returns lazy dask arrays.
+        stops a long call between blocks). A row whose log-density underflows
+        float64 (its squared Mahalanobis distance to every component overflows)
+        gets ``log_norm = -inf``, the label of its nearest component (Mahalanobis)
+        and a responsibility of 1 for it, as its posterior tends to when the row
+        moves away. A dask source returns lazy dask arrays.
+
+        log_norm and resp are float32 when the model was fitted on float32 data
+        and ``source`` holds float32 rows (computed in float64), else float64.
         """
         problem = self._estep_problem(source)
         lazy = getattr(source, "lazy_estep", None)
@@ -518,12 +828,13 @@ default="full"
         outputs = [np.empty(n) if log_norm else _EMPTY,
                    np.empty((n, K)) if resp else np.empty((0, K)),
                    np.empty(n, dtype=np.intp) if labels else _EMPTY_LABELS]
+        safe_problem = (problem, self._params(), self._fitted_covariance_type())
         with self._blas_guard(source.n_features):
-            results = source.map_rows(estep_rows_block, problem, outputs)
-        n_bad = sum(count for count, _ in results)
-        if n_bad:
-            first_bad = min(first for count, first in results if count)
-            raise self._underflow_error(n_bad, f" (first: row {first_bad})")
+            source.map_rows(_estep_rows_safe, safe_problem, outputs)
+        if (getattr(source, "dtype", None) == np.float32
+                and self.means_.dtype == np.float32):
+            outputs[0] = outputs[0].astype(np.float32)
+            outputs[1] = outputs[1].astype(np.float32)
         return tuple(outputs)
 
     @staticmethod
@@ -541,13 +852,15 @@ default="full"
         out = np.empty(2)
         with self._blas_guard(source.n_features):
             source.reduce(log_likelihood_block, self._estep_problem(source), out)
-        if out[1]:
-            self._estep(source, log_norm=True)     # raises, naming the first such row
-            raise self._underflow_error(int(out[1]))
+        if out[1]:      # a row whose density underflows: log p = -inf (score_samples)
+            return -np.inf
         return float(out[0])
 
     def score_samples(self, X):
         """Log-likelihood ``log p(x)`` of every sample.
+
+        A row so far from every component that its density underflows float64
+        scores ``-inf`` (anomaly scoring keeps working for the other rows).
 
         Parameters
         ----------
@@ -556,6 +869,16 @@ default="full"
         Returns
         -------
         log_prob : ndarray of shape (n_samples,)
+            float32 when the model was fitted on float32 data and ``X`` is float32.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastgmm import GaussianMixture
+        >>> X = np.array([[1, 2], [1, 4], [1, 0], [10, 2], [10, 4], [10, 0]])
+        >>> gm = GaussianMixture(2, means_init=[[0, 0], [9, 0]]).fit(X)
+        >>> gm.score_samples([[1, 2], [1e154, 0]]).round(3)
+        array([3.886,  -inf])
         """
         return self._estep(self._validated(X), log_norm=True)[0]
 
@@ -571,6 +894,15 @@ default="full"
         Returns
         -------
         float
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastgmm import GaussianMixture
+        >>> X = np.array([[1, 2], [1, 4], [1, 0], [10, 2], [10, 4], [10, 0]])
+        >>> gm = GaussianMixture(2, means_init=[[0, 0], [9, 0]]).fit(X)
+        >>> round(gm.score(X), 3)
+        3.386
         """
         source = self._validated(X, sample_weight)
         return self._log_likelihood(source) / source.total_weight
@@ -585,6 +917,15 @@ default="full"
         Returns
         -------
         labels : ndarray of shape (n_samples,)
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastgmm import GaussianMixture
+        >>> X = np.array([[1, 2], [1, 4], [1, 0], [10, 2], [10, 4], [10, 0]])
+        >>> gm = GaussianMixture(2, means_init=[[0, 0], [9, 0]]).fit(X)
+        >>> gm.predict([[0, 0], [12, 3]])
+        array([0, 1])
         """
         return self._estep(self._validated(X), labels=True)[2]
 
@@ -598,6 +939,17 @@ default="full"
         Returns
         -------
         resp : ndarray of shape (n_samples, n_components)
+            float32 when the model was fitted on float32 data and ``X`` is float32.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastgmm import GaussianMixture
+        >>> X = np.array([[1, 2], [1, 4], [1, 0], [10, 2], [10, 4], [10, 0]])
+        >>> gm = GaussianMixture(2, means_init=[[0, 0], [9, 0]]).fit(X)
+        >>> gm.predict_proba([[1, 3], [10, 1]]).round(6)
+        array([[1., 0.],
+               [0., 1.]])
         """
         return self._estep(self._validated(X), resp=True)[1]
 
@@ -620,6 +972,16 @@ default="full"
         X : ndarray of shape (n_samples, n_features)
         y : ndarray of shape (n_samples,)
             The component each sample was drawn from.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastgmm import GaussianMixture
+        >>> X = np.array([[1, 2], [1, 4], [1, 0], [10, 2], [10, 4], [10, 0]])
+        >>> gm = GaussianMixture(2, means_init=[[0, 0], [9, 0]], random_state=0).fit(X)
+        >>> X_new, y_new = gm.sample(4)
+        >>> X_new.shape, y_new.shape
+        ((4, 2), (4,))
         """
         self._check_fitted()
         n_samples = check_int(n_samples, "n_samples", low=1)
@@ -721,6 +1083,15 @@ default="full"
         Returns
         -------
         float
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastgmm import GaussianMixture
+        >>> X = np.array([[1, 2], [1, 4], [1, 0], [10, 2], [10, 4], [10, 0]])
+        >>> bics = [GaussianMixture(k, random_state=0).fit(X).bic(X) for k in (1, 2)]
+        >>> int(np.argmin(bics)) + 1           # components preferred
+        2
         """
         return self._information_criterion(X, lambda n: self._n_parameters() * np.log(n))
 
@@ -734,6 +1105,15 @@ default="full"
         Returns
         -------
         float
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastgmm import GaussianMixture
+        >>> X = np.array([[1, 2], [1, 4], [1, 0], [10, 2], [10, 4], [10, 0]])
+        >>> aics = [GaussianMixture(k, random_state=0).fit(X).aic(X) for k in (1, 2)]
+        >>> int(np.argmin(aics)) + 1
+        2
         """
         return self._information_criterion(X, lambda n: 2 * self._n_parameters())
 
@@ -792,6 +1172,21 @@ default="full"
             If ``n_components`` or ``covariance_type`` was changed (``set_params``)
             since the fit: the file would describe a model that does not exist. Set
             the fitted value again to save the fitted model, or refit first.
+
+        Examples
+        --------
+        >>> import io
+        >>> import fastgmm
+        >>> import numpy as np
+        >>> from fastgmm import GaussianMixture
+        >>> X = np.array([[1, 2], [1, 4], [1, 0], [10, 2], [10, 4], [10, 0]])
+        >>> gm = GaussianMixture(2, means_init=[[0, 0], [9, 0]]).fit(X)
+        >>> buffer = io.BytesIO()
+        >>> gm.save(buffer)
+        >>> _ = buffer.seek(0)
+        >>> loaded = fastgmm.load(buffer)
+        >>> bool(np.array_equal(loaded.means_, gm.means_))
+        True
         """
         from ._persistence import save   # here: _persistence imports this module
         save(self, path)

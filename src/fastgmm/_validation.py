@@ -15,6 +15,8 @@ import sys
 
 import numpy as np
 
+from ._exceptions import SklearnCounterpart
+
 # scikit-learn's four names, then mclust's 14 models (Celeux & Govaert 1995): the
 # first three letters say whether volume, shape and orientation are Equal across
 # components or Vary (I: identity shape or axis-aligned orientation).
@@ -46,12 +48,16 @@ _SYMMETRY_RTOL = 1e-6
 MAX_REG_COVAR = 1e300
 
 
-class NotFittedError(ValueError, AttributeError):
+class NotFittedError(SklearnCounterpart, ValueError, AttributeError):
     """Raised when a method that needs a fitted model is called before ``fit``.
 
     Subclasses both ``ValueError`` and ``AttributeError``, like scikit-learn's
-    ``NotFittedError``, so existing ``except`` clauses keep working.
+    ``NotFittedError``, so existing ``except`` clauses keep working. In a process
+    that has imported scikit-learn, it is also caught by
+    ``except sklearn.exceptions.NotFittedError``.
     """
+
+    _sklearn_counterpart = ("sklearn.exceptions", "NotFittedError")
 
 
 class ReseedWarning(UserWarning):
@@ -59,8 +65,25 @@ class ReseedWarning(UserWarning):
     definite, e.g. with ``reg_covar=0``) and was re-seeded elsewhere."""
 
 
-class ConvergenceWarning(UserWarning):
-    """EM stopped at ``max_iter`` before the lower bound changed by less than ``tol``."""
+class ConvergenceWarning(SklearnCounterpart, UserWarning):
+    """EM stopped at ``max_iter`` before the lower bound changed by less than ``tol``.
+
+    In a process that has imported scikit-learn, it is also filtered (and caught)
+    as ``sklearn.exceptions.ConvergenceWarning``.
+    """
+
+    _sklearn_counterpart = ("sklearn.exceptions", "ConvergenceWarning")
+
+
+class InvalidParameterError(SklearnCounterpart, ValueError, TypeError):
+    """A hyper-parameter of ``GaussianMixture`` has a wrong type or value.
+
+    Subclasses ``ValueError`` and ``TypeError``, like scikit-learn's
+    ``InvalidParameterError``; in a process that has imported scikit-learn's
+    parameter validation, it is also an instance of that class.
+    """
+
+    _sklearn_counterpart = ("sklearn.utils._param_validation", "InvalidParameterError")
 
 
 def _type_name(value):
@@ -628,3 +651,104 @@ def check_fit_scale(source, reg_covar, *, covariance_type="full", means_init=Non
                 "overflow float64 (no point would have a finite density). Pass "
                 "precisions on the scale of 1 / variance of X (or None)."
             )
+
+
+# ---------------------------------------------------------------------------------
+# Feature names (scikit-learn's ``feature_names_in_`` rules)
+# ---------------------------------------------------------------------------------
+
+def _column_names(X):
+    """The column names of a table-like ``X`` as a list, or None: pyarrow tables and
+    record batches (``column_names``), pandas and polars data frames (``columns``),
+    other data frames through the interchange protocol (``__dataframe__``). Read by
+    duck typing: no data-frame library is imported."""
+    if isinstance(X, np.ndarray) or not hasattr(X, "shape"):
+        return None
+    names = getattr(X, "column_names", None)          # pyarrow Table / RecordBatch
+    if isinstance(names, (list, tuple)):
+        return list(names)
+    columns = getattr(X, "columns", None)              # pandas, polars
+    if columns is not None and not callable(columns):
+        names = list(columns)
+        if all(isinstance(name, (str, numbers.Number)) or np.isscalar(name)
+               for name in names):
+            return names
+    interchange = getattr(X, "__dataframe__", None)
+    if callable(interchange):
+        try:
+            return list(interchange().column_names())
+        except Exception:   # a protocol object that cannot describe itself: no names
+            return None
+    return None
+
+
+def feature_names_of(X):
+    """``feature_names_in_`` of data ``X``: its column names when they are all
+    strings, else None (no names, or names that are all non-strings).
+
+    Raises
+    ------
+    TypeError
+        When the column names mix strings and non-strings (as scikit-learn does).
+    """
+    names = _column_names(X)
+    if not names:
+        return None
+    types = sorted({type(name).__qualname__ for name in names})
+    if len(types) > 1 and "str" in types:
+        raise TypeError(
+            "Feature names are only supported if all input features have string names, "
+            f"but your input has {types} as feature name / column name types. If you "
+            "want feature names to be stored and validated, you must convert them all "
+            "to strings, by using X.columns = X.columns.astype(str) for example. "
+            "Otherwise you can remove feature / column names from your input data, or "
+            "convert them all to a non-string data type.")
+    if types == ["str"]:
+        return np.asarray(names, dtype=object)
+    return None
+
+
+class ComplexDataError(ValueError, TypeError):
+    """Complex data: a ValueError as in scikit-learn, and a TypeError (fastgmm)."""
+
+
+def check_sklearn_conventions(X, *, name="X", n_features=None):
+    """The checks scikit-learn's estimator checks expect, with their wording, for
+    arrays (and array-likes with ``shape``) before ``check_data`` sees them.
+
+    Returns ``X``, or for a numpy array of dtype object its float64 conversion
+    (done once here, so the error can carry numpy's own message).
+    """
+    shape = getattr(X, "shape", None)
+    if shape is None:
+        return X
+    dtype = getattr(X, "dtype", None)
+    if isinstance(dtype, np.dtype) and dtype.kind == "c":
+        raise ComplexDataError(
+            f"Complex data not supported: {name} is {dtype}; Gaussian mixtures need real "
+            f"data. Pass e.g. np.real({name}) or stack real and imaginary parts as "
+            "features.")
+    if len(shape) == 1:
+        raise ValueError(
+            f"Expected a 2-D array, got a 1-D array instead ({name} of shape {shape}). "
+            f"Reshape your data either using {name}.reshape(-1, 1) if your data has a "
+            f"single feature or {name}.reshape(1, -1) if it contains a single sample.")
+    if len(shape) == 2 and shape[1] == 0:
+        raise ValueError(
+            f"Found array with 0 feature(s) (shape={tuple(shape)}) while a minimum of 1 "
+            f"is required: {name} has 0 features; pass data with at least one column.")
+    if (len(shape) == 2 and n_features is not None and isinstance(shape[1], numbers.Integral)
+            and shape[1] != n_features):
+        raise ValueError(
+            f"{name} has {shape[1]} features, but GaussianMixture is expecting "
+            f"{n_features} features as input; pass data with the columns of the "
+            "training data.")
+    if isinstance(X, np.ndarray) and dtype.kind == "O":
+        try:
+            return X.astype(np.float64)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(
+                f"{name} has dtype object and holds values that are not numbers ({exc}); "
+                f"pass a numeric array, e.g. np.asarray({name}, dtype=float) after "
+                "removing or imputing them.") from None
+    return X
