@@ -109,7 +109,7 @@ def test_verbose_formats_match_scikit_learn(capsys):
 
 
 def test_bad_verbose_values():
-    with pytest.raises(ValueError, match="verbose must be"):
+    with pytest.raises(TypeError, match="verbose must be"):
         GaussianMixture(verbose="loud").fit(X)
     with pytest.raises(ValueError, match="verbose"):
         GaussianMixture(verbose=-1).fit(X)

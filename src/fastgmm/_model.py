@@ -1215,7 +1215,7 @@ def _check_verbose(verbose):
     """``verbose`` as 0, 1, 2, ... (bools as 0 and 1) or the text "progress"."""
     if isinstance(verbose, str):
         if verbose != "progress":
-            raise ValueError(f"verbose must be an int >= 0, a bool or 'progress', got "
+            raise TypeError(f"verbose must be an int >= 0, a bool or 'progress', got "
                              f"{verbose!r}.")
         return verbose
     if isinstance(verbose, (bool, np.bool_)):
