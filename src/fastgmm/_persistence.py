@@ -161,6 +161,16 @@ def _entries(estimator):
             entries[name] = np.array(getattr(estimator, name), dtype=np.float64)
     for name in _FITTED_ARRAYS:
         entries[name] = np.asarray(getattr(estimator, name), dtype=np.float64)
+    if estimator.means_.dtype == np.float32:
+        # float32 public arrays: store the float64 parameters EM computed (kept beside
+        # them), so that a loaded model predicts exactly as this one; load rounds the
+        # public arrays to float32 again (fit_metadata records the dtype).
+        kept = estimator._params()
+        entries.update(weights_=kept.weights, means_=kept.means,
+                       covariances_=kept.covariances,
+                       precisions_cholesky_=kept.precisions_cholesky,
+                       precisions_=precisions_from_cholesky(kept.precisions_cholesky,
+                                                            estimator.covariance_type))
     entries["lower_bound_"] = np.array(estimator.lower_bound_, dtype=np.float64)
     entries["converged_"] = np.array(estimator.converged_, dtype=np.bool_)
     entries["n_iter_"] = np.array(estimator.n_iter_, dtype=np.int64)
@@ -316,7 +326,7 @@ def _read_arrays(file):
                 return np.lib.format.read_array(member, allow_pickle=False)
 
         arrays = {}
-        for name in _HEADER + tuple(_FITTED_SCALARS):
+        for name in _HEADER + ("fit_metadata",) + tuple(_FITTED_SCALARS):
             if name in headers:
                 _, shape, dtype = headers[name]
                 if shape != () or dtype.itemsize > _MAX_TEXT_BYTES:
@@ -558,6 +568,9 @@ def _load_checked(file):
         estimator.feature_names_in_ = names.astype(object)
     estimator._covariance_type_fitted = estimator.covariance_type
     estimator._fit_metadata = _fit_metadata(arrays)
+    if estimator._fit_metadata.get("dtype") == "float32":
+        # A float32 fit: float32 public arrays over the stored float64 parameters.
+        estimator._set_fitted(estimator._params(), np.float32)
     return estimator
 
 
