@@ -120,7 +120,7 @@ def test_dask_input_errors_are_clear():
     bad[3, 0] = np.inf
     with pytest.raises(ValueError, match="1 NaN or infinite"):
         GaussianMixture(2).fit(da.from_array(bad, chunks=50))
-    with pytest.raises(ValueError, match="2-D dask array"):
+    with pytest.raises(ValueError, match="Expected a 2-D array"):
         GaussianMixture(2).fit(da.zeros(10, chunks=5))
     with pytest.raises(ValueError, match="negative"):
         GaussianMixture(2).fit(da.from_array(X, chunks=50), sample_weight=-np.ones(100))

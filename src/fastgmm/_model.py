@@ -6,6 +6,7 @@ import inspect
 import time
 import sys
 import warnings
+from collections import namedtuple
 
 import numpy as np
 
@@ -97,13 +98,17 @@ def _underflow_outputs(rows, params, covariance_type, log_const):
     return labels
 
 
+# What ``_estep_rows_safe`` needs: the kernel's EStepProblem, the float64 parameters
+# (GaussianParams) and the fitted covariance type (for the rows that underflow).
+SafeEStepProblem = namedtuple("SafeEStepProblem", "estep params covariance_type")
+
+
 def _estep_rows_safe(X, start, problem, views):
     """``_passes.estep_rows_block`` that fills the rows whose log-density underflows
     float64 with ``log p = -inf``, the label of the nearest component (Mahalanobis)
     and a responsibility of 1 for it, instead of leaving them undefined.
 
-    ``problem`` is ``(EStepProblem, GaussianParams (float64), covariance_type)``.
-    Returns the number of such rows.
+    ``problem`` is a ``SafeEStepProblem``. Returns the number of such rows.
     """
     estep, params, covariance_type = problem
     log_norm, resp, labels = views
@@ -476,6 +481,11 @@ default="full"
                 raise ValueError(
                     f"The {param!r} request of {method} must be True, False, None or a "
                     f"str alias, got {alias!r}.")
+            if isinstance(alias, str) and not alias.isidentifier():
+                raise ValueError(
+                    f"The {param!r} request of {method} must be True, False, None or a "
+                    f"str alias that is a valid Python identifier (the name of the "
+                    f"metadata to pass as {param}), got {alias!r}.")
             requests = _RoutingRequests(getattr(self, "_metadata_request", None) or {})
             requests[method] = {**requests.get(method, {}), param: alias}
             self._metadata_request = requests
@@ -819,22 +829,23 @@ default="full"
         log_norm and resp are float32 when the model was fitted on float32 data
         and ``source`` holds float32 rows (computed in float64), else float64.
         """
-        problem = self._estep_problem(source)
-        lazy = getattr(source, "lazy_estep", None)
+        problem = SafeEStepProblem(self._estep_problem(source), self._params(),
+                                   self._fitted_covariance_type())
+        public = (np.float32 if (getattr(source, "dtype", None) == np.float32
+                                 and self.means_.dtype == np.float32) else np.float64)
+        lazy = getattr(source, "lazy_map_rows", None)
         if lazy is not None:
-            return lazy(problem, log_norm=log_norm, resp=resp, labels=labels)
+            return lazy(_estep_rows_safe, problem, self.weights_.shape[0], public,
+                        log_norm=log_norm, resp=resp, labels=labels)
         n = source.n_samples
         K = self.weights_.shape[0]
         outputs = [np.empty(n) if log_norm else _EMPTY,
                    np.empty((n, K)) if resp else np.empty((0, K)),
                    np.empty(n, dtype=np.intp) if labels else _EMPTY_LABELS]
-        safe_problem = (problem, self._params(), self._fitted_covariance_type())
         with self._blas_guard(source.n_features):
-            source.map_rows(_estep_rows_safe, safe_problem, outputs)
-        if (getattr(source, "dtype", None) == np.float32
-                and self.means_.dtype == np.float32):
-            outputs[0] = outputs[0].astype(np.float32)
-            outputs[1] = outputs[1].astype(np.float32)
+            source.map_rows(_estep_rows_safe, problem, outputs)
+        outputs[0] = outputs[0].astype(public, copy=False)
+        outputs[1] = outputs[1].astype(public, copy=False)
         return tuple(outputs)
 
     @staticmethod
@@ -985,7 +996,7 @@ default="full"
         """
         self._check_fitted()
         n_samples = check_int(n_samples, "n_samples", low=1)
-        self._check_model_attributes()
+        self._check_model_attributes(for_sampling=True)
         d = self.means_.shape[1]
         check_output_memory(n_samples * (d + 1) * 8, "n_samples", n_samples,
                             f"X of shape (n_samples, {d}) float64 and the labels y")
@@ -1033,19 +1044,27 @@ default="full"
             "attribute (e.g. load a saved model with fastgmm.load)."
         )
 
-    def _check_model_attributes(self):
+    def _check_model_attributes(self, *, for_sampling=False):
         """Refuse fitted attributes that a user changed into something no fit makes
         (wrong shapes, NaN or infinite values, negative weights, precision factors
-        without a positive diagonal) before they are used, naming the attribute."""
+        without a positive diagonal) before they are used, naming the attribute.
+
+        ``for_sampling``: only what ``sample`` reads (weights_, means_, covariances_).
+        """
         means = np.asarray(self.means_)
-        if means.ndim != 2 or means.shape[0] < 1 or means.shape[1] != self.n_features_in_:
+        # A model assembled by hand (means_, covariances_, weights_ set, as scikit-
+        # learn allows for sample) may lack n_features_in_: means_ then sets it.
+        n_features = getattr(self, "n_features_in_", means.shape[-1] if means.ndim else 0)
+        if means.ndim != 2 or means.shape[0] < 1 or means.shape[1] != n_features:
             raise self._invalid_attribute(
                 "means_", f"shape {means.shape}, expected (n_components, "
-                f"{self.n_features_in_})")
+                f"{n_features})")
         K, d = means.shape
         shapes = {"weights_": (K,), "means_": (K, d),
                   "covariances_": covariance_shape(self.covariance_type, K, d),
                   "precisions_cholesky_": covariance_shape(self.covariance_type, K, d)}
+        if for_sampling:
+            del shapes["precisions_cholesky_"]
         for name, shape in shapes.items():
             array = np.asarray(getattr(self, name))
             if array.dtype.kind not in "fiu":
@@ -1058,6 +1077,8 @@ default="full"
         if np.any(weights < 0) or not weights.sum() > 0:
             raise self._invalid_attribute("weights_", "weights must be non-negative with "
                                           "a positive sum")
+        if for_sampling:
+            return
         factor = np.asarray(self.precisions_cholesky_, dtype=np.float64)
         if covariance_storage(self.covariance_type) in ("full", "tied"):
             factor = np.diagonal(factor, 0, -2, -1)

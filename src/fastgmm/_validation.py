@@ -716,13 +716,16 @@ def check_sklearn_conventions(X, *, name="X", n_features=None):
     """The checks scikit-learn's estimator checks expect, with their wording, for
     arrays (and array-likes with ``shape``) before ``check_data`` sees them.
 
-    Returns ``X``, or for a numpy array of dtype object its float64 conversion
-    (done once here, so the error can carry numpy's own message).
+    Returns ``X``. A numpy array of dtype object is test-converted to float64 here,
+    so that an error carries numpy's own message; ``check_data`` converts it (and
+    counts its None values).
     """
     shape = getattr(X, "shape", None)
     if shape is None:
         return X
     dtype = getattr(X, "dtype", None)
+    if isinstance(dtype, np.dtype) and dtype.names is not None:
+        return X                    # structured: check_data says how to unpack it
     if isinstance(dtype, np.dtype) and dtype.kind == "c":
         raise ComplexDataError(
             f"Complex data not supported: {name} is {dtype}; Gaussian mixtures need real "
@@ -745,7 +748,7 @@ def check_sklearn_conventions(X, *, name="X", n_features=None):
             "training data.")
     if isinstance(X, np.ndarray) and dtype.kind == "O":
         try:
-            return X.astype(np.float64)
+            X.astype(np.float64)
         except (TypeError, ValueError) as exc:
             raise TypeError(
                 f"{name} has dtype object and holds values that are not numbers ({exc}); "

@@ -38,7 +38,6 @@ import dask.array as da
 import numpy as np
 
 from ._openmp_helpers import effective_n_threads
-from ._passes import estep_rows_block
 
 __all__ = ["DaskSource"]
 
@@ -62,7 +61,7 @@ def _task_threads(requested):
 def _with_threads(problem):
     """The problem (a namedtuple of ``_passes``) with the task's thread count."""
     estep = getattr(problem, "estep", None)
-    if estep is not None:                       # WorstRowsProblem
+    if estep is not None:                       # WorstRowsProblem, SafeEStepProblem
         return problem._replace(estep=_with_threads(estep))
     if hasattr(problem, "n_threads"):
         return problem._replace(n_threads=_task_threads(problem.n_threads))
@@ -166,7 +165,7 @@ class DaskSource:
     Implements the row-source interface of ``fastgmm._source`` (``reduce``,
     ``merge``, ``sample``, ``column_ranges``) with dask: every pass maps a block
     function over the chunks and combines the results with a tree reduction;
-    ``lazy_estep`` gives predictions as lazy dask arrays.
+    ``lazy_map_rows`` gives predictions as lazy dask arrays.
 
     Parameters
     ----------
@@ -274,34 +273,36 @@ class DaskSource:
     def column_ranges(self):
         return self._low, self._high
 
-    def lazy_estep(self, problem, *, log_norm=False, resp=False, labels=False):
-        """Predictions as lazy dask arrays with the row chunks of X: (log_norm, resp,
-        labels), each None when not asked for."""
-        K = problem.means.shape[0]
+    def lazy_map_rows(self, function, problem, n_components, dtype, *, log_norm=False,
+                      resp=False, labels=False):
+        """The lazy form of ``map_rows`` for the E-step outputs.
+
+        ``function(X_b, 0, problem, views)`` fills each chunk's (log_norm, resp,
+        labels); returns them as lazy dask arrays with the row chunks of X (log_norm
+        and resp of ``dtype``), each None when not asked for.
+        """
         key = dask.delayed(problem, pure=True)
 
         def output(kind):
             if kind == "resp":
-                return self.X.map_blocks(_estep_task, key, kind, dtype=np.float64,
-                                         chunks=(self.X.chunks[0], (K,)))
-            return self.X.map_blocks(_estep_task, key, kind, drop_axis=1,
-                                     dtype=np.intp if kind == "labels" else np.float64)
+                return self.X.map_blocks(_rows_task, function, key, kind, n_components,
+                                         dtype, dtype=dtype,
+                                         chunks=(self.X.chunks[0], (n_components,)))
+            return self.X.map_blocks(_rows_task, function, key, kind, n_components, dtype,
+                                     drop_axis=1,
+                                     dtype=np.intp if kind == "labels" else dtype)
         return (output("log_norm") if log_norm else None,
                 output("resp") if resp else None,
                 output("labels") if labels else None)
 
 
-def _estep_task(X, problem, kind):
-    """One chunk's predictions (``_passes.estep_rows_block``)."""
+def _rows_task(X, function, problem, kind, n_components, dtype):
+    """One chunk's ``kind`` output of ``function`` (see ``DaskSource.lazy_map_rows``)."""
     X = np.ascontiguousarray(X)
-    n, K = X.shape[0], problem.means.shape[0]
+    n, K = X.shape[0], n_components
     outputs = [np.empty(n) if kind == "log_norm" else _EMPTY,
                np.empty((n, K)) if kind == "resp" else np.empty((0, K)),
                np.empty(n, dtype=np.intp) if kind == "labels" else np.empty(0, dtype=np.intp)]
-    n_bad, first = estep_rows_block(X, 0, _with_threads(problem), outputs)
-    if n_bad:
-        raise ValueError(
-            f"X has {n_bad} row(s) in this chunk (first: row {first} of the chunk) so far "
-            "from every component that their log-density underflows float64; check that X "
-            "has the units and scale of the training data, or drop those rows.")
-    return outputs[{"log_norm": 0, "resp": 1, "labels": 2}[kind]]
+    function(X, 0, _with_threads(problem), outputs)
+    result = outputs[{"log_norm": 0, "resp": 1, "labels": 2}[kind]]
+    return result if kind == "labels" else result.astype(dtype, copy=False)
