@@ -31,6 +31,15 @@ def faithful():
     return np.array([[float(v) for v in row[1:]] for row in rows[1:]])
 
 
+def reference(model_path):
+    """The saved model, to predict the plain arrays of ``faithful()`` in-process (its
+    feature names dropped: the CLI matched the columns by name)."""
+    model = fastgmm.load(model_path)
+    if hasattr(model, "feature_names_in_"):
+        del model.feature_names_in_
+    return model
+
+
 @pytest.fixture(scope="module")
 def fitted(tmp_path_factory):
     """faithful.csv copied, and a model fitted on its two measurement columns."""
@@ -80,7 +89,7 @@ def test_csv_without_header_tsv_and_parquet_give_the_same_fit(tmp_path, fitted):
 
 def test_predict_labels_and_proba_csv_and_npy(fitted, tmp_path):
     _, data, model_path = fitted
-    model = fastgmm.load(model_path)
+    model = reference(model_path)
     X = faithful()
     result = run("predict", model_path, data, "--columns", "2,3", "-o", tmp_path / "l.csv")
     assert result.returncode == 0, result.stderr
@@ -98,7 +107,7 @@ def test_predict_labels_and_proba_csv_and_npy(fitted, tmp_path):
 
 def test_score_and_sample(fitted, tmp_path):
     _, data, model_path = fitted
-    model = fastgmm.load(model_path)
+    model = reference(model_path)
     X = faithful()
     result = run("score", model_path, data, "--columns", "eruptions,waiting")
     assert result.returncode == 0
@@ -152,14 +161,6 @@ def test_select_prints_the_table_and_writes_the_best(tmp_path):
     assert "<- best" in result.stdout and "bic" in result.stdout
     assert len((tmp_path / "t.csv").read_text().splitlines()) == 1 + 6
     assert fastgmm.load(tmp_path / "best.npz").n_components in (1, 2, 3)
-
-
-def test_select_without_fastgmm_select_says_so(tmp_path):
-    if hasattr(fastgmm, "select"):
-        pytest.skip("fastgmm.select exists")
-    np.save(tmp_path / "x.npy", faithful())
-    result = run("select", tmp_path / "x.npy", "-k", "1-2")
-    assert result.returncode == _cli.EXIT_FAILED and "fastgmm.select" in result.stderr
 
 
 # ------------------------------------------------------------------- error paths
@@ -231,10 +232,41 @@ def test_missing_values_in_npy_and_parquet(tmp_path):
 
 def test_wrong_column_count_for_the_model(fitted, tmp_path):
     _, data, model_path = fitted
-    for command in (["predict", model_path, data], ["score", model_path, data]):
-        result = run(*command)          # all 3 columns (with the row index)
+    for command in (["predict", model_path, data, "--columns", "waiting"],
+                    ["score", model_path, data, "--columns", "1,2,3"]):
+        result = run(*command)
         assert result.returncode == _cli.EXIT_WRONG_COLUMNS == 6, result.stderr
-        assert "has 3 column(s)" in result.stderr and "fitted on 2" in result.stderr
+        assert "fitted on 2" in result.stderr and "column(s)" in result.stderr
+    # A model without feature names (fitted on a .npy file) and a 3-column file.
+    np.save(tmp_path / "x.npy", faithful())
+    assert run("fit", tmp_path / "x.npy", "-k", 2, "-o", tmp_path / "m.npz").returncode == 0
+    np.savetxt(tmp_path / "three.csv", np.hstack([faithful(), faithful()[:, :1]]),
+               delimiter=",")
+    result = run("predict", tmp_path / "m.npz", tmp_path / "three.csv")
+    assert result.returncode == 6 and "has 3 column(s)" in result.stderr
+
+
+def test_row_names_are_skipped_and_model_columns_found_by_name(fitted, tmp_path):
+    """R's write.csv (and pandas' to_csv) write row names under an empty header: a
+    fit without --columns leaves them out, and predict/score pick the model's
+    columns by name without --columns, with no warning."""
+    _, data, model_path = fitted
+    model = reference(model_path)
+    X = faithful()
+    result = run("fit", data, "-k", 2, "--seed", 0, "-o", tmp_path / "all.npz")
+    assert result.returncode == 0 and "272 rows x 2 columns" in result.stderr
+    assert list(fastgmm.load(tmp_path / "all.npz").feature_names_in_) == ["eruptions",
+                                                                          "waiting"]
+    result = run("predict", model_path, data, "-o", tmp_path / "l.csv")
+    assert result.returncode == 0 and result.stderr.count("warning") == 0, result.stderr
+    labels = np.array((tmp_path / "l.csv").read_text().split()[1:], dtype=int)
+    np.testing.assert_array_equal(labels, model.predict(X))
+    result = run("score", model_path, data)
+    assert result.returncode == 0 and not result.stderr, result.stderr
+    assert float(result.stdout) == pytest.approx(model.score(X), rel=1e-9)
+    # Columns picked by number that are not the model's: computed, with a warning.
+    result = run("predict", model_path, data, "--columns", "1,2", "-o", tmp_path / "w.csv")
+    assert result.returncode == 0 and "are not the model's" in result.stderr
 
 
 def test_invalid_model_file(tmp_path):
@@ -329,3 +361,14 @@ def test_console_script_is_declared():
     if script is not None:        # installed (not before the next pip install)
         assert subprocess.run([script, "--version"], capture_output=True,
                               text=True).stdout.startswith("fastgmm ")
+
+
+def test_models_option_names_the_mclust_family():
+    from fastgmm._validation import MCLUST_MODELS
+    assert _cli._parse_models("mclust") == list(MCLUST_MODELS)
+    assert _cli._parse_models("full, EEE,mclust") == ["full", *MCLUST_MODELS]
+    assert _cli.build_parser().parse_args(["select", "x.csv"]).models == [
+        "full", "tied", "diag", "spherical"]
+    import argparse
+    with pytest.raises(argparse.ArgumentTypeError, match="or mclust"):
+        _cli._parse_models("full,XYZ")

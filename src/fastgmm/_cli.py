@@ -12,6 +12,7 @@ the model, 7 a model file is not a valid fastgmm model, 130 interrupted (Ctrl-C)
 """
 
 import argparse
+import contextlib
 import csv
 import json
 import math
@@ -176,17 +177,25 @@ def _select_columns(path, X, header, columns):
     return X[:, picked], (None if header is None else [header[j] for j in picked])
 
 
-def read_data(path, columns=None):
+def read_data(path, columns=None, *, wanted_names=None):
     """The numeric matrix of a data file, shape (n_samples, n_features), float64
     (float32 ``.npy`` files stay float32), and its column names (None when the file
     has none).
+
+    Without ``columns``, a CSV/TSV column whose header field is empty in the first
+    place (the row names that R's ``write.csv`` and pandas' ``to_csv`` write) is
+    left out, and ``wanted_names`` (a model's feature names), when the header holds
+    them all, selects those columns by name.
 
     Parameters
     ----------
     path : str
         A ``.npy``, ``.csv``, ``.tsv`` or ``.parquet`` file.
     columns : list of str or None
-        Column names (from a header) or 1-based numbers to keep, in that order.
+        Column names (from a header) or 1-based numbers (of the file's columns) to
+        keep, in that order.
+    wanted_names : sequence of str or None
+        Used only without ``columns``.
 
     Raises
     ------
@@ -226,7 +235,37 @@ def read_data(path, columns=None):
                            f"use one of {', '.join(DATA_SUFFIXES)}", EXIT_USAGE)
     if X.shape[0] == 0 or X.shape[1] == 0:
         raise CommandError(f"{path!r} holds no data (shape {X.shape})", EXIT_BAD_VALUES)
+    if columns is None and header is not None:
+        if wanted_names is not None and set(wanted_names) <= set(header):
+            columns = list(wanted_names)
+        elif header[0] == "" and X.shape[1] > 1:
+            X, header = X[:, 1:], header[1:]        # row names, not data
     return _select_columns(path, X, header, columns)
+
+
+def _read_for_model(args, model):
+    """The data of ``args.data`` for ``model``: --columns, or the columns named by
+    its feature names when the file's header has them. Warns (stderr) when the
+    columns read have names other than the model's."""
+    names = getattr(model, "feature_names_in_", None)
+    names = None if names is None else [str(n) for n in names]
+    X, read_names = read_data(args.data, args.columns, wanted_names=names)
+    if (names is not None and read_names is not None and read_names != names
+            and not args.quiet):
+        if len(read_names) == len(names):       # else _check_width says what is wrong
+            print(f"warning: the columns read from {args.data!r} "
+                  f"({', '.join(map(repr, read_names))}) are not the model's "
+                  f"({', '.join(map(repr, names))})", file=sys.stderr)
+    return X
+
+
+@contextlib.contextmanager
+def _names_checked_here():
+    """The CLI matches columns itself (``_read_for_model``): no scikit-learn style
+    warning that a plain array has no feature names."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="X does not have valid feature names")
+        yield
 
 
 def _write_array(path, array, header, int_columns=()):
@@ -328,14 +367,15 @@ def _cmd_fit(args):
 
 def _cmd_predict(args):
     model = _load_model(args.model)
-    X, _ = read_data(args.data, args.columns)
+    X = _read_for_model(args, model)
     _check_width(model, X, args.data, args.model)
-    if args.proba:
-        result = model.predict_proba(X)
-        header = [f"p{k}" for k in range(result.shape[1])]
-    else:
-        result = model.predict(X).astype(np.int64)
-        header = ["label"]
+    with _names_checked_here():
+        if args.proba:
+            result = model.predict_proba(X)
+            header = [f"p{k}" for k in range(result.shape[1])]
+        else:
+            result = model.predict(X).astype(np.int64)
+            header = ["label"]
     _write_array(args.output, result, header)
     if args.output != "-":
         _say(args, f"wrote {'probabilities' if args.proba else 'labels'} of {X.shape[0]} "
@@ -345,12 +385,14 @@ def _cmd_predict(args):
 
 def _cmd_score(args):
     model = _load_model(args.model)
-    X, _ = read_data(args.data, args.columns)
+    X = _read_for_model(args, model)
     _check_width(model, X, args.data, args.model)
-    score = model.score(X)
+    with _names_checked_here():
+        score = model.score(X)
+        criteria = {"bic": model.bic(X), "aic": model.aic(X)} if args.json else {}
     if args.json:
-        print(json.dumps({"mean_log_likelihood": score, "bic": model.bic(X),
-                          "aic": model.aic(X), "n_samples": int(X.shape[0])}))
+        print(json.dumps({"mean_log_likelihood": score, **criteria,
+                          "n_samples": int(X.shape[0])}))
     else:
         print(f"{score:.10g}")
     return EXIT_OK
@@ -388,13 +430,17 @@ def _parse_range(text):
 
 
 def _parse_models(text):
-    from ._validation import COVARIANCE_TYPES
-    models = [m.strip() for m in text.split(",") if m.strip()]
+    """A comma-separated list of covariance types; ``mclust`` stands for its 14."""
+    from ._validation import COVARIANCE_TYPES, MCLUST_MODELS
+    models = []
+    for name in (m.strip() for m in text.split(",") if m.strip()):
+        models.extend(MCLUST_MODELS if name == "mclust" else [name])
     bad = [m for m in models if m not in COVARIANCE_TYPES]
     if bad or not models:
         raise argparse.ArgumentTypeError(f"{text!r}: covariance types are a comma-separated "
-                                         f"list of {', '.join(COVARIANCE_TYPES)}")
-    return models
+                                         f"list of {', '.join(COVARIANCE_TYPES)} (or "
+                                         "mclust: its 14 models)")
+    return list(dict.fromkeys(models))
 
 
 _TABLE_COLUMNS = ("covariance_type", "n_components", "log_likelihood", "n_parameters",
@@ -408,12 +454,7 @@ def _format_cell(value):
 
 
 def _cmd_select(args):
-    import fastgmm
-    select = getattr(fastgmm, "select", None)
-    if select is None:
-        raise CommandError("fastgmm select needs fastgmm.select, which this version of "
-                           "fastgmm does not have; fit each candidate with fastgmm fit and "
-                           "compare their fastgmm score --json output", EXIT_FAILED)
+    from fastgmm import select
     X, names = read_data(args.data, args.columns)
     result = select(X, n_components=args.k, covariance_types=args.models,
                     criterion=args.criterion, random_state=args.seed, n_init=args.n_init,
@@ -544,7 +585,7 @@ def _add_fit_options(parser):
 
 def build_parser():
     """The argparse parser of the ``fastgmm`` command."""
-    from ._validation import COVARIANCE_TYPES, INIT_METHODS
+    from ._validation import COVARIANCE_TYPES, INIT_METHODS, SKLEARN_COVARIANCE_TYPES
     codes = "\n".join(f"  {code:>3}  {text}" for code, text in EXIT_CODES.items())
     parser = _Parser(
         prog="fastgmm",
@@ -626,9 +667,10 @@ def build_parser():
     select.add_argument("-k", "--n-components", dest="k", type=_parse_range,
                         default=range(1, 10), metavar="A-B",
                         help="range of component counts (default 1-9)")
-    select.add_argument("--models", type=_parse_models, default=list(COVARIANCE_TYPES),
-                        metavar="T,T",
-                        help="comma-separated covariance types (default: all four)")
+    select.add_argument("--models", type=_parse_models,
+                        default=list(SKLEARN_COVARIANCE_TYPES), metavar="T,T",
+                        help="comma-separated covariance types, or mclust for its 14 "
+                             "models (default: full,tied,diag,spherical)")
     select.add_argument("--criterion", default="bic", choices=["bic", "aic", "icl"],
                         help="criterion to minimize (default bic)")
     select.add_argument("--columns", type=_columns, default=None, help=_COLUMNS_HELP)
