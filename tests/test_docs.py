@@ -9,6 +9,7 @@
 
 import doctest
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -38,6 +39,9 @@ def test_page_examples_run(page, tmp_path, monkeypatch):
         matplotlib = pytest.importorskip("matplotlib")
         matplotlib.use("Agg")
     monkeypatch.chdir(tmp_path)          # examples that write files write them here
+    # Pages read the repository's data sets as benchmarks/data/<name>.csv (relative to
+    # a clone's root, where a reader runs them): a copy of them here.
+    shutil.copytree(DOCS.parent / "benchmarks" / "data", tmp_path / "benchmarks" / "data")
     test = doctest.DocTestParser().get_doctest(text, {}, _page_id(page), str(page), 0)
     runner = doctest.DocTestRunner(optionflags=OPTIONFLAGS)
     report = []
