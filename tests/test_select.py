@@ -95,11 +95,19 @@ def test_other_criteria_choose_their_minimum(blobs, criterion):
         lowest["covariance_type"], lowest["n_components"])
 
 
-def test_best_equals_the_fit_of_that_model_alone(blobs, blobs_result):
-    """The shared k-means partitions are the starts each fit would make alone."""
-    for (kind, k), model in blobs_result.models.items():
+@pytest.mark.parametrize("init_params", [None, "ward", "kmeans"])
+def test_best_equals_the_fit_of_that_model_alone(blobs, blobs_result, init_params):
+    """The shared Ward and k-means partitions are the starts each fit would make
+    alone; select's default start is init_params="ward"."""
+    result = blobs_result
+    if init_params is not None:
+        result = _quiet(select, blobs, range(1, 4), random_state=0, n_init=2,
+                        init_params=init_params, return_models=True)
+    for (kind, k), model in result.models.items():
+        assert model.init_params == (init_params or "ward")
         alone = _quiet(GaussianMixture(k, covariance_type=kind, random_state=0,
-                                       n_init=2).fit, blobs)
+                                       n_init=2, init_params=init_params or "ward").fit,
+                       blobs)
         np.testing.assert_array_equal(model.means_, alone.means_)
         np.testing.assert_array_equal(model.covariances_, alone.covariances_)
         assert model.lower_bound_ == alone.lower_bound_

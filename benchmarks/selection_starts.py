@@ -1,0 +1,115 @@
+"""select's starts over mclust's 14-model grid: choice, cells vs mclust, time ratios.
+
+For each data set (Old Faithful, crabs, iris; see ``selection.py``) and each variant
+of ``fastgmm.select(X, range(1, 10), covariance_types="mclust", ...)``:
+
+* ``ward``: the default start (restart 0 from Ward's tree of the whitened rows);
+* ``kmeans``: ``init_params="kmeans"`` (the start before ``"ward"``);
+* ``ward, n_init=2``: Ward's partition, then a standardized k-means restart;
+* the same three with ``tol=1e-5`` (closer to mclust's own stopping rule).
+
+it prints the chosen model and its BIC, the number of grid cells whose BIC (lower is
+better) is at most mclust's + 0.01 (and + 1.0), out of the cells where mclust has a
+value (a fit that fastgmm flags degenerate counts as worse), and the median time of
+interleaved repeats as a ratio to the default variant measured in the same run.
+mclust's table comes from ``mclustBIC`` in an ``Rscript`` child (``selection_mclust.R``);
+without R the cell columns say "n/a".
+
+Usage::
+
+    python benchmarks/selection_starts.py                 # 5 repeats
+    python benchmarks/selection_starts.py --repeats 3 --mclust off
+"""
+
+import argparse
+import statistics
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from compare import machine_description  # noqa: E402
+from selection import MclustChild, load_crabs, load_faithful, load_iris  # noqa: E402
+
+import fastgmm  # noqa: E402
+
+VARIANTS = (
+    ("ward", {}),
+    ("kmeans", {"init_params": "kmeans"}),
+    ("ward, n_init=2", {"n_init": 2}),
+    ("ward, tol=1e-5", {"tol": 1e-5}),
+    ("kmeans, tol=1e-5", {"init_params": "kmeans", "tol": 1e-5}),
+    ("ward, n_init=2, tol=1e-5", {"n_init": 2, "tol": 1e-5}),
+)
+
+
+def run(X, params, seed):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        start = time.perf_counter()
+        result = fastgmm.select(X, range(1, 10), covariance_types="mclust",
+                                random_state=seed, **params)
+        return time.perf_counter() - start, result
+
+
+def cells_vs_mclust(result, reference):
+    """(cells <= mclust + 0.01, cells <= mclust + 1, cells compared)."""
+    compared = good = near = 0
+    for (model, k), theirs in reference.items():
+        if not np.isfinite(theirs):
+            continue
+        row = result.table.row(model, k)
+        ours = np.inf if row["degenerate"] or not np.isfinite(row["bic"]) else row["bic"]
+        compared += 1
+        good += ours <= theirs + 0.01
+        near += ours <= theirs + 1.0
+    return good, near, compared
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--mclust", choices=("auto", "off"), default="auto")
+    args = parser.parse_args(argv)
+    mclust = MclustChild(args.mclust)
+    command = " ".join(["python", "benchmarks/selection_starts.py"]
+                       + list(argv if argv is not None else sys.argv[1:]))
+    machine = machine_description()
+    print(f"$ {command}")
+    print(f"machine: {machine['cpu']}, {machine['cores']} cores; versions: "
+          f"{machine['versions']}; mclust {mclust.version or mclust.reason}")
+    print("grid: 14 mclust models x K = 1..9, random_state = repeat index (choice and "
+          "cells: repeat 0); time: median of interleaved repeats / the 'ward' median")
+    for name, load in (("faithful", load_faithful), ("crabs", load_crabs),
+                       ("iris", load_iris)):
+        X = np.ascontiguousarray(load(), dtype=np.float64)
+        reference = mclust.run(name, X, 9)[2] if mclust.available else None
+        if reference is not None:
+            best = min((v, m, k) for (m, k), v in reference.items() if np.isfinite(v))
+            print(f"\n{name} {X.shape[0]} x {X.shape[1]}: mclust picks {best[1]}/{best[2]} "
+                  f"(bic {best[0]:.2f})")
+        else:
+            print(f"\n{name} {X.shape[0]} x {X.shape[1]}")
+        times = {label: [] for label, _ in VARIANTS}
+        first = {}
+        for repeat in range(args.repeats):
+            for label, params in VARIANTS:
+                seconds, result = run(X, params, repeat)
+                times[label].append(seconds)
+                first.setdefault(label, result)
+        base = statistics.median(times[VARIANTS[0][0]])
+        for label, _ in VARIANTS:
+            best = first[label].best
+            cells = ("n/a" if reference is None else
+                     "cells <= mclust+0.01: {0}/{2}, <= +1: {1}/{2}".format(
+                         *cells_vs_mclust(first[label], reference)))
+            print(f"  {label:<26} {best.covariance_type}/{best.n_components} "
+                  f"bic {best.bic(X):8.2f}   {cells:<38} time x{statistics.median(times[label]) / base:5.2f}")
+
+
+if __name__ == "__main__":
+    main()
