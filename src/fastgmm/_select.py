@@ -6,8 +6,9 @@ criterion, skipping degenerate fits (``GaussianMixture.degenerate_``) instead of
 choosing a spurious likelihood or crashing on it.
 
 Work shared across the grid (all of it valid: every fit ends exactly where
-``GaussianMixture(n_components=K, covariance_type=t, random_state=r, ...).fit(X)``
-ends):
+``GaussianMixture(n_components=K, covariance_type=t, random_state=r,
+init_params=..., ...).fit(X)`` ends, with select's ``init_params``, "ward" by
+default):
 
 * ``X`` and ``sample_weight`` are validated once, into one row source;
 * the start of restart ``i`` for ``K`` components does not depend on the covariance
@@ -423,8 +424,8 @@ def select(X, n_components=range(1, 10), covariance_types=SKLEARN_TYPES, criteri
     """Fit a grid of Gaussian mixtures and choose one by an information criterion.
 
     Every pair of ``covariance_types`` and ``n_components`` is fitted (as
-    ``GaussianMixture(n_components=K, covariance_type=t, **fit_params).fit(X)``
-    would fit it, bit for bit) and scored; the best is the lowest criterion among
+    ``GaussianMixture(n_components=K, covariance_type=t, init_params="ward",
+    **fit_params).fit(X)`` would fit it, bit for bit) and scored; the best is the lowest criterion among
     the fits that are not degenerate (``GaussianMixture.degenerate_``: a component
     on fewer points than its covariance needs, or at the ``reg_covar`` floor), so a
     spurious likelihood on rounded or duplicated data is never chosen. A fit that
@@ -458,6 +459,12 @@ def select(X, n_components=range(1, 10), covariance_types=SKLEARN_TYPES, criteri
     **fit_params
         Other GaussianMixture parameters (``n_init``, ``max_iter``, ``tol``,
         ``reg_covar``, ``init_params``, ``random_state``, ``on_degenerate``, ...).
+        ``init_params`` defaults to ``"ward"`` here (GaussianMixture's default is
+        ``"kmeans"``): restart 0 of every fit starts from one Ward tree of the
+        whitened rows, built once for the grid and cut into K clusters, which finds
+        optima that k-means starts miss on correlated features (mclust starts from
+        a hierarchical clustering too); with ``n_init > 1`` the further restarts are
+        k-means ones. ``init_params="kmeans"`` gives k-means starts.
         ``random_state=None`` draws one seed for the whole grid (the result is then
         reproducible from ``result.best.random_state``). ``on_degenerate="raise"``
         makes the first degenerate fit an error.
