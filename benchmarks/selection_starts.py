@@ -19,6 +19,10 @@ Usage::
 
     python benchmarks/selection_starts.py                 # 5 repeats
     python benchmarks/selection_starts.py --repeats 3 --mclust off
+    python benchmarks/selection_starts.py --smoke         # tiny run: checks that it works
+
+The table is printed and written to ``benchmarks/results/selection_starts.txt``
+(``--output``).
 """
 
 import argparse
@@ -74,41 +78,60 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--mclust", choices=("auto", "off"), default="auto")
+    parser.add_argument("--smoke", action="store_true",
+                        help="tiny run (faithful only, 2 variants, 1 repeat, no mclust)")
+    parser.add_argument("--output", default=str(HERE / "results" / "selection_starts.txt"),
+                        help="path of the text result")
     args = parser.parse_args(argv)
+    variants = VARIANTS
+    datasets = (("faithful", load_faithful), ("crabs", load_crabs), ("iris", load_iris))
+    if args.smoke:
+        args.repeats, args.mclust = 1, "off"
+        variants, datasets = VARIANTS[:2], datasets[:1]
     mclust = MclustChild(args.mclust)
     command = " ".join(["python", "benchmarks/selection_starts.py"]
                        + list(argv if argv is not None else sys.argv[1:]))
     machine = machine_description()
-    print(f"$ {command}")
-    print(f"machine: {machine['cpu']}, {machine['cores']} cores; versions: "
-          f"{machine['versions']}; mclust {mclust.version or mclust.reason}")
-    print("grid: 14 mclust models x K = 1..9, random_state = repeat index (choice and "
-          "cells: repeat 0); time: median of interleaved repeats / the 'ward' median")
-    for name, load in (("faithful", load_faithful), ("crabs", load_crabs),
-                       ("iris", load_iris)):
+    lines = [f"$ {command}",
+             f"machine: {machine['cpu']}, {machine['cores']} cores; versions: "
+             f"{machine['versions']}; mclust {mclust.version or mclust.reason}",
+             "grid: 14 mclust models x K = 1..9, random_state = repeat index (choice and "
+             "cells: repeat 0); time: median of interleaved repeats / the 'ward' median"]
+    print("\n".join(lines))
+
+    def emit(line):
+        print(line)
+        lines.append(line)
+
+    for name, load in datasets:
         X = np.ascontiguousarray(load(), dtype=np.float64)
         reference = mclust.run(name, X, 9)[2] if mclust.available else None
         if reference is not None:
             best = min((v, m, k) for (m, k), v in reference.items() if np.isfinite(v))
-            print(f"\n{name} {X.shape[0]} x {X.shape[1]}: mclust picks {best[1]}/{best[2]} "
-                  f"(bic {best[0]:.2f})")
+            emit(f"\n{name} {X.shape[0]} x {X.shape[1]}: mclust picks {best[1]}/{best[2]} "
+                 f"(bic {best[0]:.2f})")
         else:
-            print(f"\n{name} {X.shape[0]} x {X.shape[1]}")
-        times = {label: [] for label, _ in VARIANTS}
+            emit(f"\n{name} {X.shape[0]} x {X.shape[1]}")
+        times = {label: [] for label, _ in variants}
         first = {}
         for repeat in range(args.repeats):
-            for label, params in VARIANTS:
+            for label, params in variants:
                 seconds, result = run(X, params, repeat)
                 times[label].append(seconds)
                 first.setdefault(label, result)
-        base = statistics.median(times[VARIANTS[0][0]])
-        for label, _ in VARIANTS:
+        base = statistics.median(times[variants[0][0]])
+        for label, _ in variants:
             best = first[label].best
             cells = ("n/a" if reference is None else
                      "cells <= mclust+0.01: {0}/{2}, <= +1: {1}/{2}".format(
                          *cells_vs_mclust(first[label], reference)))
-            print(f"  {label:<26} {best.covariance_type}/{best.n_components} "
-                  f"bic {best.bic(X):8.2f}   {cells:<38} time x{statistics.median(times[label]) / base:5.2f}")
+            ratio = statistics.median(times[label]) / base
+            emit(f"  {label:<26} {best.covariance_type}/{best.n_components} "
+                 f"bic {best.bic(X):8.2f}   {cells:<38} time x{ratio:5.2f}")
+    out = Path(args.output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("\n".join(lines) + "\n")
+    return lines
 
 
 if __name__ == "__main__":
