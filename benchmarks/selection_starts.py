@@ -11,9 +11,13 @@ of ``fastgmm.select(X, range(1, 10), covariance_types="mclust", ...)``:
 it prints the chosen model and its BIC, the number of grid cells whose BIC (lower is
 better) is at most mclust's + 0.01 (and + 1.0), out of the cells where mclust has a
 value (a fit that fastgmm flags degenerate counts as worse), and the median time of
-interleaved repeats as a ratio to the default variant measured in the same run.
+interleaved repeats as a ratio to the default variant measured in the same run, and
+the EM iterations summed over the grid (the kept run of each fit), which do not
+depend on the machine's load; and the median time to build the Ward tree.
 mclust's table comes from ``mclustBIC`` in an ``Rscript`` child (``selection_mclust.R``);
-without R the cell columns say "n/a".
+without R the cell columns say "n/a". ``--mixture`` adds the 20,000 x 4 mixture of
+``selection.py`` (where the tree is built on a 2048-row sample), with the first two
+variants and without mclust.
 
 Usage::
 
@@ -37,9 +41,11 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from compare import machine_description  # noqa: E402
-from selection import MclustChild, load_crabs, load_faithful, load_iris  # noqa: E402
+from selection import (MclustChild, load_crabs, load_faithful, load_iris,  # noqa: E402
+                       make_mixture)
 
 import fastgmm  # noqa: E402
+from fastgmm._ward import WardTree  # noqa: E402
 
 VARIANTS = (
     ("ward", {}),
@@ -56,8 +62,24 @@ def run(X, params, seed):
         warnings.simplefilter("ignore")
         start = time.perf_counter()
         result = fastgmm.select(X, range(1, 10), covariance_types="mclust",
-                                random_state=seed, **params)
+                                random_state=seed, return_models=True, **params)
         return time.perf_counter() - start, result
+
+
+def em_iterations(result):
+    """EM iterations summed over the grid's fits and their restarts' kept runs (a
+    load-independent measure of the EM work; restarts not kept are not counted)."""
+    return sum(model.n_iter_ for model in result.models.values() if model is not None)
+
+
+def tree_seconds(X, repeats):
+    """Median time to build the Ward tree select builds (once per grid)."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        WardTree(X, np.empty(0), np.random.default_rng(0))
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
 
 
 def cells_vs_mclust(result, reference):
@@ -78,16 +100,21 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--mclust", choices=("auto", "off"), default="auto")
+    parser.add_argument("--mixture", action="store_true",
+                        help="also the 20,000 x 4 mixture (ward and kmeans, no mclust)")
     parser.add_argument("--smoke", action="store_true",
                         help="tiny run (faithful only, 2 variants, 1 repeat, no mclust)")
     parser.add_argument("--output", default=str(HERE / "results" / "selection_starts.txt"),
                         help="path of the text result")
     args = parser.parse_args(argv)
-    variants = VARIANTS
-    datasets = (("faithful", load_faithful), ("crabs", load_crabs), ("iris", load_iris))
+    datasets = [("faithful", load_faithful, VARIANTS, True),
+                ("crabs", load_crabs, VARIANTS, True), ("iris", load_iris, VARIANTS, True)]
+    if args.mixture:
+        datasets.append(("mixture", make_mixture, VARIANTS[:2], False))
     if args.smoke:
         args.repeats, args.mclust = 1, "off"
-        variants, datasets = VARIANTS[:2], datasets[:1]
+        datasets = [(name, load, variants[:2], ref) for name, load, variants, ref
+                    in datasets[:1]]
     mclust = MclustChild(args.mclust)
     command = " ".join(["python", "benchmarks/selection_starts.py"]
                        + list(argv if argv is not None else sys.argv[1:]))
@@ -103,9 +130,9 @@ def main(argv=None):
         print(line)
         lines.append(line)
 
-    for name, load in datasets:
+    for name, load, variants, compare in datasets:
         X = np.ascontiguousarray(load(), dtype=np.float64)
-        reference = mclust.run(name, X, 9)[2] if mclust.available else None
+        reference = mclust.run(name, X, 9)[2] if mclust.available and compare else None
         if reference is not None:
             best = min((v, m, k) for (m, k), v in reference.items() if np.isfinite(v))
             emit(f"\n{name} {X.shape[0]} x {X.shape[1]}: mclust picks {best[1]}/{best[2]} "
@@ -127,7 +154,11 @@ def main(argv=None):
                          *cells_vs_mclust(first[label], reference)))
             ratio = statistics.median(times[label]) / base
             emit(f"  {label:<26} {best.covariance_type}/{best.n_components} "
-                 f"bic {best.bic(X):8.2f}   {cells:<38} time x{ratio:5.2f}")
+                 f"bic {best.bic(X):8.2f}   {cells:<38} time x{ratio:5.2f}  "
+                 f"EM iterations {em_iterations(first[label]):6d}")
+        tree = tree_seconds(X, max(args.repeats, 3))
+        emit(f"  building the Ward tree: {tree:.4f} s = {tree / base:.1%} of the default "
+             f"grid's median {base:.2f} s (same run)")
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n".join(lines) + "\n")

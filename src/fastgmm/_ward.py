@@ -22,6 +22,7 @@ the sample in the whitened coordinates.
 import numpy as np
 from scipy.cluster.hierarchy import linkage
 
+from ._openmp_helpers import blas_single_thread
 from ._validation import row_chunks
 
 WARD_MAX_ROWS = 2048
@@ -33,7 +34,7 @@ def _whitening(rows):
     not negligible (r = 0 when the rows are all equal)."""
     mean = rows.mean(axis=0)
     centred = rows - mean
-    covariance = np.einsum("ni,nj->ij", centred, centred) / rows.shape[0]
+    covariance = centred.T @ centred / rows.shape[0]
     variances, axes = np.linalg.eigh(covariance)
     floor = max(float(variances[-1]), 0.0) * rows.shape[1] * np.finfo(np.float64).eps
     kept = variances > floor
@@ -43,8 +44,9 @@ def _whitening(rows):
 
 
 def _whiten(rows, mean, whitening):
-    """``(rows - mean) @ whitening`` without BLAS (bits independent of BLAS threads)."""
-    return np.einsum("nd,dr->nr", rows - mean, whitening)
+    """``(rows - mean) @ whitening`` (callers hold BLAS to one thread, so the bits do
+    not depend on BLAS's thread count)."""
+    return (rows - mean) @ whitening
 
 
 class WardTree:
@@ -75,9 +77,10 @@ class WardTree:
             self.rows = self._draw_rows(n_samples, sample_weight, rng)
             leaves = np.asarray(X[self.rows], dtype=np.float64)
         self.n_leaves = leaves.shape[0]
-        self.mean, self.whitening = _whitening(leaves)
+        with blas_single_thread():
+            self.mean, self.whitening = _whitening(leaves)
+            self.whitened = _whiten(leaves, self.mean, self.whitening)
         self.leaves = leaves
-        self.whitened = _whiten(leaves, self.mean, self.whitening)
         if self.n_leaves > 1:
             self.merges = linkage(self.whitened, method="ward")[:, :2].astype(np.intp)
         else:
@@ -143,19 +146,20 @@ class WardTree:
         whitened_centres = np.zeros((n_clusters, self.whitened.shape[1]))
         np.add.at(whitened_centres, leaf_labels, self.whitened)
         whitened_centres /= counts[:, None]
-        return self._nearest(whitened_centres), centres
+        with blas_single_thread():
+            return self._nearest(whitened_centres), centres
 
     def _nearest(self, whitened_centres):
         """Nearest centre (whitened coordinates) of every row of X, in row chunks."""
         X = self.X
         labels = np.empty(X.shape[0], dtype=np.intp)
-        # Chunks of about row_chunks' size for the (chunk, K, r) differences.
-        width = max(X.shape[1], whitened_centres.size)
+        squared_norms = np.einsum("kr,kr->k", whitened_centres, whitened_centres)
+        width = max(X.shape[1], whitened_centres.shape[0])
         for start, stop in row_chunks(X.shape[0], width):
             z = _whiten(np.asarray(X[start:stop], dtype=np.float64), self.mean,
                         self.whitening)
-            distances = np.einsum("nkr,nkr->nk", z[:, None, :] - whitened_centres,
-                                  z[:, None, :] - whitened_centres)
+            # |z - c|^2 - |z|^2: the same nearest centre.
+            distances = squared_norms - 2.0 * (z @ whitened_centres.T)
             labels[start:stop] = np.argmin(distances, axis=1)
         return labels
 
