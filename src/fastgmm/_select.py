@@ -26,6 +26,7 @@ default):
 
 import math
 import numbers
+import threading
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 
@@ -199,6 +200,24 @@ class SelectionResult:
 # Shared starts
 # ---------------------------------------------------------------------------------
 
+class _SharedWardTree:
+    """The Ward tree of the grid, built by the first fit that asks for it (after that
+    fit has checked the data) and shared by every fit, from restart 0's stream."""
+
+    def __init__(self, source, random_state):
+        self.source = source
+        self.random_state = random_state
+        self._tree = None
+        self._lock = threading.Lock()
+
+    def get(self):
+        with self._lock:
+            if self._tree is None:
+                self._tree = WardTree(self.source.X, self.source.sample_weight,
+                                      RestartStreams(self.random_state).restart(0))
+            return self._tree
+
+
 class _SharedStarts:
     """The start partitions of one K, computed once per restart and shared by every
     covariance type (the ``start_parameters`` of ``_em.fit_mixture``).
@@ -208,6 +227,7 @@ class _SharedStarts:
     the start is the one that fit would make. With a ``ward_tree`` (built from
     restart 0's stream, as ``init_params="ward"`` builds it) restart 0 is its cut into
     K clusters; the other restarts (and every restart without it) are k-means ones.
+    ``ward_tree`` is a ``_SharedWardTree``.
     """
 
     def __init__(self, source, n_components, random_state, n_threads, ward_tree=None):
@@ -232,7 +252,7 @@ class _SharedStarts:
 
     def _ward_partition(self):
         if "ward" not in self._partitions:
-            self._partitions["ward"] = self.ward_tree.partition(self.n_components)
+            self._partitions["ward"] = self.ward_tree.get().partition(self.n_components)
         return self._partitions["ward"]
 
     def for_type(self, covariance_type, reg_covar):
@@ -519,8 +539,7 @@ def select(X, n_components=range(1, 10), covariance_types=SKLEARN_TYPES, criteri
     ward_tree = None
     if fit_params["init_params"] == "ward" and source.in_memory:
         # One tree for every K: the one each fit's restart 0 would build.
-        ward_tree = WardTree(source.X, source.sample_weight,
-                             RestartStreams(random_state).restart(0))
+        ward_tree = _SharedWardTree(source, random_state)
 
     def run(k):
         return _fit_components(X, source, k, types, fit_params, random_state,

@@ -29,24 +29,30 @@ WARD_MAX_ROWS = 2048
 
 
 def _whitening(rows):
-    """Mean (d,) and whitening matrix (d, r) of ``rows`` (m, d): ``(x - mean) @ W`` has
-    identity covariance over the rows; ``r`` counts the directions whose variance is
-    not negligible (r = 0 when the rows are all equal)."""
+    """Mean (d,), scale (d,) and whitening matrix (d, r) of ``rows`` (m, d):
+    ``((x - mean) / scale) @ W`` has identity covariance over the rows; ``r`` counts
+    the directions whose variance is not negligible (r = 0 when the rows are all
+    equal). The scale is every feature's largest deviation (the whitened rows do not
+    depend on it): no square overflows or underflows whatever the data's magnitude."""
     mean = rows.mean(axis=0)
     centred = rows - mean
+    scale = np.max(np.abs(centred), axis=0)
+    scale[~(scale > 0)] = 1.0
+    centred /= scale
     covariance = centred.T @ centred / rows.shape[0]
     variances, axes = np.linalg.eigh(covariance)
     floor = max(float(variances[-1]), 0.0) * rows.shape[1] * np.finfo(np.float64).eps
     kept = variances > floor
     if not kept.any():
-        return mean, np.zeros((rows.shape[1], 0))
-    return mean, axes[:, kept] / np.sqrt(variances[kept])
+        return mean, scale, np.zeros((rows.shape[1], 0))
+    return mean, scale, axes[:, kept] / np.sqrt(variances[kept])
 
 
-def _whiten(rows, mean, whitening):
-    """``(rows - mean) @ whitening`` (callers hold BLAS to one thread, so the bits do
-    not depend on BLAS's thread count)."""
-    return (rows - mean) @ whitening
+def _whiten(rows, whitening):
+    """``((rows - mean) / scale) @ W`` for ``whitening = (mean, scale, W)`` (callers
+    hold BLAS to one thread, so the bits do not depend on BLAS's thread count)."""
+    mean, scale, matrix = whitening
+    return ((rows - mean) / scale) @ matrix
 
 
 class WardTree:
@@ -65,21 +71,38 @@ class WardTree:
     rows : ndarray of shape (m,) or None
         The rows of X that the tree's leaves are (with repeats when weighted), or
         None when the leaves are all the rows of X in order.
+    exact : bool
+        Whether the leaves are every row of positive weight, once: then those rows
+        keep their cluster of the tree (weights that are all equal count as no
+        weights, and rows of weight 0 as absent), and only the others go to the
+        nearest cluster mean.
     """
 
     def __init__(self, X, sample_weight, rng):
         n_samples = X.shape[0]
         self.X, self.sample_weight = X, sample_weight
-        if sample_weight.size == 0 and n_samples <= WARD_MAX_ROWS:
-            self.rows = None
-            leaves = np.asarray(X, dtype=np.float64)
+        candidates = None                    # every row, unweighted
+        weighted = sample_weight.size > 0
+        if weighted:
+            positive = sample_weight > 0
+            values = sample_weight[positive]
+            if values.size and np.all(values == values[0]):
+                weighted = False             # equal weights: as unweighted rows
+                candidates = None if positive.all() else np.flatnonzero(positive)
+        n_candidates = n_samples if candidates is None else candidates.size
+        self.exact = not weighted and n_candidates <= WARD_MAX_ROWS
+        if self.exact:
+            self.rows = candidates
+        elif weighted:
+            self.rows = self._draw_weighted(n_samples, sample_weight, rng)
         else:
-            self.rows = self._draw_rows(n_samples, sample_weight, rng)
-            leaves = np.asarray(X[self.rows], dtype=np.float64)
+            strata = self._draw_strata(n_candidates, rng)
+            self.rows = strata if candidates is None else candidates[strata]
+        leaves = np.asarray(X if self.rows is None else X[self.rows], dtype=np.float64)
         self.n_leaves = leaves.shape[0]
         with blas_single_thread():
-            self.mean, self.whitening = _whitening(leaves)
-            self.whitened = _whiten(leaves, self.mean, self.whitening)
+            self.whitening = _whitening(leaves)
+            self.whitened = _whiten(leaves, self.whitening)
         self.leaves = leaves
         if self.n_leaves > 1:
             self.merges = linkage(self.whitened, method="ward")[:, :2].astype(np.intp)
@@ -87,15 +110,17 @@ class WardTree:
             self.merges = np.empty((0, 2), dtype=np.intp)
 
     @staticmethod
-    def _draw_rows(n_samples, sample_weight, rng):
-        if sample_weight.size:
-            # With replacement, proportional to the weights: a row of weight 2 is
-            # drawn as often as two copies of a row of weight 1 would be.
-            cumulative = np.cumsum(sample_weight, dtype=np.float64)
-            targets = rng.random(WARD_MAX_ROWS) * cumulative[-1]
-            rows = np.searchsorted(cumulative, targets, side="right")
-            return np.sort(np.minimum(rows, n_samples - 1))
-        # Unweighted: one uniformly random row in each of WARD_MAX_ROWS equal strata.
+    def _draw_weighted(n_samples, sample_weight, rng):
+        """With replacement, proportional to the weights: a row of weight 2 is drawn
+        as often as two copies of a row of weight 1 would be (sorted)."""
+        cumulative = np.cumsum(sample_weight / sample_weight.max(), dtype=np.float64)
+        targets = rng.random(WARD_MAX_ROWS) * cumulative[-1]
+        rows = np.searchsorted(cumulative, targets, side="right")
+        return np.sort(np.minimum(rows, n_samples - 1))
+
+    @staticmethod
+    def _draw_strata(n_samples, rng):
+        """One uniformly random row in each of WARD_MAX_ROWS equal strata (sorted)."""
         starts = np.arange(WARD_MAX_ROWS, dtype=np.int64) * n_samples // WARD_MAX_ROWS
         widths = np.diff(np.append(starts, n_samples))
         return (starts + (rng.random(WARD_MAX_ROWS) * widths).astype(np.int64)).astype(
@@ -147,7 +172,10 @@ class WardTree:
         np.add.at(whitened_centres, leaf_labels, self.whitened)
         whitened_centres /= counts[:, None]
         with blas_single_thread():
-            return self._nearest(whitened_centres), centres
+            labels = self._nearest(whitened_centres)
+        if self.exact:
+            labels[self.rows] = leaf_labels
+        return labels, centres
 
     def _nearest(self, whitened_centres):
         """Nearest centre (whitened coordinates) of every row of X, in row chunks."""
@@ -156,8 +184,7 @@ class WardTree:
         squared_norms = np.einsum("kr,kr->k", whitened_centres, whitened_centres)
         width = max(X.shape[1], whitened_centres.shape[0])
         for start, stop in row_chunks(X.shape[0], width):
-            z = _whiten(np.asarray(X[start:stop], dtype=np.float64), self.mean,
-                        self.whitening)
+            z = _whiten(np.asarray(X[start:stop], dtype=np.float64), self.whitening)
             # |z - c|^2 - |z|^2: the same nearest centre.
             distances = squared_norms - 2.0 * (z @ whitened_centres.T)
             labels[start:stop] = np.argmin(distances, axis=1)
