@@ -30,6 +30,7 @@ The table is printed and written to ``benchmarks/results/selection_starts.txt``
 """
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -123,7 +124,9 @@ def main(argv=None):
              f"machine: {machine['cpu']}, {machine['cores']} cores; versions: "
              f"{machine['versions']}; mclust {mclust.version or mclust.reason}",
              "grid: 14 mclust models x K = 1..9, random_state = repeat index (choice and "
-             "cells: repeat 0); time: median of interleaved repeats / the 'ward' median"]
+             "cells: repeat 0); time: median of interleaved repeats / the 'ward' median",
+             "load average at the start (1, 5, 15 min): "
+             + ", ".join(f"{value:.1f}" for value in os.getloadavg())]
     print("\n".join(lines))
 
     def emit(line):
