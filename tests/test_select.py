@@ -134,6 +134,27 @@ def test_result_does_not_depend_on_n_jobs(blobs):
                                       two.models[key].precisions_cholesky_)
 
 
+def test_sampled_ward_tree_is_each_fits_own_and_n_jobs_independent():
+    """Beyond 2048 rows the tree is built on rows drawn from restart 0's stream: the
+    grid's shared tree is the one each fit alone draws, whatever n_jobs."""
+    X, _ = make_mixture(2600, 2, 3, seed=11)
+    weights = np.tile([1.0, 2.0], 1300)
+    for sample_weight in (None, weights):
+        one = _quiet(select, X, range(1, 4), covariance_types=("full", "tied"),
+                     sample_weight=sample_weight, random_state=4, n_jobs=1,
+                     return_models=True)
+        two = _quiet(select, X, range(1, 4), covariance_types=("full", "tied"),
+                     sample_weight=sample_weight, random_state=4, n_jobs=2,
+                     return_models=True)
+        for (kind, k), model in one.models.items():
+            np.testing.assert_array_equal(model.means_, two.models[(kind, k)].means_)
+            alone = _quiet(GaussianMixture(k, covariance_type=kind, init_params="ward",
+                                           random_state=4).fit, X,
+                           sample_weight=sample_weight)
+            np.testing.assert_array_equal(model.means_, alone.means_)
+            assert model.lower_bound_ == alone.lower_bound_
+
+
 def test_sample_weight_equals_duplicated_rows(blobs):
     counts = np.tile([1, 2, 3], blobs.shape[0] // 3)
     weighted = _quiet(select, blobs, (1, 2), covariance_types=("full", "spherical"),

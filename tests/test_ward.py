@@ -130,3 +130,18 @@ def test_restarts_after_the_first_are_the_kmeans_ones():
     ward, kmeans = first_bounds("ward"), first_bounds("kmeans")
     assert ward[1:] == kmeans[1:]
     assert ward[0] != kmeans[0]
+
+
+def test_equal_weights_are_no_weights_and_zero_weights_absent_rows():
+    X, _ = make_mixture(300, 2, 3, seed=10)
+    plain, _ = WardTree(X, _EMPTY, None).partition(4)
+    equal, _ = WardTree(X, np.full(300, 2.5), None).partition(4)
+    assert np.array_equal(plain, equal)
+    weights = np.ones(300)
+    weights[::4] = 0.0
+    kept = weights > 0
+    partial, centres = WardTree(X, weights, None).partition(4)
+    alone, alone_centres = WardTree(X[kept], _EMPTY, None).partition(4)
+    assert np.array_equal(partial[kept], alone)
+    np.testing.assert_array_equal(centres, alone_centres)
+    assert partial.shape == (300,) and partial.min() >= 0 and partial.max() < 4
