@@ -121,3 +121,15 @@ def test_selection_smoke_runs(tmp_path):
         assert all(np.isfinite(cell["bic"]) for cell in cells.values())
         assert f"{selection.SKLEARN} / {selection.FAST4}" in row["ratios"]
     assert "ratio" in (tmp_path / "sel.txt").read_text()
+
+
+def test_selection_starts_smoke_runs(tmp_path):
+    pytest.importorskip("sklearn")
+    starts = pytest.importorskip("selection_starts")
+    lines = starts.main(["--smoke", "--output", str(tmp_path / "starts.txt")])
+    rows = [line for line in lines if line.startswith("  ") and "Ward tree" not in line]
+    assert any("Ward tree" in line for line in lines)
+    assert [row.split()[0] for row in rows] == ["ward", "kmeans"]
+    assert all("EEE/3" in row and "time x" in row and "EM iterations" in row
+               for row in rows)
+    assert (tmp_path / "starts.txt").read_text() == "\n".join(lines) + "\n"

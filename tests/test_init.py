@@ -14,7 +14,7 @@ from fastgmm._reseed import ComponentReseeder, data_covariance, distinct_worst_r
 from fastgmm._source import ArraySource
 from fastgmm._validation import row_chunks
 
-INIT_METHODS = ["kmeans", "k-means++", "random", "random_from_data"]
+INIT_METHODS = ["kmeans", "ward", "k-means++", "random", "random_from_data"]
 
 
 def _precisions(params, covariance_type):

@@ -1,4 +1,4 @@
-"""Initial parameters: k-means, k-means++, random, random_from_data, user values.
+"""Initial parameters: k-means, Ward, k-means++, random, random_from_data, user values.
 
 Each method yields responsibilities (hard labels or a soft array); one M-step on
 them gives the initial weights, means and covariances, as the EM literature
@@ -25,6 +25,7 @@ from ._passes import CentresProblem, assignment_block, lloyd_block
 from ._reseed import ComponentReseeder, data_covariance, distinct_worst_rows
 from ._source import ArraySource, sample_size
 from ._validation import row_chunks
+from ._ward import WardTree
 
 _EMPTY = np.empty(0)
 _EMPTY_LABELS = np.empty(0, dtype=np.intp)
@@ -591,6 +592,9 @@ def _in_memory_parameters(source, n_components, covariance_type, *, init_params,
                         standardize=standardize)
         return parameters_from_assignment(*fit_args, labels=result.labels,
                                           shift=result.centers)
+    if init_params == "ward":
+        labels, centres = WardTree(X, sample_weight, rng).partition(n_components)
+        return parameters_from_assignment(*fit_args, labels=labels, shift=centres)
     if init_params == "k-means++":
         centers, seeds = kmeans_plusplus(
             X, sample_weight, n_components, rng, n_threads,
@@ -619,9 +623,10 @@ def initial_parameters(source, n_components, covariance_type, *, init_params,
     source : row source (``_source``)
     n_components : int
     covariance_type : str
-    init_params : {"kmeans", "k-means++", "random", "random_from_data"}
+    init_params : {"kmeans", "ward", "k-means++", "random", "random_from_data"}
         "kmeans": one M-step on the k-means partition (k-means++ seeds, then Lloyd;
-        see ``restart``);
+        see ``restart``); "ward": restart 0 on the partition of Ward's tree of the
+        whitened rows (``_ward.WardTree``), the others as with "kmeans";
         "k-means++": on the k-means++ seeds alone (one row per component);
         "random": on random soft responsibilities; "random_from_data": on
         ``n_components`` distinct rows drawn uniformly among those with weight.
@@ -647,6 +652,8 @@ def initial_parameters(source, n_components, covariance_type, *, init_params,
     """
     all_given = (weights_init is not None and means_init is not None
                  and precisions_init is not None)
+    if init_params == "ward" and restart > 0:
+        init_params = "kmeans"           # only the first run starts from the tree
     if all_given:
         params = None
     else:

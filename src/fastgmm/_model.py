@@ -182,14 +182,19 @@ default="full"
         Number of initializations; the run with the best final lower bound is kept
         (the first one on ties). Restart ``i`` draws from its own random stream, so
         the result does not depend on ``n_threads`` or on the order of restarts.
-    init_params : {"kmeans", "k-means++", "random", "random_from_data"}, default="kmeans"
+    init_params : {"kmeans", "ward", "k-means++", "random", "random_from_data"}, default="kmeans"
         How the initial responsibilities are obtained (one M-step on them gives the
         initial weights, means and covariances). "kmeans": the partition of
         k-means (k-means++ seeding, then Lloyd iterations with scikit-learn's
         KMeans tolerance), computed by multi-threaded kernels; restarts 0, 2, 4, ...
         cluster X as given and restarts 1, 3, 5, ... cluster standardized features
         (not for "spherical"), because Euclidean k-means depends on the features'
-        units while the EM of the other covariance types does not. "k-means++": the
+        units while the EM of the other covariance types does not. "ward": restart
+        0 from the cut into ``n_components`` clusters of Ward's hierarchical tree of
+        the rows whitened by the data's covariance (independent of the features'
+        units and axes; on at most 2048 rows, drawn from restart 0's stream when the
+        data are larger or weighted, the others joining the nearest cluster mean),
+        restarts 1, 2, ... as with "kmeans"; ``fastgmm.select``'s default. "k-means++": the
         k-means++ seeds alone (one row per component). "random": random
         responsibilities. "random_from_data": ``n_components`` distinct rows as
         means. Sample weights are respected by every method. A component that loses

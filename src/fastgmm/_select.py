@@ -6,15 +6,19 @@ criterion, skipping degenerate fits (``GaussianMixture.degenerate_``) instead of
 choosing a spurious likelihood or crashing on it.
 
 Work shared across the grid (all of it valid: every fit ends exactly where
-``GaussianMixture(n_components=K, covariance_type=t, random_state=r, ...).fit(X)``
-ends):
+``GaussianMixture(n_components=K, covariance_type=t, random_state=r,
+init_params=..., ...).fit(X)`` ends, with select's ``init_params``, "ward" by
+default):
 
 * ``X`` and ``sample_weight`` are validated once, into one row source;
-* with ``init_params="kmeans"`` the k-means partition of restart ``i`` for ``K``
-  components does not depend on the covariance type (only on whether the restart
-  clusters standardized features, see ``GaussianMixture``'s ``init_params``), so it
-  is computed once per ``(K, i)`` and each covariance type starts from one M-step
-  on it;
+* the start of restart ``i`` for ``K`` components does not depend on the covariance
+  type: with ``init_params="kmeans"`` the k-means partition of restart ``i`` (which
+  only depends on whether the restart clusters standardized features, see
+  ``GaussianMixture``'s ``init_params``) is computed once per ``(K, i)``; with
+  ``init_params="ward"`` (``select``'s default) restart 0 cuts one Ward tree of the
+  whitened rows, built once for the whole grid (``_ward.WardTree``), into ``K``
+  clusters, and restarts ``1, 2, ...`` are the k-means ones. Each covariance type
+  starts from one M-step on the shared partition;
 * the fits of different ``K`` run in parallel (``n_jobs`` threads, each fit's kernels
   on one OpenMP thread; the kernels release the GIL). Every fit is bit-identical for
   any thread count, so the result does not depend on ``n_jobs``.
@@ -22,6 +26,7 @@ ends):
 
 import math
 import numbers
+import threading
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 
@@ -34,6 +39,7 @@ from ._openmp_helpers import check_n_threads, effective_n_threads
 from ._source import as_source
 from ._validation import (ConvergenceWarning, ReseedWarning,
                           check_choice, check_int)
+from ._ward import WardTree
 from . import _validation
 
 CRITERIA = ("bic", "aic", "icl")
@@ -47,6 +53,10 @@ _NOT_FIT_PARAMS = ("n_components", "covariance_type", "n_threads", "weights_init
 # Covariance types whose k-means start never clusters standardized features (their
 # model is not invariant to the features' units; see _init.initial_parameters).
 _RAW_KMEANS_ONLY = _SPHERICAL
+# select's start when the caller names none (GaussianMixture's default is "kmeans").
+DEFAULT_INIT = "ward"
+# The starts select computes once and shares across covariance types.
+_SHARED_INITS = ("kmeans", "ward")
 
 
 # ---------------------------------------------------------------------------------
@@ -190,20 +200,42 @@ class SelectionResult:
 # Shared starts
 # ---------------------------------------------------------------------------------
 
-class _SharedKMeansStarts:
-    """The k-means partitions of one K, computed once per restart and shared by every
+class _SharedWardTree:
+    """The Ward tree of the grid, built by the first fit that asks for it (after that
+    fit has checked the data) and shared by every fit, from restart 0's stream."""
+
+    def __init__(self, source, random_state):
+        self.source = source
+        self.random_state = random_state
+        self._tree = None
+        self._lock = threading.Lock()
+
+    def get(self):
+        with self._lock:
+            if self._tree is None:
+                self._tree = WardTree(self.source.X, self.source.sample_weight,
+                                      RestartStreams(self.random_state).restart(0))
+            return self._tree
+
+
+class _SharedStarts:
+    """The start partitions of one K, computed once per restart and shared by every
     covariance type (the ``start_parameters`` of ``_em.fit_mixture``).
 
     Restart ``i`` draws from the same stream (``RestartStreams(random_state)``) and
     clusters the same coordinates as a fit of that covariance type alone would, so
-    the start is the one that fit would make.
+    the start is the one that fit would make. With a ``ward_tree`` (built from
+    restart 0's stream, as ``init_params="ward"`` builds it) restart 0 is its cut into
+    K clusters; the other restarts (and every restart without it) are k-means ones.
+    ``ward_tree`` is a ``_SharedWardTree``.
     """
 
-    def __init__(self, source, n_components, random_state, n_threads):
+    def __init__(self, source, n_components, random_state, n_threads, ward_tree=None):
         self.source = source
         self.n_components = n_components
         self.streams = RestartStreams(random_state)
         self.n_threads = n_threads
+        self.ward_tree = ward_tree
         self._buffers = None
         self._partitions = {}
 
@@ -218,11 +250,19 @@ class _SharedKMeansStarts:
             self._partitions[key] = (result.labels.copy(), result.centers.copy())
         return self._partitions[key]
 
+    def _ward_partition(self):
+        if "ward" not in self._partitions:
+            self._partitions["ward"] = self.ward_tree.get().partition(self.n_components)
+        return self._partitions["ward"]
+
     def for_type(self, covariance_type, reg_covar):
         """``start_parameters(index, workspace)`` for one covariance type."""
         def start(index, workspace):
-            standardize = index % 2 == 1 and covariance_type not in _RAW_KMEANS_ONLY
-            labels, centres = self._partition(index, standardize)
+            if index == 0 and self.ward_tree is not None:
+                labels, centres = self._ward_partition()
+            else:
+                standardize = index % 2 == 1 and covariance_type not in _RAW_KMEANS_ONLY
+                labels, centres = self._partition(index, standardize)
             return parameters_from_assignment(
                 self.source, self.n_components, covariance_type, reg_covar,
                 self.n_threads, workspace, labels=labels, shift=centres)
@@ -320,12 +360,12 @@ def _failed_row(covariance_type, n_components):
 
 
 def _fit_components(X, source, n_components, covariance_types, fit_params, random_state,
-                    n_threads, weights):
+                    n_threads, weights, ward_tree):
     """Every covariance type for one K: [(row, model or None, error or None)]."""
     strict = fit_params.get("on_degenerate", "reseed") == "raise"
     shared = None
-    if fit_params.get("init_params", "kmeans") == "kmeans" and source.in_memory:
-        shared = _SharedKMeansStarts(source, n_components, random_state, n_threads)
+    if fit_params["init_params"] in _SHARED_INITS and source.in_memory:
+        shared = _SharedStarts(source, n_components, random_state, n_threads, ward_tree)
     reg_covar = float(fit_params.get("reg_covar", 1e-6))
     out = []
     for covariance_type in covariance_types:
@@ -404,8 +444,8 @@ def select(X, n_components=range(1, 10), covariance_types=SKLEARN_TYPES, criteri
     """Fit a grid of Gaussian mixtures and choose one by an information criterion.
 
     Every pair of ``covariance_types`` and ``n_components`` is fitted (as
-    ``GaussianMixture(n_components=K, covariance_type=t, **fit_params).fit(X)``
-    would fit it, bit for bit) and scored; the best is the lowest criterion among
+    ``GaussianMixture(n_components=K, covariance_type=t, init_params="ward",
+    **fit_params).fit(X)`` would fit it, bit for bit) and scored; the best is the lowest criterion among
     the fits that are not degenerate (``GaussianMixture.degenerate_``: a component
     on fewer points than its covariance needs, or at the ``reg_covar`` floor), so a
     spurious likelihood on rounded or duplicated data is never chosen. A fit that
@@ -439,6 +479,12 @@ def select(X, n_components=range(1, 10), covariance_types=SKLEARN_TYPES, criteri
     **fit_params
         Other GaussianMixture parameters (``n_init``, ``max_iter``, ``tol``,
         ``reg_covar``, ``init_params``, ``random_state``, ``on_degenerate``, ...).
+        ``init_params`` defaults to ``"ward"`` here (GaussianMixture's default is
+        ``"kmeans"``): restart 0 of every fit starts from one Ward tree of the
+        whitened rows, built once for the grid and cut into K clusters, which finds
+        optima that k-means starts miss on correlated features (mclust starts from
+        a hierarchical clustering too); with ``n_init > 1`` the further restarts are
+        k-means ones. ``init_params="kmeans"`` gives k-means starts.
         ``random_state=None`` draws one seed for the whole grid (the result is then
         reproducible from ``result.best.random_state``). ``on_degenerate="raise"``
         makes the first degenerate fit an error.
@@ -468,6 +514,7 @@ def select(X, n_components=range(1, 10), covariance_types=SKLEARN_TYPES, criteri
     if not isinstance(return_models, (bool, np.bool_)):
         raise TypeError(f"return_models must be True or False, got {return_models!r}.")
     fit_params = _check_fit_params(dict(fit_params))
+    fit_params.setdefault("init_params", DEFAULT_INIT)
     random_state = fit_params.pop("random_state", None)
     if random_state is None:
         random_state = int(np.random.SeedSequence().generate_state(1)[0])
@@ -489,10 +536,14 @@ def select(X, n_components=range(1, 10), covariance_types=SKLEARN_TYPES, criteri
             weights = source.sample_weight
     n_jobs = _check_n_jobs(n_jobs, len(ks))
     fit_threads = 1 if n_jobs > 1 else effective_n_threads(n_threads)
+    ward_tree = None
+    if fit_params["init_params"] == "ward" and source.in_memory:
+        # One tree for every K: the one each fit's restart 0 would build.
+        ward_tree = _SharedWardTree(source, random_state)
 
     def run(k):
         return _fit_components(X, source, k, types, fit_params, random_state,
-                               fit_threads, weights)
+                               fit_threads, weights, ward_tree)
 
     # Each fit's own ReseedWarning and ConvergenceWarning are summarized once below.
     with warnings.catch_warnings():

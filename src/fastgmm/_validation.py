@@ -35,7 +35,7 @@ def covariance_storage(covariance_type):
     itself for the four scikit-learn names, "diag" for EII, VII, EEI, VEI, EVI and
     VVI, "full" for the other mclust models."""
     return _STORAGE[covariance_type]
-INIT_METHODS = ("kmeans", "k-means++", "random", "random_from_data")
+INIT_METHODS = ("kmeans", "ward", "k-means++", "random", "random_from_data")
 # EM forms sums of squared deviations (weighted over rows, summed over features) in
 # float64. Data whose such sums would exceed 2**_MAX_LOG2_SQUARES (about 1e307, a
 # factor 16 below overflow) cannot be fitted; data so small that the covariances
