@@ -267,7 +267,7 @@ class ParameterBuffers:
     @property
     def needs_reseeding(self):
         """Whether the last ``fill`` flagged a component (dead or not positive definite)."""
-        return bool(self._bad.any())
+        return np.count_nonzero(self._bad) > 0
 
     def params(self):
         """A GaussianParams copy of the current values."""
