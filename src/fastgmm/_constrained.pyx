@@ -18,7 +18,7 @@ flags the components as degenerate), or ``NO_MEMORY``.
 from libc.math cimport INFINITY, NAN, exp, fabs, isfinite, log, sqrt
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy
-from scipy.linalg.cython_lapack cimport dgesvd, dpotrf, dpotri, dsyev
+from scipy.linalg.cython_lapack cimport dgesvd, dsyev
 
 from ._covariance cimport _log_diagonal_sum, _upper_precision_cholesky
 
@@ -135,31 +135,46 @@ cdef int _polar(const double* F, Py_ssize_t d, bint transpose, double* out,
     return 0
 
 
+cdef int _cholesky(const double* A, Py_ssize_t d, double* L) noexcept nogil:
+    """L := the lower Cholesky factor (d, d) of a symmetric A (d, d) (its lower
+    triangle is read; L's upper triangle is zeroed); FAILED if A is not positive
+    definite. Plain loops: for the small d of these models they beat LAPACK, whose
+    threaded OpenBLAS routines wake threads even for 2 x 2 matrices."""
+    cdef Py_ssize_t i, j, l
+    cdef double value
+    for j in range(d):
+        value = A[j * d + j]
+        for l in range(j):
+            value = value - L[j * d + l] * L[j * d + l]
+        if not (value > 0.0 and isfinite(value)):
+            return FAILED
+        L[j * d + j] = sqrt(value)
+        for i in range(j + 1, d):
+            value = A[i * d + j]
+            for l in range(j):
+                value = value - L[i * d + l] * L[j * d + l]
+            L[i * d + j] = value / L[j * d + j]
+            L[j * d + i] = 0.0
+    return 0
+
+
 cdef int _cholesky_log_determinant(const double* A, Py_ssize_t d, double* factor,
                                    double* log_det) noexcept nogil:
     """log|A| of a symmetric A (d, d) through its Cholesky factor (left in
-    ``factor`` (d, d), Fortran upper); FAILED if A is not positive definite."""
-    cdef char uplo = b'U'
-    cdef int n = <int> d, info = 0
+    ``factor`` (d, d)); FAILED if A is not positive definite."""
     cdef Py_ssize_t i
     cdef double total = 0.0
-    memcpy(factor, A, d * d * sizeof(double))
-    dpotrf(&uplo, &n, factor, &n, &info)
-    if info != 0:
+    if _cholesky(A, d, factor):
         return FAILED
     for i in range(d):
-        if not factor[i * d + i] > 0.0:
-            return FAILED
         total += log(factor[i * d + i])
     log_det[0] = 2.0 * total
-    if not isfinite(log_det[0]):
-        return FAILED
     return 0
 
 
 cdef int _unit_determinant(double* A, Py_ssize_t d, double* work) noexcept nogil:
     """A := A / |A|^(1/d) in place for a positive definite A (left as it is
-    otherwise, and FAILED returned). ``work``: d^2 doubles."""
+    otherwise, and FAILED returned). ``work``: d^2 doubles (at least)."""
     cdef double log_det
     cdef double scale
     cdef Py_ssize_t i
@@ -171,22 +186,33 @@ cdef int _unit_determinant(double* A, Py_ssize_t d, double* work) noexcept nogil
     return 0
 
 
-cdef int _inverse(const double* A, Py_ssize_t d, double* out) noexcept nogil:
-    """out := A^-1 for a symmetric positive definite A (d, d)."""
-    cdef char uplo = b'U'
-    cdef int n = <int> d, info = 0
-    cdef Py_ssize_t i, j
-    memcpy(out, A, d * d * sizeof(double))
-    dpotrf(&uplo, &n, out, &n, &info)
-    if info != 0:
+cdef int _inverse(const double* A, Py_ssize_t d, double* out,
+                  double* work) noexcept nogil:
+    """out := A^-1 for a symmetric positive definite A (d, d): with A = L L^T,
+    A^-1 = L^-T L^-1. work: 2 d^2 doubles."""
+    cdef double* L = work
+    cdef double* Y = work + d * d
+    cdef Py_ssize_t i, j, l
+    cdef double value
+    if _cholesky(A, d, L):
         return FAILED
-    dpotri(&uplo, &n, out, &n, &info)
-    if info != 0:
-        return FAILED
-    # Fortran upper triangle = row-major lower: mirror it.
+    # Y = L^-1 (lower) by forward substitution, column by column.
+    for j in range(d):
+        for i in range(d):
+            if i < j:
+                Y[i * d + j] = 0.0
+                continue
+            value = 1.0 if i == j else 0.0
+            for l in range(j, i):
+                value = value - L[i * d + l] * Y[l * d + j]
+            Y[i * d + j] = value / L[i * d + i]
     for i in range(d):
-        for j in range(i + 1, d):
-            out[i * d + j] = out[j * d + i]
+        for j in range(i, d):
+            value = 0.0
+            for l in range(j, d):
+                value = value + Y[l * d + i] * Y[l * d + j]
+            out[i * d + j] = value
+            out[j * d + i] = value
     return 0
 
 
@@ -451,7 +477,7 @@ cdef void _trace_volumes(const double* nk, const double* W, const double* invers
 cdef int _vee(const double* nk, const double* W, const double* previous, Py_ssize_t K,
               Py_ssize_t d, double tol, int max_iter, double* out,
               double* work) noexcept nogil:
-    # work: K + 3 d^2 doubles.
+    # work: K + 4 d^2 doubles.
     cdef double* volume = work
     cdef double* shape = work + K
     cdef double* inverse = shape + d * d
@@ -468,7 +494,7 @@ cdef int _vee(const double* nk, const double* W, const double* previous, Py_ssiz
                 shape[i] += W[k * d * d + i]
     _unit_determinant(shape, d, scratch)
     for iteration in range(max_iter):
-        if _inverse(shape, d, inverse):
+        if _inverse(shape, d, inverse, scratch):
             return FAILED
         _trace_volumes(nk, W, inverse, K, d, volume)
         for i in range(d * d):
@@ -478,7 +504,7 @@ cdef int _vee(const double* nk, const double* W, const double* previous, Py_ssiz
             for i in range(d * d):
                 shape[i] += weight * W[k * d * d + i]
         _unit_determinant(shape, d, scratch)
-        if _inverse(shape, d, inverse):
+        if _inverse(shape, d, inverse, scratch):
             return FAILED
         _trace_volumes(nk, W, inverse, K, d, volume)
         new = _volume_objective(nk, volume, K, d)
