@@ -23,6 +23,12 @@ from scipy.linalg.cython_lapack cimport dgesvd, dsyev
 from ._covariance cimport _log_diagonal_sum, _upper_precision_cholesky
 
 cdef double LOG_2PI = 1.8378770664093453
+# One-sided Jacobi SVD: a pair of columns is orthogonal when |a_p . a_q| <=
+# JACOBI_TOL |a_p| |a_q|; at most JACOBI_MAX_SWEEPS sweeps; singular values below
+# JACOBI_SINGULAR d sigma_max count as zero.
+cdef double JACOBI_TOL = 1e-15
+cdef int JACOBI_MAX_SWEEPS = 40
+cdef double JACOBI_SINGULAR = 1e-12
 
 cdef enum:
     FAILED = 1
@@ -104,10 +110,95 @@ cdef int _eigh(const double* A, Py_ssize_t d, bint with_vectors, double* values,
     return 0
 
 
+cdef int _polar_jacobi(const double* F, Py_ssize_t d, bint transpose, double* out,
+                       double* work) noexcept nogil:
+    """out := U V^T (or its transpose) for the SVD F = U S V^T of F (d, d), by
+    one-sided Jacobi rotations (Hestenes): F V = U S with V the product of the
+    rotations that make the columns of F V orthogonal. FAILED when the rotations
+    do not converge or F is numerically singular (U is then not unique); the caller
+    falls back to LAPACK. work: 2 d^2 + d doubles."""
+    cdef double* A = work
+    cdef double* V = work + d * d
+    cdef Py_ssize_t i, j, p, q, r, c
+    cdef int sweep
+    cdef bint rotated = True
+    cdef double alpha, beta, gamma, zeta, t, cos_, sin_, a_p, a_q, value, largest = 0.0
+    memcpy(A, F, d * d * sizeof(double))
+    for i in range(d * d):
+        V[i] = 0.0
+    for i in range(d):
+        V[i * d + i] = 1.0
+    for sweep in range(JACOBI_MAX_SWEEPS):
+        if not rotated:
+            break
+        rotated = False
+        for p in range(d - 1):
+            for q in range(p + 1, d):
+                alpha = 0.0
+                beta = 0.0
+                gamma = 0.0
+                for i in range(d):
+                    alpha = alpha + A[i * d + p] * A[i * d + p]
+                    beta = beta + A[i * d + q] * A[i * d + q]
+                    gamma = gamma + A[i * d + p] * A[i * d + q]
+                if not fabs(gamma) > JACOBI_TOL * sqrt(alpha * beta):
+                    continue
+                rotated = True
+                zeta = (beta - alpha) / (2.0 * gamma)
+                t = (1.0 if zeta >= 0.0 else -1.0) / (fabs(zeta) + sqrt(1.0 + zeta * zeta))
+                cos_ = 1.0 / sqrt(1.0 + t * t)
+                sin_ = cos_ * t
+                for i in range(d):
+                    a_p = A[i * d + p]
+                    a_q = A[i * d + q]
+                    A[i * d + p] = cos_ * a_p - sin_ * a_q
+                    A[i * d + q] = sin_ * a_p + cos_ * a_q
+                    a_p = V[i * d + p]
+                    a_q = V[i * d + q]
+                    V[i * d + p] = cos_ * a_p - sin_ * a_q
+                    V[i * d + q] = sin_ * a_p + cos_ * a_q
+    if rotated:
+        return FAILED
+    # Columns of A: U_j sigma_j. Scale them to unit length.
+    for j in range(d):
+        value = 0.0
+        for i in range(d):
+            value = value + A[i * d + j] * A[i * d + j]
+        value = sqrt(value)
+        if not isfinite(value):
+            return FAILED
+        if value > largest:
+            largest = value
+        for i in range(d):
+            A[i * d + j] = A[i * d + j] / value if value > 0.0 else 0.0
+        work[2 * d * d + j] = value
+    for j in range(d):
+        if not work[2 * d * d + j] > JACOBI_SINGULAR * d * largest:
+            return FAILED
+    for r in range(d):
+        for c in range(d):
+            value = 0.0
+            for j in range(d):
+                value = value + A[r * d + j] * V[c * d + j]
+            if transpose:
+                out[c * d + r] = value
+            else:
+                out[r * d + c] = value
+    return 0
+
+
 cdef int _polar(const double* F, Py_ssize_t d, bint transpose, double* out,
                 double* work) noexcept nogil:
-    """out := U V^T (or its transpose) for the SVD F = U S V^T of F (d, d).
-    ``work``: 4 d^2 + 9 d + 64 doubles."""
+    """out := U V^T (or its transpose) for the SVD F = U S V^T of F (d, d): by
+    Jacobi rotations, else by LAPACK's dgesvd. work: 4 d^2 + 9 d + 64 doubles."""
+    if not _polar_jacobi(F, d, transpose, out, work):
+        return 0
+    return _polar_lapack(F, d, transpose, out, work)
+
+
+cdef int _polar_lapack(const double* F, Py_ssize_t d, bint transpose, double* out,
+                       double* work) noexcept nogil:
+    """_polar by dgesvd."""
     cdef char job = b'A'
     cdef int n = <int> d, lwork = <int> (8 * d + 64), info = 0
     cdef double* a = work
