@@ -7,8 +7,15 @@ arithmetic, and the iterative models make hundreds of them per EM iteration).
 
 Layout: every array is row-major and flat; diagonal models take scatter diagonals
 ``w`` (K, d) and return variances (K, d), the others take scatter matrices ``W``
-(K, d, d) and return covariances (K, d, d). Symmetric matrices go to LAPACK
-(``scipy.linalg.cython_lapack``) as their own Fortran transposes.
+(K, d, d) and return covariances (K, d, d).
+
+Linear algebra on d x d matrices: Cholesky factors, inverses and the polar factors
+of the orientation updates (one-sided Jacobi) are plain loops; symmetric
+eigendecompositions (and the rare polar factor Jacobi cannot give) go to LAPACK
+(``scipy.linalg.cython_lapack``; a symmetric matrix is its own Fortran transpose).
+Plain loops are faster for small d, and some of OpenBLAS's LAPACK routines (dpotri)
+wake its thread pool even for 2 x 2 matrices, which against busy OpenMP threads cost
+milliseconds per call.
 
 Each ``_model`` function returns 0, or ``FAILED`` when a LAPACK call fails or a
 shared matrix is not positive definite (then the covariances are NaN: the caller
