@@ -9,6 +9,7 @@ from scipy.linalg import expm
 from scipy.optimize import minimize
 
 import fastgmm
+from _reference_parsimonious import reference_covariances
 from fastgmm import stats
 from fastgmm._parsimonious import (ALIASES, MODELS, constrained_covariances,
                                    expected_log_likelihood, is_iterative,
@@ -121,6 +122,59 @@ def test_mstep_matches_numerical_maximization(model):
     numerical = _numerical_maximum(model, nk, W)
     assert ours >= numerical - 1e-7 * abs(numerical)
     assert ours <= numerical + 1e-5 * abs(numerical)
+
+
+def _diagonals(W):
+    return np.diagonal(W, axis1=1, axis2=2).copy()
+
+
+@pytest.mark.parametrize("model", MCLUST_MODELS)
+def test_compiled_mstep_equals_numpy_reference(model):
+    """The compiled M-step computes the numpy oracle's covariances (up to rounding and
+    the tolerance of the iterative models), cold and warm, for awkward K and d."""
+    rtol = 1e-6 if is_iterative(model) else 1e-10
+    for seed, (K, d) in enumerate([(1, 1), (1, 3), (2, 1), (3, 2), (4, 5), (9, 2)]):
+        nk, W = _statistics(seed=30 + seed, K=K, d=d, n=80)
+        other_nk, other_W = _statistics(seed=50 + seed, K=K, d=d, n=80)
+        if covariance_storage(model) == "diag":
+            W, other_W = _diagonals(W), _diagonals(other_W)
+        previous = reference_covariances(model, other_nk, other_W)
+        for warm in (None, previous):
+            ours = constrained_covariances(model, nk, W, warm)
+            reference = reference_covariances(model, nk, W, warm)
+            np.testing.assert_allclose(ours, reference, rtol=rtol,
+                                       atol=rtol * np.abs(reference).max())
+            assert np.isclose(expected_log_likelihood(nk, W, ours),
+                              expected_log_likelihood(nk, W, reference), rtol=1e-9)
+
+
+@pytest.mark.parametrize("model", MCLUST_MODELS)
+def test_compiled_mstep_in_place_per_mass_and_inputs_untouched(model):
+    nk, W = _statistics(seed=4, K=3, d=3)
+    if covariance_storage(model) == "diag":
+        W = _diagonals(W)
+    expected = constrained_covariances(model, nk, W)
+    shape = (3,) + (1,) * (W.ndim - 1)
+    per_mass = W / nk.reshape(shape)
+    frozen = per_mass.copy()
+    out = np.empty_like(W)
+    constrained_covariances(model, nk, per_mass, out=out, per_mass=True)
+    np.testing.assert_array_equal(per_mass, frozen)
+    np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-14)
+    constrained_covariances(model, nk, per_mass, out=per_mass, per_mass=True)
+    np.testing.assert_array_equal(per_mass, out)
+    with pytest.raises(ValueError, match="out must be"):
+        constrained_covariances(model, nk, W, out=np.empty(W.shape, dtype=np.float32))
+
+
+@pytest.mark.parametrize("model", ["VEE", "EVE", "VVE", "VEV", "VEI"])
+def test_non_finite_warm_start_is_ignored(model):
+    nk, W = _statistics(seed=5, K=3, d=3)
+    if covariance_storage(model) == "diag":
+        W = _diagonals(W)
+    previous = np.full_like(W, np.nan)
+    np.testing.assert_array_equal(constrained_covariances(model, nk, W, previous),
+                                  constrained_covariances(model, nk, W))
 
 
 @pytest.mark.parametrize("model", MCLUST_MODELS)

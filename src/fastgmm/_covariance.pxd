@@ -25,3 +25,9 @@ cdef inline Py_ssize_t s2_size(int kind, Py_ssize_t K, Py_ssize_t d) noexcept no
     """Values of a kind's second-moment statistics S2: full (K, d, d), tied (d, d),
     diag and spherical (K, d) (the M-step averages the spherical ones)."""
     return factor_size(kind, K, d) if kind <= COV_TIED else K * d
+
+
+# Precision Cholesky factors of the compiled M-step (defined in _covariance.pyx), also
+# used by the constrained M-steps of mclust's models (_constrained).
+cdef int _upper_precision_cholesky(double* cov, double* prec_chol, Py_ssize_t d) noexcept nogil
+cdef double _log_diagonal_sum(const double* U, Py_ssize_t d) noexcept nogil

@@ -23,7 +23,8 @@ import numpy as np
 
 from ._covariance import NK_EPS, mstep_into, precision_cholesky_full
 from ._kernels import COVARIANCE_KINDS, n_statistics
-from ._parsimonious import UNCONSTRAINED, constrained_covariances, n_covariance_parameters
+from ._constrained import MODEL_CODES, constrained_mstep_into
+from ._parsimonious import MSTEP_MAX_ITER, MSTEP_TOL, UNCONSTRAINED, n_covariance_parameters
 from ._validation import MCLUST_MODELS, covariance_shape, covariance_storage
 
 _LOG_2PI = np.log(2 * np.pi)
@@ -191,6 +192,7 @@ class ParameterBuffers:
         # The mclust model whose constrained M-step follows the compiled one, if any.
         self.model = (covariance_type if covariance_type in MCLUST_MODELS
                       and covariance_type not in UNCONSTRAINED else None)
+        self._model_code = None if self.model is None else MODEL_CODES[self.model]
         self.weights = np.empty(n_components)
         self.means = np.empty((n_components, n_features))
         self.covariances = np.empty(shape)
@@ -250,37 +252,22 @@ class ParameterBuffers:
     def _constrain(self, stats, shift, previous):
         """Replace the unconstrained covariances of the compiled M-step by those of
         the mclust model (same scatter matrices); recompute what depends on them."""
-        K, d = self.means.shape
-        nk = stats[1:1 + K] + NK_EPS
-        scatter = nk.reshape((K,) + (1,) * (self.covariances.ndim - 1)) * self.covariances
-        warm = None if previous is None else previous.covariances
-        self.covariances[...] = constrained_covariances(self.model, nk, scatter, warm)
-        dead = self._bad == 2
-        self._bad[...] = 0
-        storage = covariance_storage(self.covariance_type)
-        if storage == "full":
-            prec_chol, bad = precision_cholesky_full(np.ascontiguousarray(self.covariances))
-            self.precisions_cholesky[...] = prec_chol
-            self._bad[bad] = 1
-        else:
-            ok = np.all(np.isfinite(self.covariances) & (self.covariances > 0), axis=1)
-            self._bad[~ok] = 1
-            with np.errstate(divide="ignore", invalid="ignore"):
-                self.precisions_cholesky[...] = 1.0 / np.sqrt(self.covariances)
-        self._bad[dead & (self._bad == 0)] = 2
-        with np.errstate(divide="ignore", invalid="ignore"):
-            self.log_norm_const[...] = (
-                np.log(self.weights)
-                + log_det_cholesky(self.precisions_cholesky, storage, d)
-                - 0.5 * d * _LOG_2PI)
-            delta2 = (self.means - shift) ** 2
-            ratio = np.max(delta2 / covariance_diagonals(self.covariances, storage))
-        return float(ratio) if np.isfinite(ratio) else 0.0
+        warm = None
+        if previous is not None:
+            warm = previous.covariances
+            if not (isinstance(warm, np.ndarray) and warm.dtype == np.float64
+                    and warm.flags.c_contiguous):
+                warm = np.ascontiguousarray(warm, dtype=np.float64)
+            warm = warm.reshape(-1) if warm.size == self._cov_flat.size else None
+        return constrained_mstep_into(self._model_code, stats, shift, warm, self.weights,
+                                      self.means, self._cov_flat, self._prec_flat,
+                                      self.log_norm_const, self._bad, NK_EPS, MSTEP_TOL,
+                                      MSTEP_MAX_ITER)
 
     @property
     def needs_reseeding(self):
         """Whether the last ``fill`` flagged a component (dead or not positive definite)."""
-        return bool(self._bad.any())
+        return np.count_nonzero(self._bad) > 0
 
     def params(self):
         """A GaussianParams copy of the current values."""
