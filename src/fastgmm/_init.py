@@ -55,14 +55,24 @@ class RestartStreams:
     _SAMPLE_KEY = 2 ** 63
 
     def __init__(self, random_state):
+        # A generator or RandomState is drawn from now (the caller's state advances
+        # at construction, as always); the SeedSequence of an int or None is made on
+        # first use: a fit from given parameters draws nothing and makes none.
+        self._seed = None
+        self._entropy = None
         if isinstance(random_state, np.random.Generator):
-            self.seed = np.random.SeedSequence(int(random_state.integers(2 ** 63)))
+            self._entropy = int(random_state.integers(2 ** 63))
         elif isinstance(random_state, np.random.RandomState):
-            self.seed = np.random.SeedSequence(int(random_state.randint(2 ** 31 - 1)))
-        elif random_state is None:
-            self.seed = np.random.SeedSequence()
-        else:
-            self.seed = np.random.SeedSequence(int(random_state))
+            self._entropy = int(random_state.randint(2 ** 31 - 1))
+        elif random_state is not None:
+            self._entropy = int(random_state)
+
+    @property
+    def seed(self):
+        """The root ``numpy.random.SeedSequence`` of the streams."""
+        if self._seed is None:
+            self._seed = np.random.SeedSequence(self._entropy)
+        return self._seed
 
     def _child(self, key):
         return np.random.default_rng(np.random.SeedSequence(
@@ -164,13 +174,11 @@ def _buffers_for(X, sample_weight, n_clusters, buffers):
 
 
 def _center_distances(centers):
-    """Euclidean distances between the rows of centers (K, d): (K, K), one row at a
-    time (differences, not the Gram form: Hamerly's bounds need them accurate)."""
-    out = np.empty((centers.shape[0], centers.shape[0]))
-    for k, center in enumerate(centers):
-        diff = centers - center
-        out[k] = np.sqrt(np.einsum("kd,kd->k", diff, diff))
-    return out
+    """Euclidean distances between the rows of centers (K, d): (K, K), from the
+    differences (not the Gram form: Hamerly's bounds need them accurate). Every
+    entry sums its d squares in feature order, as one row at a time would."""
+    diff = centers[None, :, :] - centers[:, None, :]
+    return np.sqrt(np.einsum("jkd,jkd->jk", diff, diff))
 
 
 def kmeans_plusplus(X, sample_weight, n_clusters, rng, n_threads, buffers=None,

@@ -199,6 +199,9 @@ def row_chunks(n_samples, n_features):
 
 def _count_nonfinite(array):
     """Number of NaN/inf entries, without an array-sized temporary in the common case."""
+    if array.size <= _CHUNK_ELEMENTS:      # small: the mask costs less than errstate
+        finite = np.isfinite(array)
+        return 0 if finite.all() else int(array.size - np.count_nonzero(finite))
     with np.errstate(over="ignore", invalid="ignore"):
         if np.isfinite(np.add.reduce(array, axis=None, dtype=np.float64)):
             return 0
@@ -223,7 +226,7 @@ def column_ranges(X):
     return low, high
 
 
-def check_data(X, *, name="X", min_samples=1, n_features=None):
+def check_data(X, *, name="X", min_samples=1, n_features=None, ranges=False):
     """Validate a data matrix and return it in the kernels' form.
 
     Parameters
@@ -235,6 +238,10 @@ def check_data(X, *, name="X", min_samples=1, n_features=None):
         Fewest rows accepted.
     n_features : int or None
         If given, the number of columns required (the fitted model's).
+    ranges : bool
+        Also return the columns' smallest and largest values (``column_ranges``),
+        which then serve as the finiteness check too: one pass over X for both
+        (a fit needs the ranges for ``check_fit_scale``).
 
     Returns
     -------
@@ -244,6 +251,8 @@ def check_data(X, *, name="X", min_samples=1, n_features=None):
         included: ``np.memmap`` and ``np.load(..., mmap_mode="r")`` are not copied),
         otherwise a converted copy. Other numeric dtypes (integers, bool, float16,
         longdouble, non-native byte order) become float64.
+    (low, high) : tuple of ndarray of shape (n_features,), float64
+        With ``ranges`` only: ``column_ranges`` of the returned array.
     """
     array = _as_numeric_array(X, name)
     if array.ndim != 2:
@@ -274,7 +283,14 @@ def check_data(X, *, name="X", min_samples=1, n_features=None):
             array = array.astype(np.float64)
     if not (array.flags.c_contiguous and array.flags.aligned):
         array = np.require(array, requirements=["C", "A"])
-    n_bad = _count_nonfinite(array)
+    if ranges:
+        # A NaN or an infinity makes its column's minimum or maximum non-finite (NaN
+        # propagates through np.minimum and np.maximum).
+        low, high = column_ranges(array)
+        n_bad = 0 if np.isfinite(low).all() and np.isfinite(high).all() else \
+            _count_nonfinite(array)
+    else:
+        n_bad = _count_nonfinite(array)
     if n_bad:
         how = (f" (counted after conversion from {converted_from} to float64, whose "
                "range is +-1.8e308)" if converted_from is not None else "")
@@ -282,7 +298,7 @@ def check_data(X, *, name="X", min_samples=1, n_features=None):
             f"{name} contains {n_bad} NaN or infinite value(s){how}; remove or impute "
             f"them first (e.g. keep the rows where np.isfinite({name}).all(axis=1))."
         )
-    return array
+    return (array, (low, high)) if ranges else array
 
 
 def check_sample_weight(sample_weight, n_samples, *, name="sample_weight", rescale=True):
@@ -532,10 +548,23 @@ def check_precisions_init(precisions, covariance_type, n_components, n_features)
                 raise ValueError(f"precisions_init{where} is not positive definite; pass "
                                  "symmetric positive definite precision matrices (inverse "
                                  "covariances).") from None
-    for k in range(stack.shape[0]):
+    # The pivots of every matrix at once; the first matrix out of range (if any) is
+    # then checked alone, for its message.
+    pivots = np.diagonal(lower, axis1=1, axis2=2) ** 2
+    out_of_range = ~_in_precision_range(pivots)
+    if out_of_range.any():
+        k = int(np.flatnonzero(out_of_range)[0])
         where = "" if covariance_type == "tied" else f"[{k}]"
-        _check_precision_range(np.diagonal(lower[k]) ** 2, f"precisions_init{where}")
+        _check_precision_range(pivots[k], f"precisions_init{where}")
     return 0.5 * (precisions + np.swapaxes(precisions, -1, -2))
+
+
+def _in_precision_range(pivots):
+    """Whether each row of ``pivots`` (m, d) lies in the range ``_check_precision_range``
+    accepts: shape (m,)."""
+    with np.errstate(divide="ignore"):
+        log2 = np.log2(pivots)
+    return (log2.min(axis=1) >= _MIN_LOG2_VARIANCE) & (log2.max(axis=1) <= -_MIN_LOG2_VARIANCE)
 
 
 def _check_precision_range(pivots, name):
