@@ -298,11 +298,12 @@ def _half_separation(centers):
 
 def _max_other(drift):
     """For every k, max_{j != k} drift_j (0 for a single centre)."""
-    if drift.shape[0] == 1:
+    K = drift.shape[0]
+    if K == 1:
         return np.zeros(1)
-    order = np.argsort(drift, kind="stable")
-    result = np.full(drift.shape[0], drift[order[-1]])
-    result[order[-1]] = drift[order[-2]]
+    top = int(np.argmax(drift))
+    result = np.full(K, drift[top])
+    result[top] = np.partition(drift, K - 2)[K - 2]     # the second largest value
     return result
 
 
@@ -401,10 +402,14 @@ def kmeans(X, sample_weight, n_clusters, rng, n_threads, buffers=None, *,
         exact = totals is None or not bounded
         totals = step(exact)
         counts, sums, members = totals[:K], totals[K:K + K * d].reshape(K, d), totals[-K:]
-        new_centers = centers.copy()
         full = members > 0
-        new_centers[full] = sums[full] / counts[full, None]
-        if not full.all():
+        all_full = bool(full.all())
+        if all_full:
+            new_centers = sums / counts[:, None]
+        else:
+            new_centers = centers.copy()
+            new_centers[full] = sums[full] / counts[full, None]
+        if not all_full:
             # The empty clusters move to the rows farthest from their centres, by
             # exact distances for this assignment: ``upper`` after an exact step
             # (a bounded one first redoes the step exactly, with no centre moved).
@@ -417,10 +422,11 @@ def kmeans(X, sample_weight, n_clusters, rng, n_threads, buffers=None, *,
             rows = distinct_worst_rows(X, distances, sample_weight, empty.size, floor=0.0)
             new_centers[empty[:rows.size]] = X[rows] * unit
             totals = None
-        drift = np.sqrt(np.einsum("kd,kd->k", new_centers - centers, new_centers - centers))
+        moved = new_centers - centers
+        drift = np.sqrt(np.einsum("kd,kd->k", moved, moved))
         lower_drift = _max_other(drift)
         centers = new_centers
-        if n_iter > 1 and stats[1] == 0 and full.all():
+        if n_iter > 1 and stats[1] == 0 and all_full:
             # Same labels twice: the centres are their means (drift is exactly 0).
             converged = True
             settled = exact
