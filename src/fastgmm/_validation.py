@@ -96,6 +96,9 @@ def _type_name(value):
 
 def _as_numeric_array(value, name):
     """``np.asarray`` that refuses non-numeric data with a clear message."""
+    if type(value) is np.ndarray:
+        # A plain array (not a subclass) is none of the containers refused below.
+        return _check_numeric_dtype(value, name)
     if value is None:
         raise TypeError(f"{name} must be an array-like of numbers, got None.")
     if isinstance(value, (str, bytes)):
@@ -130,6 +133,12 @@ def _as_numeric_array(value, name):
             f"{name} could not be converted to a numeric array ({exc}); pass a "
             "rectangular array of numbers, e.g. a 2-D numpy array."
         ) from None
+    return _check_numeric_dtype(array, name)
+
+
+def _check_numeric_dtype(array, name):
+    """``array`` (an ndarray) if its dtype holds numbers (object arrays converted to
+    float64), else a TypeError or ValueError that says how to convert it."""
     kind = array.dtype.kind
     if array.dtype.names is not None:
         raise TypeError(
