@@ -477,8 +477,11 @@ def check_random_state_param(random_state):
 
 def _check_init_array(value, name, shape):
     array = _as_numeric_array(value, name)
-    with np.errstate(over="ignore", invalid="ignore"):  # reported just below
-        array = array.astype(np.float64, copy=True)
+    if array.dtype == np.float64:
+        array = array.copy(order="K")       # as astype would: nothing to overflow
+    else:
+        with np.errstate(over="ignore", invalid="ignore"):  # reported just below
+            array = array.astype(np.float64, copy=True)
     if array.shape != shape:
         raise ValueError(f"{name} must have shape {shape} (from n_components, n_features "
                          f"and covariance_type), got {array.shape}; pass an array of "
