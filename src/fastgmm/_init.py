@@ -75,9 +75,11 @@ class RestartStreams:
         return self._seed
 
     def _child(self, key):
-        return np.random.default_rng(np.random.SeedSequence(
-            self.seed.entropy, spawn_key=self.seed.spawn_key + (key,),
-            pool_size=self.seed.pool_size))
+        # The child SeedSequence needs only the root's entropy (its spawn key is () and
+        # its pool size the default): the root itself is made only for None, whose
+        # entropy it draws from the operating system.
+        entropy = self.seed.entropy if self._entropy is None else self._entropy
+        return np.random.default_rng(np.random.SeedSequence(entropy, spawn_key=(key,)))
 
     def restart(self, index):
         """The generator of restart ``index``."""

@@ -1,7 +1,6 @@
 """The GaussianMixture estimator (scikit-learn compatible API)."""
 
 import contextlib
-import datetime
 import inspect
 import time
 import sys
@@ -1250,8 +1249,8 @@ def _fit_metadata(source, seconds, n_threads):
     from . import __version__
     n_samples = getattr(source, "n_samples", None)    # unknown for some dask sources
     return {
-        "fitted_at": datetime.datetime.now(datetime.timezone.utc).isoformat(
-            timespec="seconds"),
+        # datetime.now(timezone.utc).isoformat(timespec="seconds"), at half the cost.
+        "fitted_at": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime()),
         "fit_seconds": round(float(seconds), 6),
         "fastgmm_version": __version__,
         "n_samples": int(n_samples) if isinstance(n_samples, (int, np.integer)) else None,
