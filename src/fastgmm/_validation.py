@@ -226,9 +226,14 @@ def column_ranges(X):
     reductions along axis 0 of a narrow C-ordered array run one short inner loop per
     row, which is tens of times slower (42 ms against 0.9 ms for 1,000,000 x 2).
     """
+    chunks = row_chunks(*X.shape)
+    if len(chunks) == 1:           # one chunk (and at least one row): no running bounds
+        columns = np.ascontiguousarray(X.T)
+        return (columns.min(axis=1).astype(np.float64, copy=False),
+                columns.max(axis=1).astype(np.float64, copy=False))
     low = np.full(X.shape[1], np.inf)
     high = np.full(X.shape[1], -np.inf)
-    for start, stop in row_chunks(*X.shape):
+    for start, stop in chunks:
         columns = np.ascontiguousarray(X[start:stop].T)
         np.minimum(low, columns.min(axis=1), out=low)
         np.maximum(high, columns.max(axis=1), out=high)
@@ -296,8 +301,9 @@ def check_data(X, *, name="X", min_samples=1, n_features=None, ranges=False):
         # A NaN or an infinity makes its column's minimum or maximum non-finite (NaN
         # propagates through np.minimum and np.maximum).
         low, high = column_ranges(array)
-        n_bad = 0 if np.isfinite(low).all() and np.isfinite(high).all() else \
-            _count_nonfinite(array)
+        finite = all(map(math.isfinite, low.tolist())) and all(map(math.isfinite,
+                                                                  high.tolist()))
+        n_bad = 0 if finite else _count_nonfinite(array)
     else:
         n_bad = _count_nonfinite(array)
     if n_bad:
