@@ -12,6 +12,7 @@ within one pass over the data). Every random draw comes from the restart's own
 ``numpy.random.Generator``; the kernels' results do not depend on threads.
 """
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -126,7 +127,7 @@ class KMeansBuffers:
         self.labels = np.empty(n_samples, dtype=np.intp)
         self.upper = self.lower = _EMPTY
         n_blocks_ = kmeans_kernels.n_blocks(n_samples, n_clusters, n_features)
-        self.n_trials = 2 + int(np.log(n_clusters))
+        self.n_trials = 2 + int(math.log(n_clusters))
         self.block_potential = np.empty(n_blocks_)
         self.block_current = np.empty((n_blocks_, 1))
         self.block_candidates = np.empty((n_blocks_, self.n_trials))
@@ -426,7 +427,9 @@ def kmeans(X, sample_weight, n_clusters, rng, n_threads, buffers=None, *,
             totals = None
         moved = new_centers - centers
         drift = np.sqrt(np.einsum("kd,kd->k", moved, moved))
-        lower_drift = _max_other(drift)
+        # Only the per-row lower bounds read lower_drift: exact steps without bounds
+        # never do (any array of length K serves them).
+        lower_drift = _max_other(drift) if bounded else drift
         centers = new_centers
         if n_iter > 1 and stats[1] == 0 and all_full:
             # Same labels twice: the centres are their means (drift is exactly 0).
