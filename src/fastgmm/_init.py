@@ -225,12 +225,12 @@ def kmeans_plusplus(X, sample_weight, n_clusters, rng, n_threads, buffers=None,
 
     def draw(upper, pending, block_potential, out, n_draws):
         """Rows proportional to the potential, or to the weight once it is all 0."""
-        total = float(np.sum(block_potential))  # deterministic: fixed block count
+        total = float(block_potential.sum())  # deterministic: fixed block count
         targets = rng.random(n_draws)
         if total <= 0:   # every row with weight lies on a seed: only duplicates left
             # buf.block_potential still holds the weight sums of the blocks.
             upper, pending, block_potential = _EMPTY, _EMPTY, buf.block_potential
-            total = float(np.sum(block_potential))
+            total = float(block_potential.sum())
         kmeans_kernels.pick_by_potential(X, sample_weight, scale, upper, pending,
                                          block_potential, targets * total, out)
 
@@ -247,7 +247,7 @@ def kmeans_plusplus(X, sample_weight, n_clusters, rng, n_threads, buffers=None,
                                  index - 1, candidates, buf.labels, buf.upper, buf.lower,
                                  buf.block_candidates, n_threads)
         totals = buf.block_candidates.sum(axis=0)
-        best = int(np.argmin(totals))
+        best = int(totals.argmin())
         indices[index] = picks[best]
         pending = candidates[best]
         if index + 1 < n_clusters:
@@ -295,7 +295,7 @@ def _seeding_sample(n_samples, n_clusters, sample_weight, rng):
 def _half_separation(centers):
     """s_k = min_{j != k} |c_k - c_j| / 2 (inf for a single centre)."""
     distances = _center_distances(centers)
-    np.fill_diagonal(distances, np.inf)
+    distances.flat[::distances.shape[0] + 1] = np.inf      # the diagonal
     return 0.5 * distances.min(axis=1)
 
 
