@@ -1224,6 +1224,23 @@ def test_fused_finiteness_check_and_ranges(bad, n_bad):
     assert messages[0] == messages[1]
 
 
+def test_precision_range_fast_accept_never_accepts_what_the_log2_test_refuses():
+    # check_precisions_init skips the logarithms for pivots well inside the range;
+    # the values at and around its edges show the shortcut never widens it.
+    from fastgmm._validation import _in_precision_range, _surely_in_precision_range
+    edges = []
+    for power in (-1001, -1000, -999, 999, 1000, 1001):
+        edges += [np.nextafter(2.0 ** power, 0.0), 2.0 ** power,
+                  np.nextafter(2.0 ** power, np.inf)]
+    edges += [1.0, np.nan]
+    for low in edges:
+        for high in edges:
+            pivots = np.array([[low, high]])
+            if _surely_in_precision_range(pivots):
+                assert _in_precision_range(pivots).all(), (low, high)
+    assert _surely_in_precision_range(np.array([[1e-300, 1e300]]))
+
+
 def test_fit_reads_x_once_for_finiteness_and_ranges(monkeypatch):
     # One column-range pass per fit, which is also its finiteness check (no separate
     # count of non-finite values over X), reused by check_fit_scale.

@@ -569,12 +569,25 @@ def check_precisions_init(precisions, covariance_type, n_components, n_features)
     # The pivots of every matrix at once; the first matrix out of range (if any) is
     # then checked alone, for its message.
     pivots = np.diagonal(lower, axis1=1, axis2=2) ** 2
-    out_of_range = ~_in_precision_range(pivots)
-    if out_of_range.any():
-        k = int(np.flatnonzero(out_of_range)[0])
-        where = "" if covariance_type == "tied" else f"[{k}]"
-        _check_precision_range(pivots[k], f"precisions_init{where}")
+    if not _surely_in_precision_range(pivots):
+        out_of_range = ~_in_precision_range(pivots)
+        if out_of_range.any():
+            k = int(np.flatnonzero(out_of_range)[0])
+            where = "" if covariance_type == "tied" else f"[{k}]"
+            _check_precision_range(pivots[k], f"precisions_init{where}")
     return 0.5 * (precisions + np.swapaxes(precisions, -1, -2))
+
+
+# Values in [2**(_MIN_LOG2_VARIANCE + 1), 2**(-_MIN_LOG2_VARIANCE - 1)] pass the log2 test
+# of ``_check_precision_range`` however log2 rounds: no logarithms needed.
+_SURELY_LOW = 2.0 ** (_MIN_LOG2_VARIANCE + 1)
+_SURELY_HIGH = 2.0 ** (-_MIN_LOG2_VARIANCE - 1)
+
+
+def _surely_in_precision_range(values):
+    """Whether every value lies well inside the range ``_check_precision_range``
+    accepts (False also for NaN: then the exact test decides)."""
+    return float(values.min()) >= _SURELY_LOW and float(values.max()) <= _SURELY_HIGH
 
 
 def _in_precision_range(pivots):
@@ -587,6 +600,8 @@ def _in_precision_range(pivots):
 
 def _check_precision_range(pivots, name):
     """Precisions (or Cholesky pivots of them) whose inverses fit in float64."""
+    if _surely_in_precision_range(pivots):
+        return
     with np.errstate(divide="ignore"):
         log2 = np.log2(pivots)
     if log2.min() < _MIN_LOG2_VARIANCE or log2.max() > -_MIN_LOG2_VARIANCE:
