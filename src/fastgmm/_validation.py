@@ -595,7 +595,8 @@ def _in_precision_range(pivots):
     accepts: shape (m,)."""
     with np.errstate(divide="ignore"):
         log2 = np.log2(pivots)
-    return (log2.min(axis=1) >= _MIN_LOG2_VARIANCE) & (log2.max(axis=1) <= -_MIN_LOG2_VARIANCE)
+    return ((log2.min(axis=1) >= _MIN_LOG2_VARIANCE)
+            & (log2.max(axis=1) <= -_MIN_LOG2_VARIANCE))
 
 
 def _check_precision_range(pivots, name):
