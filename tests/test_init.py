@@ -335,3 +335,29 @@ def test_restart_streams_are_lazy_and_equal_spawned_ones():
     finally:
         RestartStreams.restart = original
     assert created == [0, 1, 2]
+
+
+@pytest.mark.parametrize("random_state", [None, 0, 12345, np.int64(7)])
+def test_restart_streams_make_their_seed_sequence_on_first_use(random_state):
+    # A fit from given parameters draws nothing: no SeedSequence is made for an int
+    # or None; when one is made, the streams are those of SeedSequence(seed).spawn.
+    from fastgmm._init import RestartStreams
+    streams = RestartStreams(random_state)
+    assert streams._seed is None
+    if random_state is not None:
+        children = np.random.SeedSequence(int(random_state)).spawn(3)
+        for index, child in enumerate(children):
+            np.testing.assert_array_equal(streams.restart(index).random(5),
+                                          np.random.default_rng(child).random(5))
+    else:
+        streams.restart(0).random(2)
+    assert streams.seed is streams.seed
+
+
+def test_restart_streams_draw_from_a_generator_at_construction():
+    # A Generator random_state is drawn from when the streams are made (as before).
+    from fastgmm._init import RestartStreams
+    generator = np.random.default_rng(5)
+    state = generator.bit_generator.state
+    RestartStreams(generator)
+    assert generator.bit_generator.state != state

@@ -461,3 +461,26 @@ def test_exact_lloyd_step_recovers_from_invalid_labels():
     out = _lloyd(X, centers, labels=labels, lower=np.full(X.shape[0], 1e300))
     nearest = ((X[:, None, :] - centers[None]) ** 2).sum(-1).argmin(axis=1)
     assert np.array_equal(out[0], nearest)
+
+
+@pytest.mark.parametrize("K", [1, 2, 3, 5, 9])
+@pytest.mark.parametrize("d", [1, 2, 3, 8, 17])
+def test_centre_distances_and_drift_bounds_match_a_loop(K, d):
+    # The vectorized helpers of the Lloyd loop give exactly what a loop over the
+    # centres gives (Hamerly's bounds rely on them; results must not move a bit).
+    rng = np.random.default_rng(K * 100 + d)
+    for trial in range(20):
+        centres = rng.standard_normal((K, d)) * 10.0 ** rng.uniform(-3, 3, size=d)
+        want = np.empty((K, K))
+        for k in range(K):
+            diff = centres - centres[k]
+            want[k] = np.sqrt(np.einsum("kd,kd->k", diff, diff))
+        np.testing.assert_array_equal(init_module._center_distances(centres), want)
+        drift = rng.standard_normal(K) ** 2
+        if trial % 2:
+            drift[rng.integers(K)] = drift.max()        # ties
+        if trial % 5 == 0:
+            drift[:] = 0.0
+        others = np.array([np.max(np.delete(drift, k)) if K > 1 else 0.0
+                           for k in range(K)])
+        np.testing.assert_array_equal(init_module._max_other(drift), others)

@@ -1204,6 +1204,60 @@ def test_column_ranges_equal_numpy_reductions(shape, dtype):
     np.testing.assert_array_equal(high, X.max(axis=0))
 
 
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("n_bad", [1, 3])
+def test_fused_finiteness_check_and_ranges(bad, n_bad):
+    # A fit finds the column ranges and the finiteness of X in one pass
+    # (check_data(ranges=True)): the same error as the plain check, the same ranges.
+    from fastgmm._validation import check_data
+    X = np.random.default_rng(3).standard_normal((700, 3)) * [1.0, 1e5, 1e-5]
+    array, (low, high) = check_data(X, ranges=True)
+    assert array is X
+    for got, want in zip((low, high), column_ranges(X)):
+        np.testing.assert_array_equal(got, want)
+    X[np.arange(n_bad) * 97 + 5, np.arange(n_bad) % 3] = bad
+    messages = []
+    for ranges in (False, True):
+        with pytest.raises(ValueError, match=f"contains {n_bad} NaN or infinite") as info:
+            check_data(X, ranges=ranges)
+        messages.append(str(info.value))
+    assert messages[0] == messages[1]
+
+
+def test_precision_range_fast_accept_never_accepts_what_the_log2_test_refuses():
+    # check_precisions_init skips the logarithms for pivots well inside the range;
+    # the values at and around its edges show the shortcut never widens it.
+    from fastgmm._validation import _in_precision_range, _surely_in_precision_range
+    edges = []
+    for power in (-1001, -1000, -999, 999, 1000, 1001):
+        edges += [np.nextafter(2.0 ** power, 0.0), 2.0 ** power,
+                  np.nextafter(2.0 ** power, np.inf)]
+    edges += [1.0, np.nan]
+    for low in edges:
+        for high in edges:
+            pivots = np.array([[low, high]])
+            if _surely_in_precision_range(pivots):
+                assert _in_precision_range(pivots).all(), (low, high)
+    assert _surely_in_precision_range(np.array([[1e-300, 1e300]]))
+
+
+def test_fit_reads_x_once_for_finiteness_and_ranges(monkeypatch):
+    # One column-range pass per fit, which is also its finiteness check (no separate
+    # count of non-finite values over X), reused by check_fit_scale.
+    import fastgmm._source as source_module
+    import fastgmm._validation as validation
+    ranges, counts = [], []
+    original_ranges, original_count = validation.column_ranges, validation._count_nonfinite
+    monkeypatch.setattr(validation, "column_ranges",
+                        lambda X: ranges.append(X.shape) or original_ranges(X))
+    monkeypatch.setattr(source_module, "column_ranges", validation.column_ranges)
+    monkeypatch.setattr(validation, "_count_nonfinite",
+                        lambda a: counts.append(a.shape) or original_count(a))
+    X = np.random.default_rng(4).standard_normal((300, 2))
+    GaussianMixture(2, random_state=0).fit(X)
+    assert ranges == [X.shape] and X.shape not in counts
+
+
 # ---------------------------------------------------------------------------------
 # Process lifecycle: each case in a fresh interpreter under a timeout (and, where
 # memory could blow up, an address-space limit), so a hang or a crash fails here.

@@ -8,6 +8,7 @@ started from, as in scikit-learn.
 """
 
 import contextlib
+import math
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -219,8 +220,8 @@ def run_em(source, params, covariance_type, *, tol, max_iter, reg_covar, n_threa
         previous = run.lower_bound
         shift = _representable_shift(current.means, dtype)
         statistics(shift)
-        value = stats[0] / total_weight
-        if not np.isfinite(value):
+        value = float(stats[0]) / total_weight
+        if not math.isfinite(value):
             raise FloatingPointError(
                 f"The log-likelihood became {value} at iteration {n_iter}: the data "
                 "overflow double precision in the mixture's densities. Rescale X (e.g. "

@@ -12,6 +12,7 @@ within one pass over the data). Every random draw comes from the restart's own
 ``numpy.random.Generator``; the kernels' results do not depend on threads.
 """
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -56,19 +57,31 @@ class RestartStreams:
     _SAMPLE_KEY = 2 ** 63
 
     def __init__(self, random_state):
+        # A generator or RandomState is drawn from now (the caller's state advances
+        # at construction, as always); the SeedSequence of an int or None is made on
+        # first use: a fit from given parameters draws nothing and makes none.
+        self._seed = None
+        self._entropy = None
         if isinstance(random_state, np.random.Generator):
-            self.seed = np.random.SeedSequence(int(random_state.integers(2 ** 63)))
+            self._entropy = int(random_state.integers(2 ** 63))
         elif isinstance(random_state, np.random.RandomState):
-            self.seed = np.random.SeedSequence(int(random_state.randint(2 ** 31 - 1)))
-        elif random_state is None:
-            self.seed = np.random.SeedSequence()
-        else:
-            self.seed = np.random.SeedSequence(int(random_state))
+            self._entropy = int(random_state.randint(2 ** 31 - 1))
+        elif random_state is not None:
+            self._entropy = int(random_state)
+
+    @property
+    def seed(self):
+        """The root ``numpy.random.SeedSequence`` of the streams."""
+        if self._seed is None:
+            self._seed = np.random.SeedSequence(self._entropy)
+        return self._seed
 
     def _child(self, key):
-        return np.random.default_rng(np.random.SeedSequence(
-            self.seed.entropy, spawn_key=self.seed.spawn_key + (key,),
-            pool_size=self.seed.pool_size))
+        # The child SeedSequence needs only the root's entropy (its spawn key is () and
+        # its pool size the default): the root itself is made only for None, whose
+        # entropy it draws from the operating system.
+        entropy = self.seed.entropy if self._entropy is None else self._entropy
+        return np.random.default_rng(np.random.SeedSequence(entropy, spawn_key=(key,)))
 
     def restart(self, index):
         """The generator of restart ``index``."""
@@ -115,7 +128,7 @@ class KMeansBuffers:
         self.labels = np.empty(n_samples, dtype=np.intp)
         self.upper = self.lower = _EMPTY
         n_blocks_ = kmeans_kernels.n_blocks(n_samples, n_clusters, n_features)
-        self.n_trials = 2 + int(np.log(n_clusters))
+        self.n_trials = 2 + int(math.log(n_clusters))
         self.block_potential = np.empty(n_blocks_)
         self.block_current = np.empty((n_blocks_, 1))
         self.block_candidates = np.empty((n_blocks_, self.n_trials))
@@ -165,13 +178,11 @@ def _buffers_for(X, sample_weight, n_clusters, buffers):
 
 
 def _center_distances(centers):
-    """Euclidean distances between the rows of centers (K, d): (K, K), one row at a
-    time (differences, not the Gram form: Hamerly's bounds need them accurate)."""
-    out = np.empty((centers.shape[0], centers.shape[0]))
-    for k, center in enumerate(centers):
-        diff = centers - center
-        out[k] = np.sqrt(np.einsum("kd,kd->k", diff, diff))
-    return out
+    """Euclidean distances between the rows of centers (K, d): (K, K), from the
+    differences (not the Gram form: Hamerly's bounds need them accurate). Every
+    entry sums its d squares in feature order, as one row at a time would."""
+    diff = centers[None, :, :] - centers[:, None, :]
+    return np.sqrt(np.einsum("jkd,jkd->jk", diff, diff))
 
 
 def kmeans_plusplus(X, sample_weight, n_clusters, rng, n_threads, buffers=None,
@@ -215,12 +226,12 @@ def kmeans_plusplus(X, sample_weight, n_clusters, rng, n_threads, buffers=None,
 
     def draw(upper, pending, block_potential, out, n_draws):
         """Rows proportional to the potential, or to the weight once it is all 0."""
-        total = float(np.sum(block_potential))  # deterministic: fixed block count
+        total = float(block_potential.sum())  # deterministic: fixed block count
         targets = rng.random(n_draws)
         if total <= 0:   # every row with weight lies on a seed: only duplicates left
             # buf.block_potential still holds the weight sums of the blocks.
             upper, pending, block_potential = _EMPTY, _EMPTY, buf.block_potential
-            total = float(np.sum(block_potential))
+            total = float(block_potential.sum())
         kmeans_kernels.pick_by_potential(X, sample_weight, scale, upper, pending,
                                          block_potential, targets * total, out)
 
@@ -237,7 +248,7 @@ def kmeans_plusplus(X, sample_weight, n_clusters, rng, n_threads, buffers=None,
                                  index - 1, candidates, buf.labels, buf.upper, buf.lower,
                                  buf.block_candidates, n_threads)
         totals = buf.block_candidates.sum(axis=0)
-        best = int(np.argmin(totals))
+        best = int(totals.argmin())
         indices[index] = picks[best]
         pending = candidates[best]
         if index + 1 < n_clusters:
@@ -285,17 +296,18 @@ def _seeding_sample(n_samples, n_clusters, sample_weight, rng):
 def _half_separation(centers):
     """s_k = min_{j != k} |c_k - c_j| / 2 (inf for a single centre)."""
     distances = _center_distances(centers)
-    np.fill_diagonal(distances, np.inf)
+    distances.flat[::distances.shape[0] + 1] = np.inf      # the diagonal
     return 0.5 * distances.min(axis=1)
 
 
 def _max_other(drift):
     """For every k, max_{j != k} drift_j (0 for a single centre)."""
-    if drift.shape[0] == 1:
+    K = drift.shape[0]
+    if K == 1:
         return np.zeros(1)
-    order = np.argsort(drift, kind="stable")
-    result = np.full(drift.shape[0], drift[order[-1]])
-    result[order[-1]] = drift[order[-2]]
+    top = int(np.argmax(drift))
+    result = np.full(K, drift[top])
+    result[top] = np.partition(drift, K - 2)[K - 2]     # the second largest value
     return result
 
 
@@ -394,10 +406,14 @@ def kmeans(X, sample_weight, n_clusters, rng, n_threads, buffers=None, *,
         exact = totals is None or not bounded
         totals = step(exact)
         counts, sums, members = totals[:K], totals[K:K + K * d].reshape(K, d), totals[-K:]
-        new_centers = centers.copy()
         full = members > 0
-        new_centers[full] = sums[full] / counts[full, None]
-        if not full.all():
+        all_full = bool(full.all())
+        if all_full:
+            new_centers = sums / counts[:, None]
+        else:
+            new_centers = centers.copy()
+            new_centers[full] = sums[full] / counts[full, None]
+        if not all_full:
             # The empty clusters move to the rows farthest from their centres, by
             # exact distances for this assignment: ``upper`` after an exact step
             # (a bounded one first redoes the step exactly, with no centre moved).
@@ -410,10 +426,13 @@ def kmeans(X, sample_weight, n_clusters, rng, n_threads, buffers=None, *,
             rows = distinct_worst_rows(X, distances, sample_weight, empty.size, floor=0.0)
             new_centers[empty[:rows.size]] = X[rows] * unit
             totals = None
-        drift = np.sqrt(np.einsum("kd,kd->k", new_centers - centers, new_centers - centers))
-        lower_drift = _max_other(drift)
+        moved = new_centers - centers
+        drift = np.sqrt(np.einsum("kd,kd->k", moved, moved))
+        # Only the per-row lower bounds read lower_drift: exact steps without bounds
+        # never do (any array of length K serves them).
+        lower_drift = _max_other(drift) if bounded else drift
         centers = new_centers
-        if n_iter > 1 and stats[1] == 0 and full.all():
+        if n_iter > 1 and stats[1] == 0 and all_full:
             # Same labels twice: the centres are their means (drift is exactly 0).
             converged = True
             settled = exact

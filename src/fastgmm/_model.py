@@ -1,7 +1,6 @@
 """The GaussianMixture estimator (scikit-learn compatible API)."""
 
 import contextlib
-import datetime
 import inspect
 import time
 import sys
@@ -618,7 +617,8 @@ default="full"
         # X -> rows in blocks (validated): an array or memory map, a chunk stream, a
         # dask collection. Every pass of the fit reads the rows through ``source``.
         if source is None:
-            source = as_source(X, sample_weight, n_components=K, streams=streams)
+            source = as_source(X, sample_weight, n_components=K, streams=streams,
+                               ranges=True)
         n_features = source.n_features
         weights_init, means_init, precisions_init = self._check_initial_parameters(
             K, n_features)
@@ -635,6 +635,7 @@ default="full"
         if warm:
             self._check_warm_start(n_features)
         started = time.perf_counter()
+        n_threads = effective_n_threads(self.n_threads)
         progress_display = ProgressDisplay() if numbers["verbose"] == "progress" else None
         best = fit_mixture(
             source, K, self.covariance_type,
@@ -642,7 +643,7 @@ default="full"
             max_iter=numbers["max_iter"], n_init=numbers["n_init"],
             init_params=self.init_params, weights_init=weights_init, means_init=means_init,
             precisions_init=precisions_init, streams=streams,
-            n_threads=effective_n_threads(self.n_threads),
+            n_threads=n_threads,
             warm_params=self._params() if warm else None,
             warm_lower_bound=self.lower_bound_ if warm else -np.inf,
             verbose=0 if progress_display else numbers["verbose"],
@@ -678,8 +679,7 @@ default="full"
             self.feature_names_in_ = feature_names
         elif hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
-        self._fit_metadata = _fit_metadata(source, time.perf_counter() - started,
-                                           effective_n_threads(self.n_threads))
+        self._fit_metadata = _fit_metadata(source, time.perf_counter() - started, n_threads)
         return self
 
     def _check_warm_start(self, n_features):
@@ -726,7 +726,7 @@ default="full"
                   "covariances_": params.covariances,
                   "precisions_cholesky_": params.precisions_cholesky,
                   "precisions_": precisions}
-        bad = [name for name, array in arrays.items() if not np.all(np.isfinite(array))]
+        bad = [name for name, array in arrays.items() if not np.isfinite(array).all()]
         if bad:
             raise ValueError(
                 f"The fit produced non-finite {', '.join(bad)}: some covariance is too small "
@@ -1254,8 +1254,8 @@ def _fit_metadata(source, seconds, n_threads):
     from . import __version__
     n_samples = getattr(source, "n_samples", None)    # unknown for some dask sources
     return {
-        "fitted_at": datetime.datetime.now(datetime.timezone.utc).isoformat(
-            timespec="seconds"),
+        # datetime.now(timezone.utc).isoformat(timespec="seconds"), at half the cost.
+        "fitted_at": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime()),
         "fit_seconds": round(float(seconds), 6),
         "fastgmm_version": __version__,
         "n_samples": int(n_samples) if isinstance(n_samples, (int, np.integer)) else None,

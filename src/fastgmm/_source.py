@@ -95,6 +95,8 @@ class ArraySource:
     streamed : bool or None
         Whether initialization streams (a bounded sample and passes) instead of keeping
         per-row state; None: True for memory-mapped arrays.
+    column_ranges : (low, high) or None
+        The columns' smallest and largest values, if already known (``as_source``).
 
     Attributes
     ----------
@@ -106,8 +108,9 @@ class ArraySource:
         Whether k-means may keep per-row state over all rows.
     """
 
-    def __init__(self, X, sample_weight=_EMPTY, *, streamed=None):
+    def __init__(self, X, sample_weight=_EMPTY, *, streamed=None, column_ranges=None):
         self.X = X
+        self._column_ranges = column_ranges
         self.sample_weight = sample_weight
         self.n_samples, self.n_features = X.shape
         self.dtype = X.dtype
@@ -209,8 +212,11 @@ class ArraySource:
         return np.ascontiguousarray(X), w
 
     def column_ranges(self):
-        """Smallest and largest value of every column, float64 (n_features,) each."""
-        return column_ranges(self.X)
+        """Smallest and largest value of every column, float64 (n_features,) each
+        (computed once: given by ``as_source`` or on the first call)."""
+        if self._column_ranges is None:
+            self._column_ranges = column_ranges(self.X)
+        return self._column_ranges
 
 
 def _chunk_arrays(item, index):
@@ -469,7 +475,7 @@ def _is_dask_collection(X):
 
 
 def as_source(X, sample_weight=None, *, n_components=1, streams=None, n_features=None,
-              name="X"):
+              name="X", ranges=False):
     """The row source of ``X`` (validated).
 
     Parameters
@@ -485,6 +491,9 @@ def as_source(X, sample_weight=None, *, n_components=1, streams=None, n_features
     n_features : int or None
         Columns required (a fitted model's).
     name : str
+    ranges : bool
+        A fit: an array's column ranges (``check_fit_scale``) are found with its
+        finiteness check, in the same pass, and kept by the ``ArraySource``.
 
     Returns
     -------
@@ -507,5 +516,9 @@ def as_source(X, sample_weight=None, *, n_components=1, streams=None, n_features
         return ChunkSource(X, sample_weight, sample_rows=rows,
                            rng=None if streams is None else streams.sample_stream(),
                            name=name, n_features=n_features)
-    X = check_data(X, name=name, n_features=n_features)
-    return ArraySource(X, check_sample_weight(sample_weight, X.shape[0]))
+    if not ranges:
+        X = check_data(X, name=name, n_features=n_features)
+        return ArraySource(X, check_sample_weight(sample_weight, X.shape[0]))
+    X, low_high = check_data(X, name=name, n_features=n_features, ranges=True)
+    return ArraySource(X, check_sample_weight(sample_weight, X.shape[0]),
+                       column_ranges=low_high)
