@@ -16,11 +16,13 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 import warnings
 import zipfile
 
 import numpy as np
 import pytest
+from _signals import blocks_started_after, count_blocks
 
 import fastgmm
 from fastgmm import GaussianMixture
@@ -258,7 +260,7 @@ def test_sample_in_blocks_equals_the_draw_at_once(covariance_type, monkeypatch):
 
 
 _SAMPLE_CHILD = """
-    import signal
+    import signal, time
     import numpy as np
     import fastgmm
     import fastgmm._model as model_module
@@ -266,7 +268,7 @@ _SAMPLE_CHILD = """
     model_module._SAMPLE_BLOCK_ELEMENTS = 4096          # 1024-row blocks
     original = model_module._sample_block
     def reporting(*args):
-        print("BLOCK", flush=True)
+        print("BLOCK", time.monotonic_ns(), flush=True)     # see tests/test_interrupts.py
         return original(*args)
     model_module._sample_block = reporting
     rng = np.random.default_rng(0)
@@ -299,12 +301,12 @@ def test_ctrl_c_stops_sample_between_blocks():
             seen.append(line)
             return line
 
-        while seen.count("BLOCK") < 2:
+        while count_blocks(seen) < 2:
             next_line()
+        sent = time.monotonic_ns()
         child.send_signal(signal.SIGINT)
-        before = seen.count("BLOCK")
         while next_line() != "KEYBOARD_INTERRUPT":
-            assert seen.count("BLOCK") - before <= 3, "SIGINT did not stop sample"
+            assert blocks_started_after(seen, sent) <= 3, "SIGINT did not stop sample"
         assert child.wait(timeout=60) == 0
     finally:
         if child.poll() is None:

@@ -2,9 +2,11 @@
 k-means between its passes.
 
 Each case runs in a child process that reports every block (or k-means pass) it
-starts; the parent sends SIGINT after two of them and counts how many more start:
-a count, not a time limit, so a slow machine cannot fail it, and a call that ignored
-the signal would run through all of its blocks.
+starts, with the time it started (CLOCK_MONOTONIC, one clock for every process of
+the machine); the parent sends SIGINT after two of them and counts the blocks that
+started after it sent the signal: a count, not a time limit, so a slow machine
+cannot fail it (lines still in the pipe when the signal goes out were started
+before it), and a call that ignored the signal would run through all of its blocks.
 """
 
 import queue
@@ -13,11 +15,13 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 
 import pytest
+from _signals import blocks_started_after, count_blocks
 
 _CHILD = textwrap.dedent("""
-    import signal, sys
+    import signal, sys, time
     import numpy as np
     import fastgmm
     import fastgmm._passes as passes
@@ -29,7 +33,7 @@ _CHILD = textwrap.dedent("""
 
     def reporting(function, label):
         def wrapper(*args, **kwargs):
-            print(label, flush=True)
+            print(label, time.monotonic_ns(), flush=True)
             return function(*args, **kwargs)
         return wrapper
 
@@ -89,12 +93,12 @@ def test_ctrl_c_stops_a_long_call_between_blocks(what):
             seen.append(line)
             return line
 
-        while seen.count("BLOCK") < 2:
+        while count_blocks(seen) < 2:
             next_line()
+        sent = time.monotonic_ns()
         child.send_signal(signal.SIGINT)
-        before = seen.count("BLOCK")
         while next_line() != "KEYBOARD_INTERRUPT":
-            assert seen.count("BLOCK") - before <= 3, "SIGINT did not stop the call"
+            assert blocks_started_after(seen, sent) <= 3, "SIGINT did not stop the call"
         assert child.wait(timeout=60) == 0
     finally:
         if child.poll() is None:
