@@ -521,7 +521,7 @@ def select(X, n_components=range(1, 10), covariance_types=SKLEARN_TYPES, criteri
     elif not isinstance(random_state, numbers.Integral):
         # A RandomState or Generator is drawn from once: every fit gets the same seed.
         random_state = int(RestartStreams(random_state).seed.generate_state(1)[0])
-    source = as_source(X, sample_weight)
+    source = as_source(X, sample_weight, ranges=True)   # the column ranges: once
     if not hasattr(source, "X"):
         raise TypeError("select needs X in memory (an array or memory map); for chunk "
                         "streams or dask arrays fit GaussianMixture per model.")
