@@ -389,12 +389,14 @@ def test_cgroup_cpu_quota_is_honoured(tmp_path, files, quota):
         auto = fastgmm.GaussianMixture(2, random_state=0).fit(X)
         serial = fastgmm.GaussianMixture(2, random_state=0, n_threads=1).fit(X)
         assert np.array_equal(auto.means_, serial.means_)
+        import joblib                               # after the fits: not imported by them
         print(effective_n_threads(None), effective_n_threads(-1), effective_n_threads(3),
-              openmp_max_threads())
+              openmp_max_threads(), joblib.cpu_count())
     """)
-    auto, all_cpus, explicit, omp_max = map(int, out)
+    auto, all_cpus, explicit, omp_max, joblib_count = map(int, out)
     usable = _affinity_count() if quota is None else min(quota, _affinity_count())
     assert all_cpus == usable                       # -1: all usable CPUs
+    assert all_cpus == joblib_count                 # what joblib.cpu_count() counts
     assert auto == min(usable, omp_max)             # None: also OpenMP's maximum
     assert explicit == 3                            # an explicit count is used as given
 
