@@ -28,18 +28,6 @@ from ._kernels import (assignment_statistics, em_statistics, estimate_log_prob, 
                        n_blocks)
 from ._validation import row_chunks
 
-
-
-def _by_dtype(kernel):
-    """A fused (float/double) kernel's specializations by the dtype of X: a block
-    function calls the one for its rows directly, which skips Cython's dispatch on
-    the argument types (thousands of instructions a call, as much as a small
-    block's E-step). Other dtypes get the fused kernel and its error."""
-    return {np.dtype(np.float32): kernel["float"], np.dtype(np.float64): kernel["double"]}
-
-
-_EM_STATISTICS = _by_dtype(em_statistics)
-_ESTIMATE_LOG_PROB = _by_dtype(estimate_log_prob)
 _EMPTY = np.empty(0)
 _EMPTY_LABELS = np.empty(0, dtype=np.intp)
 # Rows per piece of the passes that need a per-row buffer (labels, log-likelihoods):
@@ -94,10 +82,9 @@ def _block_stats(scratch, n_rows, n_stats):
 
 def em_block(X, sample_weight, problem, out, scratch=None):
     """E-step and sufficient statistics of a block (``_estep.em_statistics``)."""
-    kernel = _EM_STATISTICS.get(X.dtype, em_statistics)
-    kernel(X, sample_weight, problem.means, problem.precisions_cholesky,
-           problem.log_norm_const, problem.shift, problem.kind,
-           _block_stats(scratch, X.shape[0], out.size), out, problem.n_threads)
+    em_statistics(X, sample_weight, problem.means, problem.precisions_cholesky,
+                  problem.log_norm_const, problem.shift, problem.kind,
+                  _block_stats(scratch, X.shape[0], out.size), out, problem.n_threads)
 
 
 def _nearest_centres(X, sample_weight, problem, labels, block_stats, stats):
@@ -264,10 +251,9 @@ def estep_rows_block(X, start, problem, views):
     log_norm, resp, labels = views
     if X.shape[0] == 0:
         return 0, -1
-    kernel = _ESTIMATE_LOG_PROB.get(X.dtype, estimate_log_prob)
-    n_bad, first = kernel(X, problem.means, problem.precisions_cholesky,
-                          problem.log_norm_const, problem.kind, log_norm, resp, labels,
-                          problem.n_threads)
+    n_bad, first = estimate_log_prob(X, problem.means, problem.precisions_cholesky,
+                                     problem.log_norm_const, problem.kind, log_norm, resp,
+                                     labels, problem.n_threads)
     return n_bad, (first + start if n_bad else -1)
 
 
