@@ -449,3 +449,31 @@ def test_select_recovers_mclust_models(name):
     result = _quiet(select, X, range(1, 5), covariance_types="mclust", random_state=0)
     assert result.best.n_components == 3
     assert result.best.covariance_type == name
+
+
+def test_data_beyond_float64_fail_every_fit_with_the_fit_error():
+    """select checks the data's scale once for the grid; data that fail it fail each
+    fit with the error a GaussianMixture fit gives (in errors, then the grid's
+    ValueError; on_degenerate="raise" raises it at once)."""
+    X = np.random.default_rng(0).normal(size=(50, 2)) * 1e160
+    with pytest.raises(ValueError) as alone:
+        GaussianMixture(2).fit(X)
+    with pytest.raises(ValueError, match="Every fit of the grid failed") as grid:
+        select(X, range(1, 3))
+    assert str(alone.value) in str(grid.value)
+    with pytest.raises(ValueError) as strict:
+        select(X, range(1, 3), on_degenerate="raise")
+    assert str(strict.value) == str(alone.value)
+
+
+def test_scores_of_a_grid_fit_equal_the_fitted_models_scores():
+    """The table's criteria (computed right after each fit, its attributes
+    unchecked) equal the fitted model's own bic/aic/icl."""
+    X = load_faithful()
+    result = select(X, range(1, 4), covariance_types=("VEV", "full", "EII"),
+                    random_state=0, return_models=True)
+    for (covariance_type, k), model in result.models.items():
+        row = result.table.row(covariance_type, k)
+        assert row["bic"] == model.bic(X)
+        assert row["aic"] == model.aic(X)
+        assert row["icl"] == model.icl(X)

@@ -604,10 +604,12 @@ default="full"
         # Estimators pickled before this parameter existed: the default.
         return getattr(self, "on_degenerate", "reseed")
 
-    def _fit(self, X, sample_weight, *, source=None, start_parameters=None):
+    def _fit(self, X, sample_weight, *, source=None, start_parameters=None,
+             scale_checked=False):
         """``fit``; ``fastgmm.select`` passes the validated ``source`` of ``X`` (built
-        once for the whole grid) and the shared k-means starts
-        (``_em.fit_mixture``'s ``start_parameters``)."""
+        once for the whole grid), the shared k-means starts (``_em.fit_mixture``'s
+        ``start_parameters``) and ``scale_checked=True`` when it has run
+        ``check_fit_scale`` for the grid (no initial parameters) and it passed."""
         feature_names = _feature_names(X)
         numbers = self._check_parameters()
         X = check_sklearn_conventions(X)
@@ -630,8 +632,10 @@ default="full"
                 + (" (rows with positive sample_weight)" if source.weighted else "")
                 + "; use fewer components or more data."
             )
-        check_fit_scale(source, numbers["reg_covar"], covariance_type=self.covariance_type,
-                        means_init=means_init, precisions_init=precisions_init)
+        if not scale_checked:
+            check_fit_scale(source, numbers["reg_covar"],
+                            covariance_type=self.covariance_type, means_init=means_init,
+                            precisions_init=precisions_init)
         if warm:
             self._check_warm_start(n_features)
         started = time.perf_counter()
@@ -811,8 +815,11 @@ default="full"
                          f"GaussianMixture was fitted with {list(fitted)}: pass the "
                          "columns of the training data, in that order.)")
 
-    def _estep_problem(self, source):
-        self._check_model_attributes()
+    def _estep_problem(self, source, fitted_now=False):
+        """The EStepProblem of the fitted parameters; ``fitted_now``: ``_fit`` set
+        them just now (no caller can have changed them), so they go unchecked."""
+        if not fitted_now:
+            self._check_model_attributes()
         means, prec_chol, log_const = self._params().kernel_arguments(self.covariance_type)
         return EStepProblem(covariance_kind(self.covariance_type), means, prec_chol,
                             log_const, None, effective_n_threads(self.n_threads))
@@ -821,7 +828,8 @@ default="full"
         return (blas_single_thread() if uses_blas(self.covariance_type, n_features)
                 else contextlib.nullcontext())
 
-    def _estep(self, source, *, log_norm=False, resp=False, labels=False):
+    def _estep(self, source, *, log_norm=False, resp=False, labels=False,
+               fitted_now=False):
         """Run the E-step over the rows of ``source``: (log_norm, resp, labels).
 
         Each output is computed when asked for (else empty), block by block (Ctrl-C
@@ -834,7 +842,7 @@ default="full"
         log_norm and resp are float32 when the model was fitted on float32 data
         and ``source`` holds float32 rows (computed in float64), else float64.
         """
-        problem = SafeEStepProblem(self._estep_problem(source), self._params(),
+        problem = SafeEStepProblem(self._estep_problem(source, fitted_now), self._params(),
                                    self._fitted_covariance_type())
         public = (np.float32 if (getattr(source, "dtype", None) == np.float32
                                  and self.means_.dtype == np.float32) else np.float64)
@@ -1163,11 +1171,13 @@ default="full"
         """
         return self._criteria(self._validated(X))["icl"]
 
-    def _criteria(self, source, sample_weight=None):
+    def _criteria(self, source, sample_weight=None, fitted_now=False):
         """log_likelihood, bic, aic and icl of the rows of an in-memory ``source``
         from one E-step pass; ``sample_weight`` (validated, not rescaled) weights the
-        rows, and ``n = sum(sample_weight)`` then enters the BIC penalty."""
-        log_norm, resp, _ = self._estep(source, log_norm=True, resp=True)
+        rows, and ``n = sum(sample_weight)`` then enters the BIC penalty.
+        ``fitted_now``: ``select`` asks right after ``_fit`` (see ``_estep_problem``)."""
+        log_norm, resp, _ = self._estep(source, log_norm=True, resp=True,
+                                        fitted_now=fitted_now)
         hard = np.log(resp.max(axis=1))
         if sample_weight is None or sample_weight.size == 0:
             log_likelihood, hard_sum, n = float(log_norm.sum()), float(hard.sum()), \

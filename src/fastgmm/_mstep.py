@@ -253,7 +253,9 @@ class ParameterBuffers:
         """Replace the unconstrained covariances of the compiled M-step by those of
         the mclust model (same scatter matrices); recompute what depends on them."""
         warm = None
-        if previous is not None:
+        if isinstance(previous, ParameterBuffers):
+            warm = previous._cov_flat       # the EM loop's other buffers: same shape
+        elif previous is not None:
             warm = previous.covariances
             if not (isinstance(warm, np.ndarray) and warm.dtype == np.float64
                     and warm.flags.c_contiguous):

@@ -180,8 +180,7 @@ class ComponentReseeder:
 
     def _bad_components(self, stats, shift):
         """(new parameters or None, sorted bad components, whether some collapsed)."""
-        K, d = shift.shape
-        nk = split_statistics(stats, self.covariance_type, K, d)[1]
+        nk = stats[1:1 + shift.shape[0]]          # split_statistics' N_k
         dead = set(np.flatnonzero(nk <= DEAD_FRACTION * self.total_weight).tolist())
         try:
             params = estimate_parameters(stats, shift, self.covariance_type, self.reg_covar)

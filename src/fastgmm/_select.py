@@ -38,7 +38,7 @@ from ._model import GaussianMixture
 from ._openmp_helpers import check_n_threads, effective_n_threads
 from ._source import as_source
 from ._validation import (ConvergenceWarning, ReseedWarning,
-                          check_choice, check_int)
+                          check_choice, check_fit_scale, check_int)
 from ._ward import WardTree
 from . import _validation
 
@@ -360,8 +360,12 @@ def _failed_row(covariance_type, n_components):
 
 
 def _fit_components(X, source, n_components, covariance_types, fit_params, random_state,
-                    n_threads, weights, ward_tree):
-    """Every covariance type for one K: [(row, model or None, error or None)]."""
+                    n_threads, weights, ward_tree, scale_checked):
+    """Every covariance type for one K: [(row, model or None, error or None)].
+
+    ``scale_checked``: ``check_fit_scale`` passed for the grid's source and reg_covar
+    (the same for every fit: select takes no initial parameters), so no fit redoes it.
+    """
     strict = fit_params.get("on_degenerate", "reseed") == "raise"
     shared = None
     if fit_params["init_params"] in _SHARED_INITS and source.in_memory:
@@ -381,14 +385,15 @@ def _fit_components(X, source, n_components, covariance_types, fit_params, rando
                         + "; use fewer components or more data."))
             continue
         try:
-            model._fit(X, None, source=source, start_parameters=start)
+            model._fit(X, None, source=source, start_parameters=start,
+                       scale_checked=scale_checked)
         except ValueError as exc:
             if strict:
                 raise
             out.append((_failed_row(covariance_type, n_components), None, str(exc)))
             continue
         row = {"covariance_type": covariance_type, "n_components": n_components}
-        row.update(model._criteria(source, weights))
+        row.update(model._criteria(source, weights, fitted_now=True))
         row.update(converged=bool(model.converged_), degenerate=bool(model.degenerate_))
         out.append(({key: row[key] for key in COLUMNS}, model, None))
     return out
@@ -536,6 +541,11 @@ def select(X, n_components=range(1, 10), covariance_types=SKLEARN_TYPES, criteri
             weights = source.sample_weight
     n_jobs = _check_n_jobs(n_jobs, len(ks))
     fit_threads = 1 if n_jobs > 1 else effective_n_threads(n_threads)
+    try:
+        check_fit_scale(source, float(fit_params.get("reg_covar", 1e-6)))
+        scale_checked = True
+    except ValueError:
+        scale_checked = False       # every fit raises it, as each would alone
     ward_tree = None
     if fit_params["init_params"] == "ward" and source.in_memory:
         # One tree for every K: the one each fit's restart 0 would build.
@@ -543,7 +553,7 @@ def select(X, n_components=range(1, 10), covariance_types=SKLEARN_TYPES, criteri
 
     def run(k):
         return _fit_components(X, source, k, types, fit_params, random_state,
-                               fit_threads, weights, ward_tree)
+                               fit_threads, weights, ward_tree, scale_checked)
 
     # Each fit's own ReseedWarning and ConvergenceWarning are summarized once below.
     with warnings.catch_warnings():
