@@ -88,6 +88,35 @@ def test_lloyd_step_matches_reference(n_samples, dtype, weighted):
     np.testing.assert_allclose(lower, np.sqrt(second), rtol=1e-12)
 
 
+@pytest.mark.parametrize("K", [1, 3, 8, 9, 16, 17])      # both sides of the kernels' limits
+@pytest.mark.parametrize("d", [1, 2, 3, 5])
+def test_exact_step_without_row_bounds_matches_reference(K, d):
+    # No per-row bounds: up to 16 centres every row searches every centre, beyond
+    # the half-separation test prunes first; up to 8 the cluster sums run in
+    # registers. Every row starts with the label K - 1 or no valid one (-1).
+    n = 3 * CHUNK + 17
+    X, _ = make_mixture(n, d, 4, seed=K + 10 * d)
+    rng = np.random.default_rng(K * d)
+    centers = X[rng.choice(n, K, replace=False)].astype(np.float64)
+    sw = rng.uniform(0, 3, n)
+    sw[::7] = 0.0
+    labels = np.where(rng.random(n) < 0.5, K - 1, -1).astype(np.intp)
+    start = np.where(labels < 0, 0, labels)
+    half = np.full(K, np.inf) if K == 1 else 0.5 * np.sort(
+        np.sqrt(ref.squared_distances(centers, centers)), axis=1)[:, 1]
+    got, _, counts, sums, inertia, changed, _, members = _lloyd(
+        X, centers, sw, labels=labels, lower=E, upper=E, half_separation=half)
+    e_labels, _, e_counts, e_sums, e_inertia = ref.kmeans_assignment(X, centers, sw)
+    clear = _clear_rows(X, centers)
+    assert np.array_equal(got[clear], e_labels[clear])
+    np.testing.assert_allclose(counts, np.bincount(got, sw, minlength=K), rtol=1e-12)
+    assert np.array_equal(members, np.bincount(got[sw > 0], minlength=K))
+    e_sums = np.stack([np.bincount(got, sw * X[:, j], minlength=K) for j in range(d)], 1)
+    np.testing.assert_allclose(sums, e_sums, rtol=1e-12, atol=1e-12 * np.abs(e_sums).max())
+    assert inertia == pytest.approx(e_inertia, rel=1e-12)
+    assert changed == np.count_nonzero(got != start)
+
+
 @pytest.mark.parametrize("weighted", [False, True])
 def test_bounded_steps_give_the_plain_assignment_and_statistics(weighted):
     # Bounds from the seeding, then centres that move: exact pruned steps and

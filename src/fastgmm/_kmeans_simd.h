@@ -155,4 +155,76 @@ static inline void fgmm_capped_potentials(const double* upper, const double* wts
     }
 }
 
+/* Cluster statistics of the m rows of a chunk (xt: layout (d, stride); labels in
+ * [0, K), K <= FGMM_KM_SUM_CLUSTERS): counts[k] += wts[i], members[k] += (wts[i] > 0)
+ * and sums[k * d + j] += wts[i] * xt[j * stride + i] for the rows i of cluster k,
+ * in row order: exactly the additions of the scatter loops over the rows, but with
+ * the K running sums in the lanes of registers, so that consecutive rows do not wait
+ * on each other through memory. Every other lane adds an exact +0.0 (a masked weight
+ * times a finite x), which leaves a sum that starts at +0.0 bit-for-bit unchanged;
+ * `acc += w * x` contracts into a fused multiply-add exactly where the scalar loop
+ * does (builds with FMA). One pass over the rows for the counts, the members and the
+ * first two features, one more for every further two. */
+#define FGMM_KM_SUM_CLUSTERS 8
+typedef double fgmm_km8 __attribute__((vector_size(64)));
+typedef long long fgmm_km8l __attribute__((vector_size(64)));
+
+static inline fgmm_km8 fgmm_km8_gather(const double* v, ptrdiff_t step, ptrdiff_t K)
+{
+    fgmm_km8 r = {0};
+    for (ptrdiff_t k = 0; k < K; k++) r[k] = v[k * step];
+    return r;
+}
+
+static inline void fgmm_km8_scatter(fgmm_km8 r, double* v, ptrdiff_t step, ptrdiff_t K)
+{
+    for (ptrdiff_t k = 0; k < K; k++) v[k * step] = r[k];
+}
+
+/* The weight of row i in the lanes of its cluster, +0.0 in the others. */
+static inline fgmm_km8 fgmm_km8_masked(double w, ptrdiff_t label)
+{
+    const fgmm_km8l lane = {0, 1, 2, 3, 4, 5, 6, 7};
+    const fgmm_km8l hit = (fgmm_km8l)(lane == ((fgmm_km8l){0} + (long long)label));
+    return (fgmm_km8)(hit & (fgmm_km8l)((fgmm_km8){0} + w));
+}
+
+static inline void fgmm_cluster_sums(const double* xt, ptrdiff_t stride, ptrdiff_t m,
+                                     ptrdiff_t d, const ptrdiff_t* labels,
+                                     const double* wts, ptrdiff_t K, double* counts,
+                                     double* sums, double* members)
+{
+    fgmm_km8 c = fgmm_km8_gather(counts, 1, K), mb = fgmm_km8_gather(members, 1, K);
+    /* Feature 1 of a one-feature chunk: feature 0 again, never stored. */
+    const double* x0 = xt;
+    const double* x1 = xt + (d > 1 ? stride : 0);
+    fgmm_km8 s0 = fgmm_km8_gather(sums, d, K);
+    fgmm_km8 s1 = fgmm_km8_gather(sums + (d > 1 ? 1 : 0), d, K);
+    for (ptrdiff_t i = 0; i < m; i++) {
+        const fgmm_km8 w = fgmm_km8_masked(wts[i], labels[i]);
+        const fgmm_km8 one = fgmm_km8_masked(wts[i] > 0.0 ? 1.0 : 0.0, labels[i]);
+        c += w;
+        mb += one;
+        s0 += w * x0[i];
+        s1 += w * x1[i];
+    }
+    fgmm_km8_scatter(c, counts, 1, K);
+    fgmm_km8_scatter(mb, members, 1, K);
+    fgmm_km8_scatter(s0, sums, d, K);
+    if (d > 1) fgmm_km8_scatter(s1, sums + 1, d, K);
+    for (ptrdiff_t j = 2; j < d; j += 2) {
+        const ptrdiff_t j1 = j + 1 < d ? j + 1 : j;    /* a last odd feature: twice */
+        const double* xa = xt + j * stride;
+        const double* xb = xt + j1 * stride;
+        fgmm_km8 sa = fgmm_km8_gather(sums + j, d, K), sb = fgmm_km8_gather(sums + j1, d, K);
+        for (ptrdiff_t i = 0; i < m; i++) {
+            const fgmm_km8 w = fgmm_km8_masked(wts[i], labels[i]);
+            sa += w * xa[i];
+            sb += w * xb[i];
+        }
+        fgmm_km8_scatter(sa, sums + j, d, K);
+        if (j1 != j) fgmm_km8_scatter(sb, sums + j1, d, K);
+    }
+}
+
 #endif
