@@ -494,17 +494,11 @@ def test_exact_lloyd_step_recovers_from_invalid_labels():
 
 @pytest.mark.parametrize("K", [1, 2, 3, 5, 9])
 @pytest.mark.parametrize("d", [1, 2, 3, 8, 17])
-def test_centre_distances_and_drift_bounds_match_a_loop(K, d):
-    # The vectorized helpers of the Lloyd loop give exactly what a loop over the
-    # centres gives (Hamerly's bounds rely on them; results must not move a bit).
+def test_drift_bounds_match_a_loop(K, d):
+    # The vectorized helper of the Lloyd loop gives exactly what a loop over the
+    # centres gives (Hamerly's bounds rely on it).
     rng = np.random.default_rng(K * 100 + d)
     for trial in range(20):
-        centres = rng.standard_normal((K, d)) * 10.0 ** rng.uniform(-3, 3, size=d)
-        want = np.empty((K, K))
-        for k in range(K):
-            diff = centres - centres[k]
-            want[k] = np.sqrt(np.einsum("kd,kd->k", diff, diff))
-        np.testing.assert_array_equal(init_module._center_distances(centres), want)
         drift = rng.standard_normal(K) ** 2
         if trial % 2:
             drift[rng.integers(K)] = drift.max()        # ties
@@ -513,3 +507,21 @@ def test_centre_distances_and_drift_bounds_match_a_loop(K, d):
         others = np.array([np.max(np.delete(drift, k)) if K > 1 else 0.0
                            for k in range(K)])
         np.testing.assert_array_equal(init_module._max_other(drift), others)
+
+
+@pytest.mark.parametrize("K", [1, 2, 5, 17, 20])
+@pytest.mark.parametrize("bounded", [False, True])
+def test_lloyd_step_computes_the_half_separations_itself(K, bounded):
+    # An empty half_separation: the step computes it (when it prunes with it) and
+    # gives what the explicit s_k = min_{j != k} |c_k - c_j| / 2 gives.
+    X, _ = make_mixture(2 * CHUNK + 5, 3, 4, seed=K)
+    centers = X[np.random.default_rng(K).choice(X.shape[0], K, replace=False)].copy()
+    dist = np.sqrt(ref.squared_distances(centers, centers))
+    np.fill_diagonal(dist, np.inf)
+    half = 0.5 * dist.min(axis=1)
+    rows = {} if bounded else {"lower": E, "upper": E}
+    start = np.full(X.shape[0], K - 1, dtype=np.intp)
+    given = _lloyd(X, centers, labels=start.copy(), half_separation=half, **rows)
+    computed = _lloyd(X, centers, labels=start.copy(), half_separation=E, **rows)
+    for a, b in zip(given, computed):
+        np.testing.assert_array_equal(a, b)

@@ -49,7 +49,7 @@ features.
 from cython cimport floating
 from cython.parallel cimport parallel, prange
 from libc.math cimport INFINITY, sqrt
-from libc.stdlib cimport calloc, free
+from libc.stdlib cimport calloc, free, malloc
 from libc.string cimport memset
 
 from ._partition cimport (CHUNK_SIZE, block_first_chunk, block_first_row, lane_dot,
@@ -686,6 +686,25 @@ cdef int _run_blocks(int kind, const void* problem, const floating* X, Py_ssize_
     return -1 if failed[0] != 0 else 0
 
 
+cdef void _half_separations(const double* centers, Py_ssize_t K, Py_ssize_t d,
+                            double* out) noexcept nogil:
+    """out[k] = min_{j != k} |c_k - c_j| / 2 (inf for one centre), each distance from
+    its d squared differences summed in feature order."""
+    cdef Py_ssize_t k, j, f
+    cdef double v, dsq, nearest
+    for k in range(K):
+        nearest = INFINITY
+        for j in range(K):
+            if j != k:
+                dsq = 0.0
+                for f in range(d):
+                    v = centers[k * d + f] - centers[j * d + f]
+                    dsq = dsq + v * v
+                if dsq < nearest:
+                    nearest = dsq
+        out[k] = 0.5 * sqrt(nearest)
+
+
 def lloyd_step(
     const floating[:, ::1] X,                 # IN (n_samples, n_features)
     const double[::1] sample_weight,          # IN (n_samples,) or (0,)
@@ -712,8 +731,9 @@ def lloyd_step(
         Feature scale factors: the step clusters ``X * scale`` (the centres and the
         sums are in those coordinates). Empty: no scaling.
     centers : ndarray of shape (n_clusters, n_features)
-    half_separation : ndarray of shape (n_clusters,)
-        ``s_k = min_{j != k} |c_k - c_j| / 2`` (``inf`` for one cluster). Zeros with
+    half_separation : ndarray of shape (n_clusters,) or (0,)
+        ``s_k = min_{j != k} |c_k - c_j| / 2`` (``inf`` for one cluster); empty: the
+        step computes them from ``centers`` when it needs them. Zeros with
         ``lower`` = 0 turn pruning off: a plain Lloyd step.
     drift, lower_drift : ndarray of shape (n_clusters,)
         How far each centre moved since the bounds were computed,
@@ -756,9 +776,10 @@ def lloyd_step(
     if K < 1 or centers.shape[1] != p.n_features:
         raise ValueError(f"centers must have shape (n_clusters >= 1, {p.n_features}), got "
                          f"({centers.shape[0]}, {centers.shape[1]})")
-    if (half_separation.shape[0] != K or drift.shape[0] != K
+    if (half_separation.shape[0] not in (K, 0) or drift.shape[0] != K
             or lower_drift.shape[0] != K):
-        raise ValueError(f"half_separation, drift and lower_drift must have length {K}")
+        raise ValueError(f"half_separation must have length {K} or 0 (computed here), "
+                         f"drift and lower_drift length {K}")
     if labels.shape[0] != n:
         raise ValueError(f"labels must have length n_samples={n}")
     if (lower.shape[0], upper.shape[0]) not in ((n, n), (0, 0)) or (
@@ -776,7 +797,15 @@ def lloyd_step(
         stats[:] = 0.0
         return
     p.centers = &centers[0, 0]
-    p.half_separation = &half_separation[0]
+    cdef double* own_separation = NULL
+    if half_separation.shape[0] > 0:
+        p.half_separation = &half_separation[0]
+    elif lower.shape[0] > 0 or K > SEARCH_ALL_MAX_CLUSTERS:    # the bounds read it
+        own_separation = <double*> malloc(K * sizeof(double))
+        if own_separation == NULL:
+            raise MemoryError("could not allocate the half-separations")
+        _half_separations(p.centers, K, p.n_features, own_separation)
+        p.half_separation = own_separation
     p.drift = &drift[0]
     p.lower_drift = &lower_drift[0]
     p.labels = &labels[0]
@@ -792,5 +821,6 @@ def lloyd_step(
                              n_threads, K * p.n_features + 16)
         if status == 0:
             ordered_block_sum(bs, nb, p.n_stats, &stats[0], n_threads)
+    free(own_separation)
     if status != 0:
         raise MemoryError("could not allocate per-thread scratch buffers")
