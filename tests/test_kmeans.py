@@ -88,6 +88,36 @@ def test_lloyd_step_matches_reference(n_samples, dtype, weighted):
     np.testing.assert_allclose(lower, np.sqrt(second), rtol=1e-12)
 
 
+@pytest.mark.parametrize("K", [1, 3, 4, 5, 8, 9, 16, 17])   # both sides of the kernels' limits
+@pytest.mark.parametrize("d", [1, 2, 3, 5])
+def test_exact_step_without_row_bounds_matches_reference(K, d):
+    # No per-row bounds: up to 16 centres every row searches every centre, beyond
+    # the half-separation test prunes first; up to the lanes of a register (8 with
+    # AVX-512, 4 with AVX2; none in the baseline build) the cluster sums run in
+    # registers. Every row starts with the label K - 1 or no valid one (-1).
+    n = 3 * CHUNK + 17
+    X, _ = make_mixture(n, d, 4, seed=K + 10 * d)
+    rng = np.random.default_rng(K * d)
+    centers = X[rng.choice(n, K, replace=False)].astype(np.float64)
+    sw = rng.uniform(0, 3, n)
+    sw[::7] = 0.0
+    labels = np.where(rng.random(n) < 0.5, K - 1, -1).astype(np.intp)
+    start = np.where(labels < 0, 0, labels)
+    half = np.full(K, np.inf) if K == 1 else 0.5 * np.sort(
+        np.sqrt(ref.squared_distances(centers, centers)), axis=1)[:, 1]
+    got, _, counts, sums, inertia, changed, _, members = _lloyd(
+        X, centers, sw, labels=labels, lower=E, upper=E, half_separation=half)
+    e_labels, _, e_counts, e_sums, e_inertia = ref.kmeans_assignment(X, centers, sw)
+    clear = _clear_rows(X, centers)
+    assert np.array_equal(got[clear], e_labels[clear])
+    np.testing.assert_allclose(counts, np.bincount(got, sw, minlength=K), rtol=1e-12)
+    assert np.array_equal(members, np.bincount(got[sw > 0], minlength=K))
+    e_sums = np.stack([np.bincount(got, sw * X[:, j], minlength=K) for j in range(d)], 1)
+    np.testing.assert_allclose(sums, e_sums, rtol=1e-12, atol=1e-12 * np.abs(e_sums).max())
+    assert inertia == pytest.approx(e_inertia, rel=1e-12)
+    assert changed == np.count_nonzero(got != start)
+
+
 @pytest.mark.parametrize("weighted", [False, True])
 def test_bounded_steps_give_the_plain_assignment_and_statistics(weighted):
     # Bounds from the seeding, then centres that move: exact pruned steps and
@@ -465,17 +495,11 @@ def test_exact_lloyd_step_recovers_from_invalid_labels():
 
 @pytest.mark.parametrize("K", [1, 2, 3, 5, 9])
 @pytest.mark.parametrize("d", [1, 2, 3, 8, 17])
-def test_centre_distances_and_drift_bounds_match_a_loop(K, d):
-    # The vectorized helpers of the Lloyd loop give exactly what a loop over the
-    # centres gives (Hamerly's bounds rely on them; results must not move a bit).
+def test_drift_bounds_match_a_loop(K, d):
+    # The vectorized helper of the Lloyd loop gives exactly what a loop over the
+    # centres gives (Hamerly's bounds rely on it).
     rng = np.random.default_rng(K * 100 + d)
     for trial in range(20):
-        centres = rng.standard_normal((K, d)) * 10.0 ** rng.uniform(-3, 3, size=d)
-        want = np.empty((K, K))
-        for k in range(K):
-            diff = centres - centres[k]
-            want[k] = np.sqrt(np.einsum("kd,kd->k", diff, diff))
-        np.testing.assert_array_equal(init_module._center_distances(centres), want)
         drift = rng.standard_normal(K) ** 2
         if trial % 2:
             drift[rng.integers(K)] = drift.max()        # ties
@@ -484,3 +508,21 @@ def test_centre_distances_and_drift_bounds_match_a_loop(K, d):
         others = np.array([np.max(np.delete(drift, k)) if K > 1 else 0.0
                            for k in range(K)])
         np.testing.assert_array_equal(init_module._max_other(drift), others)
+
+
+@pytest.mark.parametrize("K", [1, 2, 5, 17, 20])
+@pytest.mark.parametrize("bounded", [False, True])
+def test_lloyd_step_computes_the_half_separations_itself(K, bounded):
+    # An empty half_separation: the step computes it (when it prunes with it) and
+    # gives what the explicit s_k = min_{j != k} |c_k - c_j| / 2 gives.
+    X, _ = make_mixture(2 * CHUNK + 5, 3, 4, seed=K)
+    centers = X[np.random.default_rng(K).choice(X.shape[0], K, replace=False)].copy()
+    dist = np.sqrt(ref.squared_distances(centers, centers))
+    np.fill_diagonal(dist, np.inf)
+    half = 0.5 * dist.min(axis=1)
+    rows = {} if bounded else {"lower": E, "upper": E}
+    start = np.full(X.shape[0], K - 1, dtype=np.intp)
+    given = _lloyd(X, centers, labels=start.copy(), half_separation=half, **rows)
+    computed = _lloyd(X, centers, labels=start.copy(), half_separation=E, **rows)
+    for a, b in zip(given, computed):
+        np.testing.assert_array_equal(a, b)

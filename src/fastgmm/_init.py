@@ -177,14 +177,6 @@ def _buffers_for(X, sample_weight, n_clusters, buffers):
     return buffers
 
 
-def _center_distances(centers):
-    """Euclidean distances between the rows of centers (K, d): (K, K), from the
-    differences (not the Gram form: Hamerly's bounds need them accurate). Every
-    entry sums its d squares in feature order, as one row at a time would."""
-    diff = centers[None, :, :] - centers[:, None, :]
-    return np.sqrt(np.einsum("jkd,jkd->jk", diff, diff))
-
-
 def kmeans_plusplus(X, sample_weight, n_clusters, rng, n_threads, buffers=None,
                     scale=_EMPTY):
     """k-means++ seeds: greedy D^2 sampling with ``2 + int(ln K)`` candidates a seed.
@@ -293,13 +285,6 @@ def _seeding_sample(n_samples, n_clusters, sample_weight, rng):
     return rows if positive >= 4 * n_clusters else None
 
 
-def _half_separation(centers):
-    """s_k = min_{j != k} |c_k - c_j| / 2 (inf for a single centre)."""
-    distances = _center_distances(centers)
-    distances.flat[::distances.shape[0] + 1] = np.inf      # the diagonal
-    return 0.5 * distances.min(axis=1)
-
-
 def _max_other(drift):
     """For every k, max_{j != k} drift_j (0 for a single centre)."""
     K = drift.shape[0]
@@ -392,7 +377,7 @@ def kmeans(X, sample_weight, n_clusters, rng, n_threads, buffers=None, *,
     totals = None            # counts, sums and members of the current assignment
 
     def step(exact):
-        kmeans_kernels.lloyd_step(X, sample_weight, scale, centers, _half_separation(centers),
+        kmeans_kernels.lloyd_step(X, sample_weight, scale, centers, _EMPTY,
                                   drift, lower_drift, exact, buf.labels, buf.upper,
                                   buf.lower, buf.block_stats, stats, n_threads)
         return stats[2:].copy() if exact else totals + stats[2:]

@@ -49,7 +49,7 @@ features.
 from cython cimport floating
 from cython.parallel cimport parallel, prange
 from libc.math cimport INFINITY, sqrt
-from libc.stdlib cimport calloc, free
+from libc.stdlib cimport calloc, free, malloc
 from libc.string cimport memset
 
 from ._partition cimport (CHUNK_SIZE, block_first_chunk, block_first_row, lane_dot,
@@ -68,11 +68,20 @@ cdef extern from "_kmeans_simd.h" nogil:
     void fgmm_capped_potentials(const double* upper, const double* wts, Py_ssize_t stride,
                                 Py_ssize_t m, Py_ssize_t n_candidates,
                                 double* dist) noexcept
+    enum: FGMM_KM_SUM_CLUSTERS
+    void fgmm_cluster_sums(const double* xt, Py_ssize_t stride, Py_ssize_t m, Py_ssize_t d,
+                           const Py_ssize_t* labels, const double* wts, Py_ssize_t K,
+                           double* counts, double* sums, double* members) noexcept
 
 # A row keeps its label without computing all distances when u <= bound * (1 - margin):
 # the margin absorbs the rounding of the bound updates, so pruning never changes an
 # assignment that exact arithmetic would change (beyond ties at that precision).
 cdef double BOUND_MARGIN = 1e-10
+
+# Exact steps without per-row bounds (narrow rows) search every centre for every row
+# up to this many centres (vectorized, a few multiply-adds a row); beyond, the
+# half-separation test first settles the rows near their centres.
+cdef Py_ssize_t SEARCH_ALL_MAX_CLUSTERS = 16
 
 
 cdef inline Py_ssize_t _lloyd_length(Py_ssize_t n_clusters,
@@ -485,6 +494,27 @@ cdef inline void _search(const LloydProblem* p, Scratch* s, Py_ssize_t n_far) no
                      s.best, s.second, s.arg)
 
 
+cdef inline void _search_every_row(const LloydProblem* p, Scratch* s, Py_ssize_t r0,
+                                   Py_ssize_t m, double* stats) noexcept nogil:
+    """All-centres search for every row of the chunk (in s.xt): labels, s.dsq.
+
+    Gives the labels and distances of the half-separation test followed by the
+    search of the rows it cannot settle (a row that test settles is nearer its
+    centre than any other by the rounding margin, so the search finds the same one,
+    and the distance is computed alike), without a square root and an unpredictable
+    branch per row. A row without a valid previous label counts as labelled 0.
+    """
+    cdef Py_ssize_t i, a, changed = 0
+    cdef Py_ssize_t* labels = p.labels + r0
+    fgmm_nearest_two(s.xt, CHUNK_SIZE, m, p.n_features, p.centers, p.n_clusters, s.dsq,
+                     s.second, s.arg)
+    for i in range(m):
+        a = labels[i] if 0 <= labels[i] < p.n_clusters else 0
+        changed += s.arg[i] != a
+        labels[i] = s.arg[i]
+    stats[1] += <double> changed
+
+
 cdef void _lloyd_chunk_exact(const LloydProblem* p, const floating* X, Scratch* s,
                              Py_ssize_t r0, Py_ssize_t m, double* stats) noexcept nogil:
     """Exact distances of every row, statistics of the whole assignment."""
@@ -497,43 +527,48 @@ cdef void _lloyd_chunk_exact(const LloydProblem* p, const floating* X, Scratch* 
     cdef double* sums = stats + 2 + K
     cdef double* members = stats + 2 + K + K * d
     _load_chunk(X, p.sample_weight, p.scale, r0, m, d, s)
-    for i in range(m):
-        s.dsq[i] = 0.0
-        if not 0 <= labels[i] < K:       # no valid previous label: search every centre
-            p.labels[r0 + i] = 0
-            if p.lower != NULL:
-                p.lower[r0 + i] = 0.0
-    for j in range(d):
-        xj = s.xt + j * CHUNK_SIZE
+    if p.lower == NULL and K <= SEARCH_ALL_MAX_CLUSTERS:
+        _search_every_row(p, s, r0, m, stats)
+    else:
         for i in range(m):
-            t = xj[i] - p.centers[labels[i] * d + j]
-            s.dsq[i] += t * t
-    for i in range(m):   # rows the bounds cannot settle go to the all-centres search
-        if sqrt(s.dsq[i]) > _bound(p, r0 + i, labels[i]):
-            s.rows[n_far] = i
-            n_far += 1
-    if n_far > 0:
+            s.dsq[i] = 0.0
+            if not 0 <= labels[i] < K:       # no valid previous label: search every centre
+                p.labels[r0 + i] = 0
+                if p.lower != NULL:
+                    p.lower[r0 + i] = 0.0
         for j in range(d):
+            xj = s.xt + j * CHUNK_SIZE
+            for i in range(m):
+                t = xj[i] - p.centers[labels[i] * d + j]
+                s.dsq[i] += t * t
+        for i in range(m):   # rows the bounds cannot settle go to the all-centres search
+            s.rows[n_far] = i          # branch-free: kept only when the row is far
+            n_far += sqrt(s.dsq[i]) > _bound(p, r0 + i, labels[i])
+        if n_far > 0:
+            for j in range(d):
+                for q in range(n_far):
+                    s.xc[j * CHUNK_SIZE + q] = s.xt[j * CHUNK_SIZE + s.rows[q]]
+            _search(p, s, n_far)
             for q in range(n_far):
-                s.xc[j * CHUNK_SIZE + q] = s.xt[j * CHUNK_SIZE + s.rows[q]]
-        _search(p, s, n_far)
-        for q in range(n_far):
-            i = s.rows[q]
-            r = r0 + i
-            if s.arg[q] != p.labels[r]:
-                stats[1] += 1.0
-                p.labels[r] = s.arg[q]
-            s.dsq[i] = s.best[q]
-            if p.lower != NULL:
-                p.lower[r] = sqrt(s.second[q])
+                i = s.rows[q]
+                r = r0 + i
+                if s.arg[q] != p.labels[r]:
+                    stats[1] += 1.0
+                    p.labels[r] = s.arg[q]
+                s.dsq[i] = s.best[q]
+                if p.lower != NULL:
+                    p.lower[r] = sqrt(s.second[q])
     # Weighted inertia, counts, sums and members (rows in order for every entry).
     stats[0] += lane_dot(s.wts, s.dsq, m)
-    for i in range(m):
-        counts[labels[i]] += s.wts[i]
-        members[labels[i]] += 1.0 if s.wts[i] > 0.0 else 0.0
     if p.upper != NULL:
         for i in range(m):
             p.upper[r0 + i] = sqrt(s.dsq[i])
+    if K <= FGMM_KM_SUM_CLUSTERS:        # the same additions, in registers
+        fgmm_cluster_sums(s.xt, CHUNK_SIZE, m, d, labels, s.wts, K, counts, sums, members)
+        return
+    for i in range(m):
+        counts[labels[i]] += s.wts[i]
+        members[labels[i]] += 1.0 if s.wts[i] > 0.0 else 0.0
     for j in range(d):
         xj = s.xt + j * CHUNK_SIZE
         for i in range(m):
@@ -651,6 +686,25 @@ cdef int _run_blocks(int kind, const void* problem, const floating* X, Py_ssize_
     return -1 if failed[0] != 0 else 0
 
 
+cdef void _half_separations(const double* centers, Py_ssize_t K, Py_ssize_t d,
+                            double* out) noexcept nogil:
+    """out[k] = min_{j != k} |c_k - c_j| / 2 (inf for one centre), each distance from
+    its d squared differences summed in feature order."""
+    cdef Py_ssize_t k, j, f
+    cdef double v, dsq, nearest
+    for k in range(K):
+        nearest = INFINITY
+        for j in range(K):
+            if j != k:
+                dsq = 0.0
+                for f in range(d):
+                    v = centers[k * d + f] - centers[j * d + f]
+                    dsq = dsq + v * v
+                if dsq < nearest:
+                    nearest = dsq
+        out[k] = 0.5 * sqrt(nearest)
+
+
 def lloyd_step(
     const floating[:, ::1] X,                 # IN (n_samples, n_features)
     const double[::1] sample_weight,          # IN (n_samples,) or (0,)
@@ -677,8 +731,9 @@ def lloyd_step(
         Feature scale factors: the step clusters ``X * scale`` (the centres and the
         sums are in those coordinates). Empty: no scaling.
     centers : ndarray of shape (n_clusters, n_features)
-    half_separation : ndarray of shape (n_clusters,)
-        ``s_k = min_{j != k} |c_k - c_j| / 2`` (``inf`` for one cluster). Zeros with
+    half_separation : ndarray of shape (n_clusters,) or (0,)
+        ``s_k = min_{j != k} |c_k - c_j| / 2`` (``inf`` for one cluster); empty: the
+        step computes them from ``centers`` when it needs them. Zeros with
         ``lower`` = 0 turn pruning off: a plain Lloyd step.
     drift, lower_drift : ndarray of shape (n_clusters,)
         How far each centre moved since the bounds were computed,
@@ -721,9 +776,10 @@ def lloyd_step(
     if K < 1 or centers.shape[1] != p.n_features:
         raise ValueError(f"centers must have shape (n_clusters >= 1, {p.n_features}), got "
                          f"({centers.shape[0]}, {centers.shape[1]})")
-    if (half_separation.shape[0] != K or drift.shape[0] != K
+    if (half_separation.shape[0] not in (K, 0) or drift.shape[0] != K
             or lower_drift.shape[0] != K):
-        raise ValueError(f"half_separation, drift and lower_drift must have length {K}")
+        raise ValueError(f"half_separation must have length {K} or 0 (computed here), "
+                         f"drift and lower_drift length {K}")
     if labels.shape[0] != n:
         raise ValueError(f"labels must have length n_samples={n}")
     if (lower.shape[0], upper.shape[0]) not in ((n, n), (0, 0)) or (
@@ -741,7 +797,15 @@ def lloyd_step(
         stats[:] = 0.0
         return
     p.centers = &centers[0, 0]
-    p.half_separation = &half_separation[0]
+    cdef double* own_separation = NULL
+    if half_separation.shape[0] > 0:
+        p.half_separation = &half_separation[0]
+    elif lower.shape[0] > 0 or K > SEARCH_ALL_MAX_CLUSTERS:    # the bounds read it
+        own_separation = <double*> malloc(K * sizeof(double))
+        if own_separation == NULL:
+            raise MemoryError("could not allocate the half-separations")
+        _half_separations(p.centers, K, p.n_features, own_separation)
+        p.half_separation = own_separation
     p.drift = &drift[0]
     p.lower_drift = &lower_drift[0]
     p.labels = &labels[0]
@@ -757,5 +821,6 @@ def lloyd_step(
                              n_threads, K * p.n_features + 16)
         if status == 0:
             ordered_block_sum(bs, nb, p.n_stats, &stats[0], n_threads)
+    free(own_separation)
     if status != 0:
         raise MemoryError("could not allocate per-thread scratch buffers")

@@ -155,4 +155,81 @@ static inline void fgmm_capped_potentials(const double* upper, const double* wts
     }
 }
 
+/* Cluster statistics of the m rows of a chunk (xt: layout (d, stride); labels in
+ * [0, K), K <= FGMM_KM_SUM_CLUSTERS): counts[k] += wts[i], members[k] += (wts[i] > 0)
+ * and sums[k * d + j] += wts[i] * xt[j * stride + i] for the rows i of cluster k,
+ * in row order: exactly the additions of the scatter loops over the rows, but with
+ * the K running sums in the lanes of registers, so that consecutive rows do not wait
+ * on each other through memory. Every other lane adds an exact +0.0 (a masked weight
+ * times a finite x), which leaves a sum that starts at +0.0 bit-for-bit unchanged;
+ * `acc += w * x` contracts into a fused multiply-add exactly where the scalar loop
+ * does (builds with FMA). One pass over the rows for the counts, the members and the
+ * first two features, one more for every further two. */
+#if defined(__AVX2__)
+#define FGMM_KM_SUM_CLUSTERS FGMM_KM_LANES    /* one register of the build's width */
+#else
+#define FGMM_KM_SUM_CLUSTERS 0    /* SSE2 lacks 64-bit compares: the scatter loops */
+#endif
+typedef fgmm_kmd fgmm_kmc;      /* K running sums, one a lane */
+typedef fgmm_kml fgmm_kmcl;
+
+static inline fgmm_kmc fgmm_kmc_gather(const double* v, ptrdiff_t step, ptrdiff_t K)
+{
+    fgmm_kmc r = {0};
+    for (ptrdiff_t k = 0; k < K; k++) r[k] = v[k * step];
+    return r;
+}
+
+static inline void fgmm_kmc_scatter(fgmm_kmc r, double* v, ptrdiff_t step, ptrdiff_t K)
+{
+    for (ptrdiff_t k = 0; k < K; k++) v[k * step] = r[k];
+}
+
+/* The weight of row i in the lanes of its cluster, +0.0 in the others. */
+static inline fgmm_kmc fgmm_kmc_masked(double w, ptrdiff_t label)
+{
+    fgmm_kmcl lane;
+    for (int t = 0; t < FGMM_KM_LANES; t++) lane[t] = t;
+    const fgmm_kmcl hit = (fgmm_kmcl)(lane == ((fgmm_kmcl){0} + (long long)label));
+    return (fgmm_kmc)(hit & (fgmm_kmcl)((fgmm_kmc){0} + w));
+}
+
+static inline void fgmm_cluster_sums(const double* xt, ptrdiff_t stride, ptrdiff_t m,
+                                     ptrdiff_t d, const ptrdiff_t* labels,
+                                     const double* wts, ptrdiff_t K, double* counts,
+                                     double* sums, double* members)
+{
+    fgmm_kmc c = fgmm_kmc_gather(counts, 1, K), mb = fgmm_kmc_gather(members, 1, K);
+    /* Feature 1 of a one-feature chunk: feature 0 again, never stored. */
+    const double* x0 = xt;
+    const double* x1 = xt + (d > 1 ? stride : 0);
+    fgmm_kmc s0 = fgmm_kmc_gather(sums, d, K);
+    fgmm_kmc s1 = fgmm_kmc_gather(sums + (d > 1 ? 1 : 0), d, K);
+    for (ptrdiff_t i = 0; i < m; i++) {
+        const fgmm_kmc w = fgmm_kmc_masked(wts[i], labels[i]);
+        const fgmm_kmc one = fgmm_kmc_masked(wts[i] > 0.0 ? 1.0 : 0.0, labels[i]);
+        c += w;
+        mb += one;
+        s0 += w * x0[i];
+        s1 += w * x1[i];
+    }
+    fgmm_kmc_scatter(c, counts, 1, K);
+    fgmm_kmc_scatter(mb, members, 1, K);
+    fgmm_kmc_scatter(s0, sums, d, K);
+    if (d > 1) fgmm_kmc_scatter(s1, sums + 1, d, K);
+    for (ptrdiff_t j = 2; j < d; j += 2) {
+        const ptrdiff_t j1 = j + 1 < d ? j + 1 : j;    /* a last odd feature: twice */
+        const double* xa = xt + j * stride;
+        const double* xb = xt + j1 * stride;
+        fgmm_kmc sa = fgmm_kmc_gather(sums + j, d, K), sb = fgmm_kmc_gather(sums + j1, d, K);
+        for (ptrdiff_t i = 0; i < m; i++) {
+            const fgmm_kmc w = fgmm_kmc_masked(wts[i], labels[i]);
+            sa += w * xa[i];
+            sb += w * xb[i];
+        }
+        fgmm_kmc_scatter(sa, sums + j, d, K);
+        if (j1 != j) fgmm_kmc_scatter(sb, sums + j1, d, K);
+    }
+}
+
 #endif
