@@ -156,3 +156,16 @@ def test_a_worker_killed_mid_fit_does_not_change_the_result(client):
         assert not thread.is_alive(), "the fit did not finish after a worker died"
     assert result["done"] > killed, "the worker died after the fit ended: nothing tested"
     _assert_identical_fits(result["fit"], undisturbed)
+
+
+def test_dask_rows_beyond_float64_score_minus_inf_as_in_memory():
+    """A row whose density underflows: -inf and the nearest label, lazily too."""
+    X = np.random.default_rng(3).normal(size=(200, 2))
+    gm = GaussianMixture(2, random_state=0).fit(X)
+    far = np.vstack([X[:5], [[1e200, 0.0]], X[5:10]])
+    dX = da.from_array(far, chunks=4)
+    scores = gm.score_samples(dX).compute()
+    np.testing.assert_array_equal(scores, gm.score_samples(far))
+    assert scores[5] == -np.inf and np.isfinite(np.delete(scores, 5)).all()
+    np.testing.assert_array_equal(gm.predict(dX).compute(), gm.predict(far))
+    np.testing.assert_array_equal(gm.predict_proba(dX).compute(), gm.predict_proba(far))

@@ -861,16 +861,6 @@ default="full"
         outputs[1] = outputs[1].astype(public, copy=False)
         return tuple(outputs)
 
-    @staticmethod
-    def _underflow_error(n_bad, where=""):
-        return ValueError(
-            f"X has {n_bad} row(s){where} so far from every "
-            "component that their log-density underflows float64 (the squared "
-            "Mahalanobis distance overflows); no probability can be computed for them. "
-            "Check that X has the units and scale of the training data, or drop those "
-            "rows."
-        )
-
     def _log_likelihood(self, source):
         """``sum_n w_n log p(x_n)`` over the rows of ``source`` (no per-row array)."""
         out = np.empty(2)
