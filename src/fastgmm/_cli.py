@@ -182,9 +182,8 @@ def read_data(path, columns=None, *, wanted_names=None):
     (float32 ``.npy`` files stay float32), and its column names (None when the file
     has none).
 
-    Without ``columns``, a CSV/TSV column whose header field is empty in the first
-    place (the row names that R's ``write.csv`` and pandas' ``to_csv`` write) is
-    left out, and ``wanted_names`` (a model's feature names), when the header holds
+    Without ``columns``, a first CSV/TSV column with an empty header field (the row
+    names that R's ``write.csv`` and pandas' ``to_csv`` write) is left out, and ``wanted_names`` (a model's feature names), when the header holds
     them all, selects those columns by name.
 
     Parameters
