@@ -68,23 +68,30 @@ def _evi(nk, w, previous):
     return (scale.sum() / nk.sum()) * _ratio(w, scale[:, None])
 
 
-def _vei(nk, w, previous):
-    d = w.shape[1]
-    if _usable(previous, w.shape) and np.all(previous[0] > 0):
-        shape = previous[0] / _geometric_mean(previous[0])
-    else:
-        pooled = w.sum(axis=0)
-        shape = pooled / _geometric_mean(pooled)
+def _volumes_and_shape(nk, values, shape):
+    """Celeux & Govaert's alternation of K volumes and one unit-determinant shape
+    for diagonal scatter ``values`` (K, d), from ``shape`` (any positive scale)."""
+    d = values.shape[1]
+    shape = shape / _geometric_mean(shape)
     objective = np.inf
     for _ in range(MSTEP_MAX_ITER):
-        volume = (w / shape).sum(axis=1) / (d * nk)
-        shape = _ratio(w, volume[:, None]).sum(axis=0)
+        volume = (values / shape).sum(axis=1) / (d * nk)
+        shape = _ratio(values, volume[:, None]).sum(axis=0)
         shape = shape / _geometric_mean(shape)
-        volume = (w / shape).sum(axis=1) / (d * nk)
+        volume = (values / shape).sum(axis=1) / (d * nk)
         new = float(np.sum(nk * d * np.log(volume)) + d * nk.sum())
         if _converged(objective, new):
             break
         objective = new
+    return volume, shape
+
+
+def _vei(nk, w, previous):
+    if _usable(previous, w.shape) and np.all(previous[0] > 0):
+        start = previous[0]
+    else:
+        start = w.sum(axis=0)
+    volume, shape = _volumes_and_shape(nk, w, start)
     return volume[:, None] * shape
 
 
@@ -152,23 +159,12 @@ def _vee(nk, W, previous):
 
 
 def _vev(nk, W, previous):
-    d = W.shape[1]
     values, vectors = _descending_eigh(W)
     if _usable(previous, W.shape) and np.linalg.slogdet(previous[0])[0] > 0:
-        shape = np.linalg.eigvalsh(previous[0])[::-1]
+        start = np.linalg.eigvalsh(previous[0])[::-1]
     else:
-        shape = values.sum(axis=0)
-    shape = shape / _geometric_mean(shape)
-    objective = np.inf
-    for _ in range(MSTEP_MAX_ITER):
-        volume = (values / shape).sum(axis=1) / (d * nk)
-        shape = _ratio(values, volume[:, None]).sum(axis=0)
-        shape = shape / _geometric_mean(shape)
-        volume = (values / shape).sum(axis=1) / (d * nk)
-        new = float(np.sum(nk * d * np.log(volume)) + d * nk.sum())
-        if _converged(objective, new):
-            break
-        objective = new
+        start = values.sum(axis=0)
+    volume, shape = _volumes_and_shape(nk, values, start)
     return _compose(volume, shape, vectors)
 
 

@@ -366,10 +366,14 @@ cdef int _volumes_and_shape(const double* nk, const double* values, double* shap
                             double* volume) noexcept nogil:
     """Celeux & Govaert's alternating updates of K volumes and one shape (unit
     determinant) for diagonal "scatter" ``values`` (K, d): VEI's diagonals, VEV's
-    eigenvalues. ``shape`` (d,): the start on entry, the result on exit."""
+    eigenvalues. ``shape`` (d,): the start on entry (any positive scale: it is
+    normalized first), the result on exit."""
     cdef Py_ssize_t k, j
     cdef int iteration
-    cdef double objective = INFINITY, new, total, scale
+    cdef double objective = INFINITY, new, total
+    cdef double scale = _geometric_mean(shape, d)
+    for j in range(d):
+        shape[j] = shape[j] / scale
     for iteration in range(max_iter):
         _volumes(nk, values, shape, K, d, volume)
         for j in range(d):
@@ -386,6 +390,16 @@ cdef int _volumes_and_shape(const double* nk, const double* values, double* shap
             break
         objective = new
     return 0
+
+
+cdef void _pooled_shape(const double* values, Py_ssize_t K, Py_ssize_t d,
+                        double* shape) noexcept nogil:
+    """The cold start of ``_volumes_and_shape``: the sum of the K rows of ``values``."""
+    cdef Py_ssize_t k, j
+    for j in range(d):
+        shape[j] = 0.0
+        for k in range(K):
+            shape[j] += values[k * d + j]
 
 
 # ---------------------------------------------------------------------------------
@@ -452,21 +466,15 @@ cdef int _vei(const double* nk, const double* w, const double* previous, Py_ssiz
     cdef double* shape = work + K
     cdef Py_ssize_t k, j
     cdef bint warm = previous != NULL
-    cdef double scale
     if warm:
         for j in range(d):
             if not previous[j] > 0.0:
                 warm = False
-    for j in range(d):
-        if warm:
+    if warm:
+        for j in range(d):
             shape[j] = previous[j]
-        else:
-            shape[j] = 0.0
-            for k in range(K):
-                shape[j] += w[k * d + j]
-    scale = _geometric_mean(shape, d)
-    for j in range(d):
-        shape[j] = shape[j] / scale
+    else:
+        _pooled_shape(w, K, d, shape)
     _volumes_and_shape(nk, w, shape, K, d, tol, max_iter, volume)
     for k in range(K):
         for j in range(d):
@@ -626,7 +634,7 @@ cdef int _vev(const double* nk, const double* W, const double* previous, Py_ssiz
     cdef double* scaled = shape + d
     cdef double* rest = scaled + d
     cdef Py_ssize_t k, j
-    cdef double scale, log_det
+    cdef double log_det
     if _descending_eigh(W, K, d, values, vectors, rest):
         return FAILED
     if previous != NULL and not _cholesky_log_determinant(previous, d, rest, &log_det):
@@ -635,13 +643,7 @@ cdef int _vev(const double* nk, const double* W, const double* previous, Py_ssiz
         for j in range(d):
             shape[j] = scaled[d - 1 - j]
     else:
-        for j in range(d):
-            shape[j] = 0.0
-            for k in range(K):
-                shape[j] += values[k * d + j]
-    scale = _geometric_mean(shape, d)
-    for j in range(d):
-        shape[j] = shape[j] / scale
+        _pooled_shape(values, K, d, shape)
     _volumes_and_shape(nk, values, shape, K, d, tol, max_iter, volume)
     for k in range(K):
         for j in range(d):
