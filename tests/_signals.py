@@ -11,7 +11,9 @@ child's ``KEYBOARD_INTERRUPT`` report then ends the unfinished line (``BLOCKKEYB
 so a report is recognised by how the line ends (:func:`is_interrupt_report`).
 """
 
+import queue
 import re
+import threading
 
 _BLOCK = re.compile(r"BLOCK (\d+)")
 
@@ -33,3 +35,28 @@ def blocks_started_after(seen, sent_ns):
 def is_interrupt_report(line):
     """Whether ``line`` (a str) carries the child's ``KEYBOARD_INTERRUPT`` report."""
     return line.endswith("KEYBOARD_INTERRUPT")
+
+
+class ChildLines:
+    """The stripped output lines of a child process, read by a thread.
+
+    ``next()`` returns the next line (failing the test when the child ended first;
+    the timeout is a hang guard, not a speed requirement); ``seen`` holds them all.
+    """
+
+    def __init__(self, child, timeout=120):
+        self.seen = []
+        self._timeout = timeout
+        self._lines = queue.Queue()
+        threading.Thread(target=self._pump, args=(child.stdout,), daemon=True).start()
+
+    def _pump(self, stream):
+        for line in iter(stream.readline, ""):
+            self._lines.put(line.strip())
+        self._lines.put(None)
+
+    def next(self):
+        line = self._lines.get(timeout=self._timeout)
+        assert line is not None, "the child ended early:\n" + "\n".join(self.seen)
+        self.seen.append(line)
+        return line

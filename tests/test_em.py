@@ -113,17 +113,27 @@ def test_float32_within_1e4_of_float64(covariance_type, n_features):
 
 
 def test_float32_input_is_not_copied_to_float64(monkeypatch):
-    import fastgmm._passes as em_module
+    import fastgmm._em as em_module
+    import fastgmm._passes as passes_module
     seen = []
-    original = em_module.em_statistics
 
-    def spy(X, *args):
-        seen.append(X.dtype)
-        return original(X, *args)
+    def spying(module, name):
+        original = getattr(module, name)
 
-    monkeypatch.setattr(em_module, "em_statistics", spy)
+        def spy(X, *args):
+            seen.append((name, X.dtype))
+            return original(X, *args)
+        monkeypatch.setattr(module, name, spy)
+
+    spying(passes_module, "em_statistics")     # the Python loop's passes
+    spying(em_module, "em_iterations")         # the compiled iterations
     X = make_mixture(400, 2, 2, dtype=np.float32)[0]
-    GaussianMixture(2, random_state=0).fit(X)
+    GaussianMixture(2, random_state=0).fit(X)            # one block: compiled
+    monkeypatch.setattr(em_module.ArraySource, "ranges", lambda self, n_stats=0: [
+        (0, 200), (200, self.n_samples)])
+    GaussianMixture(2, random_state=0).fit(X)            # two blocks: the Python loop
+    assert {name for name, _ in seen} == {"em_statistics", "em_iterations"}
+    seen = [dtype for _, dtype in seen]
     assert seen and all(dtype == np.float32 for dtype in seen)
 
 
@@ -237,3 +247,107 @@ def test_far_from_origin_data_keeps_precision(covariance_type):
                           covariance_type, 5)
     assert_rel_close(fg.covariances_, c, 1e-6, "covariances")
     assert_rel_close(fg.means_, m, 1e-12, "means")
+
+
+# ----------------------------------------------------------- compiled EM iterations
+
+def _fits_with_and_without_compiled_iterations(monkeypatch, make_model, X, sample_weight=None):
+    """The fit of ``make_model()`` with the compiled iterations and with the Python
+    loop alone; also how many compiled calls the first one made."""
+    import fastgmm._em as em_module
+    calls = []
+    original = em_module.em_iterations
+
+    def counting(*args):
+        result = original(*args)
+        calls.append(result)
+        return result
+
+    monkeypatch.setattr(em_module, "em_iterations", counting)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        compiled = make_model().fit(X, sample_weight=sample_weight)
+        monkeypatch.setattr(em_module, "_compiled_iterations", lambda *args: None)
+        python = make_model().fit(X, sample_weight=sample_weight)
+    return compiled, python, calls
+
+
+def _assert_same_fit(a, b):
+    for name in ["weights_", "means_", "covariances_", "precisions_cholesky_",
+                 "reseeded_components_", "degenerate_components_"]:
+        assert np.array_equal(getattr(a, name), getattr(b, name)), name
+    assert a.lower_bounds_ == b.lower_bounds_
+    assert (a.n_iter_, a.converged_, a.lower_bound_) == (b.n_iter_, b.converged_,
+                                                         b.lower_bound_)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES + ["VEI", "EVE", "VVE", "EEV"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_compiled_iterations_are_the_python_loop(monkeypatch, covariance_type, dtype,
+                                                 weighted):
+    """Small fits run their iterations in one compiled call: the very same iterates
+    (bit for bit) as the Python loop, for every covariance type, dtype and weights."""
+    X, _ = make_mixture(CHUNK * 3 + 5, 3, 3, seed=21, separation=2.0)
+    X = X.astype(dtype)
+    sw = np.random.default_rng(4).uniform(0.2, 3.0, len(X)) if weighted else None
+    compiled, python, calls = _fits_with_and_without_compiled_iterations(
+        monkeypatch, lambda: GaussianMixture(3, covariance_type=covariance_type, n_init=2,
+                                             random_state=0), X, sw)
+    assert calls, "the fit did not use the compiled iterations"
+    assert compiled.n_iter_ > 2
+    _assert_same_fit(compiled, python)
+
+
+def test_compiled_iterations_hand_dead_components_to_the_python_loop(monkeypatch):
+    """A component the M-step flags (here: one started far from every row, which gets
+    no responsibility) is re-seeded by the Python loop, which the compiled call hands
+    the iteration to; the compiled calls go on after it; the fit is the Python loop's."""
+    rng = np.random.default_rng(0)
+    X = np.vstack([rng.normal(size=(200, 2)), rng.normal(size=(200, 2)) + 6])
+    compiled, python, calls = _fits_with_and_without_compiled_iterations(
+        monkeypatch, lambda: GaussianMixture(3, means_init=[[0, 0], [6, 6], [60, -60]],
+                                             max_iter=50, random_state=0), X)
+    from fastgmm._kernels import EM_CONVERGED, EM_HANDOFF
+    assert calls[0][0] == 0 and calls[0][2] == EM_HANDOFF
+    assert calls[-1][0] > 0 and calls[-1][2] == EM_CONVERGED
+    assert compiled.weights_.min() > 0.01          # re-seeded onto the data
+    _assert_same_fit(compiled, python)
+
+
+def test_compiled_iterations_hand_large_mean_moves_to_the_python_loop(monkeypatch):
+    """Means that move by more than 1e3 variances in one iteration need the second
+    pass about the new means that the Python loop makes: handed over, same fit."""
+    X, _ = make_mixture(500, 2, 2, seed=22)
+    params = random_params("full", 2, 2, seed=3)
+    far = init_from_params(params, "full")
+    far["means_init"] = params.means + 1e3      # unit covariances: a 1e6-variance move
+    compiled, python, calls = _fits_with_and_without_compiled_iterations(
+        monkeypatch, lambda: GaussianMixture(2, max_iter=20, random_state=0, **far), X)
+    from fastgmm._kernels import EM_HANDOFF
+    assert calls[0][0] == 0 and calls[0][2] == EM_HANDOFF
+    _assert_same_fit(compiled, python)
+
+
+def test_compiled_iterations_over_several_calls(monkeypatch):
+    """A run longer than one compiled call's buffer continues in the next call."""
+    import fastgmm._em as em_module
+    monkeypatch.setattr(em_module, "_COMPILED_ITERATIONS_PER_CALL", 3)
+    X, _ = make_mixture(700, 2, 3, seed=23, separation=1.0)
+    compiled, python, calls = _fits_with_and_without_compiled_iterations(
+        monkeypatch, lambda: GaussianMixture(3, max_iter=10, tol=0.0, random_state=1), X)
+    assert [done for done, _, _ in calls] == [3, 3, 3, 1]
+    assert compiled.n_iter_ == 10
+    _assert_same_fit(compiled, python)
+
+
+def test_iterations_stay_in_python_where_they_must(monkeypatch):
+    """Progress lines, callbacks and data of several blocks keep the Python loop."""
+    import fastgmm._em as em_module
+    monkeypatch.setattr(em_module, "em_iterations", None)    # a call would fail
+    X, _ = make_mixture(400, 2, 2, seed=24)
+    GaussianMixture(2, random_state=0, callback=lambda info: None).fit(X)
+    GaussianMixture(2, random_state=0, verbose=1, verbose_interval=100).fit(X)
+    monkeypatch.setattr(em_module.ArraySource, "ranges", lambda self, n_stats=0: [
+        (0, 200), (200, self.n_samples)])
+    GaussianMixture(2, random_state=0).fit(X)

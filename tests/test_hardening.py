@@ -10,19 +10,17 @@ below.
 
 import io
 import os
-import queue
 import signal
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 import warnings
 import zipfile
 
 import numpy as np
 import pytest
-from _signals import blocks_started_after, count_blocks, is_interrupt_report
+from _signals import ChildLines, blocks_started_after, count_blocks, is_interrupt_report
 
 import fastgmm
 from fastgmm import GaussianMixture
@@ -285,22 +283,9 @@ _SAMPLE_CHILD = """
 def test_ctrl_c_stops_sample_between_blocks():
     child = subprocess.Popen([sys.executable, "-u", "-c", textwrap.dedent(_SAMPLE_CHILD)],
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    lines = queue.Queue()
-
-    def pump():
-        for line in iter(child.stdout.readline, ""):
-            lines.put(line.strip())
-        lines.put(None)
-
-    threading.Thread(target=pump, daemon=True).start()
-    seen = []
+    lines = ChildLines(child)
+    seen, next_line = lines.seen, lines.next
     try:
-        def next_line():
-            line = lines.get(timeout=120)          # a hang guard, not a speed test
-            assert line is not None, "the child ended early:\n" + "\n".join(seen)
-            seen.append(line)
-            return line
-
         while count_blocks(seen) < 2:
             next_line()
         sent = time.monotonic_ns()

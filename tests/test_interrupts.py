@@ -9,16 +9,14 @@ cannot fail it (lines still in the pipe when the signal goes out were started
 before it), and a call that ignored the signal would run through all of its blocks.
 """
 
-import queue
 import signal
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 
 import pytest
-from _signals import blocks_started_after, count_blocks, is_interrupt_report
+from _signals import ChildLines, blocks_started_after, count_blocks, is_interrupt_report
 
 _CHILD = textwrap.dedent("""
     import signal, sys, time
@@ -72,27 +70,14 @@ _CHILD = textwrap.dedent("""
 """)
 
 
-def _lines(stream, out):
-    for line in iter(stream.readline, ""):
-        out.put(line.strip())
-    out.put(None)
-
-
 @pytest.mark.parametrize("what", ["predict", "predict_proba", "score_samples", "score",
                                   "kmeans"])
 def test_ctrl_c_stops_a_long_call_between_blocks(what):
     child = subprocess.Popen([sys.executable, "-u", "-c", _CHILD, what],
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    lines = queue.Queue()
-    threading.Thread(target=_lines, args=(child.stdout, lines), daemon=True).start()
-    seen = []
+    lines = ChildLines(child)
+    seen, next_line = lines.seen, lines.next
     try:
-        def next_line():
-            line = lines.get(timeout=120)      # a hang guard, not a speed requirement
-            assert line is not None, "the child ended early:\n" + "\n".join(seen)
-            seen.append(line)
-            return line
-
         while count_blocks(seen) < 2:
             next_line()
         sent = time.monotonic_ns()
@@ -104,3 +89,54 @@ def test_ctrl_c_stops_a_long_call_between_blocks(what):
         if child.poll() is None:
             child.kill()
             child.wait()
+
+
+_COMPILED_EM_CHILD = textwrap.dedent("""
+    import signal, traceback
+    import numpy as np
+    import fastgmm
+    import fastgmm._em as em_module
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    # One compiled call for the whole run (10**7 iterations: hours), so that the
+    # signal can only be seen by the compiled iterations themselves.
+    em_module._COMPILED_ITERATIONS_PER_CALL = 10 ** 7
+    original = em_module.em_iterations
+    def reporting(*args):
+        print("COMPILED", flush=True)
+        return original(*args)
+    em_module.em_iterations = reporting
+    X = np.random.default_rng(0).normal(size=(2000, 2))
+    gm = fastgmm.GaussianMixture(4, max_iter=10 ** 7, tol=0.0, random_state=0)
+    try:
+        gm.fit(X)
+    except KeyboardInterrupt as exc:
+        frames = [frame.name for frame in traceback.extract_tb(exc.__traceback__)]
+        print("KEYBOARD_INTERRUPT in", frames[-1], flush=True)
+    again = fastgmm.GaussianMixture(2, random_state=0).fit(X[:500])
+    print("CLEAN_EXIT", again.converged_, flush=True)
+""")
+
+
+def test_ctrl_c_stops_the_compiled_em_iterations():
+    """The compiled EM iterations (small fits) check for a pending signal between
+    iterations: Ctrl-C raises KeyboardInterrupt from inside them, and the process
+    fits again afterwards."""
+    child = subprocess.Popen([sys.executable, "-u", "-c", _COMPILED_EM_CHILD],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines = ChildLines(child)
+    seen, next_line = lines.seen, lines.next
+    try:
+        while next_line() != "COMPILED":
+            pass
+        time.sleep(0.5)          # well inside the call (not a measurement)
+        child.send_signal(signal.SIGINT)
+        while not next_line().startswith("CLEAN_EXIT"):
+            pass
+        assert child.wait(timeout=60) == 0
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    reports = [line for line in seen if line.startswith("KEYBOARD_INTERRUPT in ")]
+    assert len(reports) == 1 and reports[0].endswith("em_iterations"), seen
+    assert seen[-1] == "CLEAN_EXIT True", seen

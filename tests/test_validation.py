@@ -1097,18 +1097,19 @@ def test_memory_mapped_and_read_only_input_is_not_copied(tmp_path):
 
 
 def test_memory_mapped_input_reaches_the_kernels_uncopied(tmp_path, monkeypatch):
-    import fastgmm._passes as em_module
+    import fastgmm._em as em_module
+    import fastgmm._passes as passes_module
     X = _memmap(tmp_path)
     seen = []
-    original = em_module.em_statistics
-
-    def spy(data, *args):
-        seen.append(np.shares_memory(data, X))
-        return original(data, *args)
-
-    monkeypatch.setattr(em_module, "em_statistics", spy)
+    # The passes of the Python loop and the compiled iterations (one block of rows).
+    for module, name in [(passes_module, "em_statistics"), (em_module, "em_iterations")]:
+        def spy(data, *args, _original=getattr(module, name), _name=name):
+            seen.append((_name, np.shares_memory(data, X)))
+            return _original(data, *args)
+        monkeypatch.setattr(module, name, spy)
     GaussianMixture(2, random_state=0).fit(X)
-    assert seen and all(seen)
+    assert ("em_iterations", True) in seen
+    assert seen and all(shared for _, shared in seen)
 
 
 def test_sample_weight_scale_does_not_change_the_fit():

@@ -31,3 +31,10 @@ cdef inline Py_ssize_t s2_size(int kind, Py_ssize_t K, Py_ssize_t d) noexcept no
 # used by the constrained M-steps of mclust's models (_constrained).
 cdef int _upper_precision_cholesky(double* cov, double* prec_chol, Py_ssize_t d) noexcept nogil
 cdef double _log_diagonal_sum(const double* U, Py_ssize_t d) noexcept nogil
+
+# The compiled M-step (``mstep_into`` without its checks), for the E-step module's
+# compiled EM iterations (``_estep.em_iterations``).
+cdef double _mstep(const double* stats, const double* shift, int kind, Py_ssize_t K,
+                   Py_ssize_t d, double reg_covar, double dead_fraction, double* weights,
+                   double* means, double* cov, double* prec_chol, double* log_const,
+                   Py_ssize_t* bad) noexcept nogil

@@ -16,12 +16,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._accelerate import accelerated_em, extrapolates
-from ._kernels import n_statistics, uses_blas
+from ._kernels import EM_CONVERGED, EM_HANDOFF, em_iterations, n_statistics, uses_blas
 from ._init import initial_parameters
 from ._mstep import (DegenerateComponentsError, GaussianParams, ParameterBuffers,
                      covariance_diagonals, covariance_kind)
 from ._openmp_helpers import blas_single_thread
 from ._passes import EStepProblem, Scratch, em_block
+from ._source import ArraySource
 from ._progress import IterationInfo
 from ._reseed import DEAD_FRACTION, ComponentReseeder
 from ._validation import ConvergenceWarning, ReseedWarning
@@ -128,6 +129,8 @@ def _strict_error(index, what, covariance_type, reg_covar):
 # log10(delta^2 / variance) digits; beyond this ratio (3 digits) the pass is redone
 # about the new means, which are then within rounding of the statistics' centre.
 _MAX_SHIFT_RATIO = 1e3
+# At most this many compiled iterations a call (the size of its lower-bound buffer).
+_COMPILED_ITERATIONS_PER_CALL = 1024
 
 
 def _reseed(buffers, reseeder, stats, shift, previous):
@@ -165,6 +168,17 @@ def _blas_may_thread(covariance_type, n_features):
     M-step have ``_BLAS_THREAD_MIN_FEATURES`` rows or more."""
     return (uses_blas(covariance_type, n_features)
             or n_features >= _BLAS_THREAD_MIN_FEATURES)
+
+
+def _compiled_iterations(source, n_stats, progress, callback):
+    """``(X, sample_weight)`` when ``run_em`` may run its iterations compiled
+    (``_estep.em_iterations``): the rows are one block of an array source, and no
+    progress line or callback wants each iteration. Otherwise None."""
+    if (type(source) is not ArraySource or callback is not None
+            or (progress is not None and progress.verbose >= 1)
+            or len(source.ranges(n_stats)) != 1):
+        return None
+    return source.X, source.sample_weight
 
 
 def run_em(source, params, covariance_type, *, tol, max_iter, reg_covar, n_threads,
@@ -215,8 +229,38 @@ def run_em(source, params, covariance_type, *, tol, max_iter, reg_covar, n_threa
                                current.log_norm_const, shift, n_threads)
         source.reduce(em_block, problem, stats, workspace.scratch)
 
+    # Small fits run their plain iterations compiled (one call, no round trip per
+    # iteration); the loop below does the iterations it hands back.
+    compiled = _compiled_iterations(source, stats.size, progress, callback)
+    if compiled:
+        X, weights = compiled
+        shift_buffer = np.empty((n_components, n_features))
+        bounds = np.empty(min(max_iter, _COMPILED_ITERATIONS_PER_CALL))
+        block_stats = workspace.scratch.block_stats(source.n_samples, stats.size)
+        constrain = following.constrained_step()
     started = time.perf_counter()
-    for n_iter in range(1, max_iter + 1):
+    n_iter = 0
+    while n_iter < max_iter:
+        if compiled:
+            done, swapped, reason = em_iterations(
+                X, weights, kind, total_weight, reg_covar, DEAD_FRACTION, _MAX_SHIFT_RATIO,
+                tol, min(max_iter - n_iter, bounds.size), run.lower_bound,
+                current.kernel_buffers,
+                following.kernel_buffers, constrain, shift_buffer, block_stats, stats,
+                bounds, n_threads)
+            if done:
+                values = bounds[:done].tolist()
+                run.lower_bounds.extend(values)
+                run.lower_bound = values[-1]
+                n_iter = run.n_iter = n_iter + done
+                if swapped:
+                    current, following = following, current
+            if reason == EM_CONVERGED:
+                run.converged = True
+                break
+            if reason != EM_HANDOFF:
+                continue            # the iterations it was allowed: call it again
+        n_iter += 1
         previous = run.lower_bound
         shift = _representable_shift(current.means, dtype)
         statistics(shift)

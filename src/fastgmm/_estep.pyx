@@ -7,7 +7,11 @@ One skeleton serves every covariance type and every caller:
 * ``assignment_statistics``: sufficient statistics of given responsibilities
   (hard labels or a soft ``resp`` array), used by initialization;
 * ``estimate_log_prob``: the E-step alone (``score_samples``, ``predict``,
-  ``predict_proba``).
+  ``predict_proba``);
+* ``em_iterations``: whole EM iterations (this pass and the compiled M-step) until
+  convergence, the iteration cap, or an iteration that the Python loop must handle,
+  without returning to Python in between (small fits, where the round trip per
+  iteration costs as much as the pass).
 
 Rows are cut into chunks and chunks into blocks by the fixed partition of
 ``_partition.pxd``; each block accumulates its chunks in order into its own
@@ -50,15 +54,16 @@ a shift that is exactly representable in float32.
 """
 
 from cython cimport floating
+from cpython.exc cimport PyErr_CheckSignals
 from cython.parallel cimport parallel, prange
-from libc.math cimport isfinite, sqrt
+from libc.math cimport fabs, isfinite, sqrt
 from libc.stdlib cimport free
 from libc.string cimport memset
 from scipy.linalg.cython_blas cimport dsyrk, dtrmm, ssyrk, strmm
 
 import numpy as np
 
-from ._covariance cimport (COV_DIAG, COV_FULL, COV_SPHERICAL, COV_TIED, factor_size,
+from ._covariance cimport (COV_DIAG, COV_FULL, COV_SPHERICAL, COV_TIED, _mstep, factor_size,
                            s2_size)
 from ._partition cimport (CHUNK_SIZE, block_first_chunk, lane_dot, lane_sum, n_chunks_of,
                          ordered_block_sum, partition_blocks,
@@ -1072,6 +1077,164 @@ def em_statistics(
     del keep
     if status != 0:
         raise MemoryError("could not allocate per-thread scratch buffers")
+
+
+# Why ``em_iterations`` returned.
+EM_CONVERGED = 0    # the last counted iteration changed the lower bound by < tol
+EM_MAX_ITER = 1     # it ran the iterations it was allowed
+EM_HANDOFF = 2      # the next iteration needs the Python loop (not counted)
+
+
+def em_iterations(
+    const floating[:, ::1] X,                 # IN (n_samples, n_features)
+    const double[::1] sample_weight,          # IN (n_samples,) or (0,): unit weights
+    int covariance_kind,                      # IN COVARIANCE_KINDS[...]
+    double total_weight,                      # IN sum of the weights
+    double reg_covar,                         # IN
+    double dead_fraction,                     # IN see _covariance.mstep_into
+    double max_shift_ratio,                   # IN hand off above this shift ratio
+    double tol,                               # IN convergence threshold on the change
+    Py_ssize_t max_iter,                      # IN iterations allowed (>= 0)
+    double lower_bound,                       # IN lower bound before the first one
+    tuple current,                            # INOUT parameter buffers, see below
+    tuple following,                          # INOUT the other set
+    object constrain,                         # IN None or the constrained M-step
+    double[:, ::1] shift,                     # OUT workspace (K, n_features)
+    double[:, ::1] block_stats,               # OUT workspace (n_blocks, n_stats)
+    double[::1] stats,                        # OUT (n_stats,)
+    double[::1] lower_bounds,                 # OUT (>= max_iter,): per iteration
+    int n_threads,                            # IN
+):
+    """EM iterations (``em_statistics`` then the compiled M-step) in one call.
+
+    The exact iterations of the Python loop (``_em.run_em``) on one block of rows,
+    without its round trip per iteration: the statistics are taken about the current
+    means (rounded to float32 for float32 ``X``), the M-step writes the other
+    parameter set, and the sets swap. An iteration that the Python loop must handle
+    (a non-finite log-likelihood, a component the M-step flags, a shift ratio above
+    ``max_shift_ratio``) is not counted: the call returns before it, ``current``
+    unchanged, and the loop redoes it from there. A pending signal (Ctrl-C) raises
+    between iterations.
+
+    Parameters
+    ----------
+    current, following : tuple
+        ``(weights (K,), means (K, d), covariances (flat), precisions_cholesky
+        (flat), log_norm_const (K,), bad (K,) intp)`` float64 arrays (``bad``
+        intp), as ``_mstep.ParameterBuffers`` holds them; ``current`` holds the
+        starting parameters.
+    constrain : callable or None
+        ``constrain(stats, shift, previous_covariances, *following) -> shift_ratio``,
+        the constrained M-step of an mclust model applied after the compiled one
+        (``_mstep.ParameterBuffers._constrain``).
+    lower_bounds : ndarray
+        ``lower_bounds[i]`` receives the mean log-likelihood of iteration ``i``.
+
+    Returns
+    -------
+    n_done : int
+        Iterations counted (``lower_bounds[:n_done]``).
+    swapped : bool
+        Whether the final parameters are in ``following`` (an odd ``n_done``).
+    reason : int
+        ``EM_CONVERGED``, ``EM_MAX_ITER`` or ``EM_HANDOFF``.
+    """
+    cdef Py_ssize_t n = X.shape[0], d = X.shape[1]
+    cdef Py_ssize_t K = shift.shape[0], i, j, it, n_blocks_
+    cdef Problem p
+    cdef double value, ratio, change
+    cdef int status, reason = EM_MAX_ITER
+    cdef bint flagged, swapped = False
+    cdef const floating* X_ptr = NULL
+    cdef double* block_ptr = NULL
+    cdef const double* w_ptr
+    # The two parameter sets, as views (acquired once) and as pointers by role.
+    cdef double[::1] w0, w1, cov0, cov1, prec0, prec1, log0, log1
+    cdef double[:, ::1] means0, means1
+    cdef Py_ssize_t[::1] bad0, bad1
+    cdef const double[:, ::1] means_in
+    cdef const double[::1] prec_in, log_in
+    cdef double[::1] cov_in
+    cdef double* w_out
+    cdef double* means_out
+    cdef double* cov_out
+    cdef double* prec_out
+    cdef double* log_out
+    cdef Py_ssize_t* bad_out
+    if lower_bounds.shape[0] < max_iter:
+        raise ValueError("lower_bounds must hold max_iter values")
+    if shift.shape[1] != d:
+        raise ValueError("shift must have shape (n_components, n_features)")
+    _fill_problem(&p, n, d, K, covariance_kind)
+    _check_stats_buffers(&p, block_stats, stats)
+    w_ptr = _weights_ptr(sample_weight, n)
+    w0, means0, cov0, prec0, log0, bad0 = current
+    w1, means1, cov1, prec1, log1, bad1 = following
+    if (w0.shape[0] != K or w1.shape[0] != K or bad0.shape[0] != K or bad1.shape[0] != K
+            or cov0.shape[0] != prec0.shape[0] or cov1.shape[0] != prec1.shape[0]):
+        raise ValueError("em_iterations: inconsistent parameter buffers")
+    _check_parameters(&p, means0, prec0, log0)
+    _check_parameters(&p, means1, prec1, log1)
+    n_blocks_ = n_blocks(n, p.n_stats)
+    if n > 0:
+        X_ptr = &X[0, 0]
+    if n_blocks_ > 0:
+        block_ptr = &block_stats[0, 0]
+    dtype = np.float64 if floating is double else np.float32
+    for it in range(max_iter):
+        PyErr_CheckSignals()
+        if swapped:
+            means_in, prec_in, log_in, cov_in = means1, prec1, log1, cov1
+            w_out, means_out, cov_out = &w0[0], &means0[0, 0], &cov0[0]
+            prec_out, log_out, bad_out = &prec0[0], &log0[0], &bad0[0]
+            out_set = current
+        else:
+            means_in, prec_in, log_in, cov_in = means0, prec0, log0, cov0
+            w_out, means_out, cov_out = &w1[0], &means1[0, 0], &cov1[0]
+            prec_out, log_out, bad_out = &prec1[0], &log1[0], &bad1[0]
+            out_set = following
+        for i in range(K):
+            for j in range(d):
+                if floating is double:
+                    shift[i, j] = means_in[i, j]
+                else:
+                    shift[i, j] = <double> <float> means_in[i, j]
+        _fill_problem(&p, n, d, K, covariance_kind)
+        p.gamma_source = GAMMA_ESTEP
+        p.want_stats = True
+        p.sample_weight = w_ptr
+        p.shift = &shift[0, 0]
+        keep = _set_estep_parameters(&p, dtype, means_in, prec_in, log_in, shift)
+        with nogil:
+            status = _run_blocks(&p, X_ptr, block_ptr, n_blocks_, &stats[0], n_threads)
+        del keep
+        if status != 0:
+            raise MemoryError("could not allocate per-thread scratch buffers")
+        value = stats[0] / total_weight
+        if not isfinite(value):
+            reason = EM_HANDOFF
+            break
+        with nogil:
+            ratio = _mstep(&stats[0], &shift[0, 0], covariance_kind, K, d, reg_covar,
+                           dead_fraction, w_out, means_out, cov_out, prec_out, log_out,
+                           bad_out)
+        if constrain is not None:
+            ratio = constrain(stats.base, shift.base, cov_in.base, *out_set)
+        flagged = False
+        for i in range(K):
+            flagged = flagged or bad_out[i] != 0
+        if flagged or ratio > max_shift_ratio:
+            reason = EM_HANDOFF
+            break
+        lower_bounds[it] = value
+        change = value - lower_bound
+        lower_bound = value
+        swapped = not swapped
+        if fabs(change) < tol:
+            return it + 1, swapped, EM_CONVERGED
+    else:
+        return max_iter, swapped, EM_MAX_ITER
+    return it, swapped, reason
 
 
 def assignment_statistics(

@@ -75,6 +75,8 @@ COVARIANCE_KINDS = {name: estep.COVARIANCE_KINDS[covariance_storage(name)]
 assignment_statistics = estep.assignment_statistics
 chunk_size = estep.chunk_size
 em_statistics = estep.em_statistics
+em_iterations = estep.em_iterations
+EM_CONVERGED, EM_HANDOFF = estep.EM_CONVERGED, estep.EM_HANDOFF
 estimate_log_prob = estep.estimate_log_prob
 n_blocks = estep.n_blocks
 

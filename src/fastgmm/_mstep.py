@@ -267,6 +267,28 @@ class ParameterBuffers:
                                       MSTEP_MAX_ITER)
 
     @property
+    def kernel_buffers(self):
+        """``(weights, means, covariances, precisions_cholesky, log_norm_const, bad)``,
+        the arrays of the compiled EM iterations (``_estep.em_iterations``)."""
+        return (self.weights, self.means, self._cov_flat, self._prec_flat,
+                self.log_norm_const, self._bad)
+
+    def constrained_step(self):
+        """None for the unconstrained types, else the constrained M-step of the mclust
+        model as ``_estep.em_iterations`` calls it: ``step(stats, shift,
+        previous_covariances, *kernel_buffers) -> shift_ratio`` (as ``_constrain``)."""
+        if self.model is None:
+            return None
+        code = self._model_code
+
+        def step(stats, shift, previous, weights, means, covariances, precisions_cholesky,
+                 log_norm_const, bad):
+            return constrained_mstep_into(code, stats, shift, previous, weights, means,
+                                          covariances, precisions_cholesky, log_norm_const,
+                                          bad, NK_EPS, MSTEP_TOL, MSTEP_MAX_ITER)
+        return step
+
+    @property
     def needs_reseeding(self):
         """Whether the last ``fill`` flagged a component (dead or not positive definite)."""
         return np.count_nonzero(self._bad) > 0
