@@ -28,11 +28,19 @@ Rows (the table of the "whole fit" issue):
 oneDAL runs in its own virtualenv in a child process (``benchmarks/onedal.py``),
 timed there; without it its column says "not available" and the rest runs.
 
+A single call after another library's call runs on cold caches (this machine's
+virtual CPUs lose much of their state in a few milliseconds of other work, or even
+of sleep: a 0.3 ms numpy loop takes 30-50% longer after a 10-30 ms pause). With
+``--calls N`` each sample of the default-fit rows is instead the median of N
+back-to-back calls of one implementation (same data and seed), as ``timeit`` or a
+cross-validation loop calls it; the implementations stay interleaved.
+
 Usage::
 
     python benchmarks/wholefit.py                  # 11 repeats
     python benchmarks/wholefit.py --repeats 5 --onedal off
     python benchmarks/wholefit.py --smoke          # tiny sizes: checks that it runs
+    python benchmarks/wholefit.py --calls 5        # back-to-back calls (warm)
 """
 
 import argparse
@@ -177,7 +185,7 @@ def _median(values):
     return statistics.median(values) if values else None
 
 
-def measure_case(case, impls, repeats, n_threads, peer):
+def measure_case(case, impls, repeats, n_threads, peer, calls=1):
     X = case.data()
     impls = [i for i in impls if i != ONEDAL or case.covariance_type in
              onedal.COVARIANCE_TYPES]
@@ -186,7 +194,10 @@ def measure_case(case, impls, repeats, n_threads, peer):
     runs = {impl: [] for impl in impls}
     for seed in range(repeats):
         for impl in impls:
-            runs[impl].append(fit_default(impl, X, case, seed, n_threads, peer))
+            # ``calls`` back-to-back fits (same seed, same result): their median time.
+            fits = [fit_default(impl, X, case, seed, n_threads, peer) for _ in range(calls)]
+            seconds = _median([fit[0] for fit in fits])
+            runs[impl].append((seconds,) + tuple(fits[0][1:]))
     cells = {}
     for impl, values in runs.items():
         seconds, n_iter, bound = zip(*values)
@@ -283,12 +294,17 @@ def main(argv=None):
     parser.add_argument("--onedal", choices=["auto", "reuse", "off"], default="auto",
                         help="oneDAL em_gmm peer: create or reuse its virtualenv (auto), "
                              "only reuse it, or skip it")
+    parser.add_argument("--calls", type=int, default=1,
+                        help="back-to-back calls per sample of the default-fit rows "
+                             "(their median; default 1: single, cold calls)")
     parser.add_argument("--smoke", action="store_true",
                         help="tiny sizes and one repeat, to check that it runs")
     parser.add_argument("--output", default=None,
                         help="output path without suffix (default: results/wholefit, "
                              "results/wholefit-smoke)")
     args = parser.parse_args(argv)
+    if args.calls < 1:
+        parser.error(f"--calls must be at least 1, got {args.calls}")
     repeats = args.repeats or (1 if args.smoke else 11)
     n_threads = args.threads or effective_n_threads(None)
     max_components = 3 if args.smoke else 9
@@ -307,11 +323,14 @@ def main(argv=None):
                   "BLAS threads  \nversions: "
                   + ", ".join(f"{k} {v}" for k, v in machine["versions"].items())
                   + f"  \nBLAS: {'; '.join(machine['blas'])}  \nmethod: median of "
-                  f"{repeats} interleaved repeats, repeat r with random_state=r")
+                  f"{repeats} interleaved repeats, repeat r with random_state=r"
+                  + ("" if args.calls == 1 else
+                     f"; a default-fit sample is the median of {args.calls} back-to-back "
+                     "calls"))
         print(header, flush=True)
         rows = []
         for case in cases(args.smoke):
-            rows.append(measure_case(case, active, repeats, n_threads, peer))
+            rows.append(measure_case(case, active, repeats, n_threads, peer, args.calls))
             print(f"  {case.description}: done", flush=True)
         rows.append(measure_grid(active, repeats, n_threads, max_components))
         rows.append(measure_given(active, repeats, n_threads, peer))
@@ -323,7 +342,7 @@ def main(argv=None):
     out.with_suffix(".md").write_text(report + "\n")
     out.with_suffix(".json").write_text(json.dumps(
         {"command": command, "machine": machine, "threads": n_threads, "repeats": repeats,
-         "smoke": args.smoke, "rows": rows}, indent=2))
+         "calls": args.calls, "smoke": args.smoke, "rows": rows}, indent=2))
     print(f"\nmarkdown: {out.with_suffix('.md')}  \nJSON: {out.with_suffix('.json')}")
 
 
