@@ -53,8 +53,10 @@ def test_compare_smoke_runs(tmp_path, capsys):
 def test_wholefit_smoke_runs(tmp_path):
     pytest.importorskip("sklearn")
     wholefit = pytest.importorskip("wholefit")
-    wholefit.main(["--smoke", "--onedal", "off", "--output", str(tmp_path / "wf")])
+    wholefit.main(["--smoke", "--onedal", "off", "--calls", "2", "--output",
+                   str(tmp_path / "wf")])
     report = json.loads((tmp_path / "wf.json").read_text())
+    assert report["calls"] == 2
     names = [row["name"] for row in report["rows"]]
     assert names == ["faithful", "iris", "small", "medium", "large", "grid", "given"]
     for row in report["rows"]:
@@ -65,6 +67,9 @@ def test_wholefit_smoke_runs(tmp_path):
     assert report["rows"][-1]["cells"]["fastgmm"]["in_iterations"] > 0
     markdown = (tmp_path / "wf.md").read_text()
     assert "SMOKE RUN" in markdown and "not available" in markdown
+    assert "median of 2 back-to-back calls" in markdown
+    with pytest.raises(SystemExit):
+        wholefit.main(["--smoke", "--onedal", "off", "--calls", "0"])
 
 
 def test_convergence_smoke_runs(tmp_path):
