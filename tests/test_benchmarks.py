@@ -138,3 +138,11 @@ def test_selection_starts_smoke_runs(tmp_path):
     assert all("EEE/3" in row and "time x" in row and "EM iterations" in row
                for row in rows)
     assert (tmp_path / "starts.txt").read_text() == "\n".join(lines) + "\n"
+
+
+def test_em_loop_smoke_runs(tmp_path):
+    em_loop = pytest.importorskip("em_loop")
+    lines = em_loop.main(["--smoke", "--output", str(tmp_path / "em_loop.txt")])
+    assert (tmp_path / "em_loop.txt").read_text().splitlines() == lines
+    assert any(line.startswith("select, 14 mclust models") for line in lines)
+    assert lines[-1].startswith("one iteration on 2,000 x 2 (Python loop): ")
