@@ -22,9 +22,9 @@ from ._mstep import (DegenerateComponentsError, GaussianParams, ParameterBuffers
                      covariance_diagonals, covariance_kind)
 from ._openmp_helpers import blas_single_thread
 from ._passes import EStepProblem, Scratch, em_block
-from ._source import ArraySource
 from ._progress import IterationInfo
 from ._reseed import DEAD_FRACTION, ComponentReseeder
+from ._source import ArraySource
 from ._validation import ConvergenceWarning, ReseedWarning
 
 
@@ -245,9 +245,8 @@ def run_em(source, params, covariance_type, *, tol, max_iter, reg_covar, n_threa
             done, swapped, reason = em_iterations(
                 X, weights, kind, total_weight, reg_covar, DEAD_FRACTION, _MAX_SHIFT_RATIO,
                 tol, min(max_iter - n_iter, bounds.size), run.lower_bound,
-                current.kernel_buffers,
-                following.kernel_buffers, constrain, shift_buffer, block_stats, stats,
-                bounds, n_threads)
+                current.kernel_buffers, following.kernel_buffers, constrain, shift_buffer,
+                block_stats, stats, bounds, n_threads)
             if done:
                 values = bounds[:done].tolist()
                 run.lower_bounds.extend(values)

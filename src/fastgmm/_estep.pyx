@@ -1120,8 +1120,8 @@ def em_iterations(
     ----------
     current, following : tuple
         ``(weights (K,), means (K, d), covariances (flat), precisions_cholesky
-        (flat), log_norm_const (K,), bad (K,) intp)`` float64 arrays (``bad``
-        intp), as ``_mstep.ParameterBuffers`` holds them; ``current`` holds the
+        (flat), log_norm_const (K,), bad (K,))``: float64 arrays and an intp one, as
+        ``_mstep.ParameterBuffers.kernel_buffers`` holds them; ``current`` holds the
         starting parameters.
     constrain : callable or None
         ``constrain(stats, shift, previous_covariances, *following) -> shift_ratio``,

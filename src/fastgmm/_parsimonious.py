@@ -45,7 +45,7 @@ from ._constrained import MODEL_CODES, constrained_covariances_into
 # tolerance (``emControl()$tol[2]``, sqrt(.Machine$double.eps)): every update still
 # increases Q, so EM stays monotone, and a tighter value bought nothing but time
 # (1e-10 moved no BIC of the 14 x 9 grids on Old Faithful, crabs and iris by more
-# than 0.2, and cost the EVE and VVE grids about 40% more time).
+# than 0.22, and cost the EVE and VVE grids about 40% more time).
 MSTEP_TOL = float(np.sqrt(np.finfo(np.float64).eps))
 MSTEP_MAX_ITER = 500
 
