@@ -205,34 +205,33 @@ def _rotated_objective(nk, W, D, variances):
         return float(np.sum(nk[:, None] * np.log(variances)) + traces)
 
 
-def _eve(nk, W, previous):
+def _common_orientation_model(nk, W, previous, equal_volumes):
+    """EVE (``equal_volumes``) and VVE: alternate the optimal variances for a fixed
+    orientation D and the MM updates of D."""
     D = _common_orientation(W, previous)
     top = np.linalg.eigvalsh(W)[:, -1]
     objective = np.inf
     for _ in range(MSTEP_MAX_ITER):
         diagonals = _rotated_diagonals(W, D)
-        scale = _geometric_mean(diagonals)
-        variances = (scale.sum() / nk.sum()) * _ratio(diagonals, scale[:, None])
+        if equal_volumes:
+            scale = _geometric_mean(diagonals)
+            variances = (scale.sum() / nk.sum()) * _ratio(diagonals, scale[:, None])
+        else:
+            variances = diagonals / nk[:, None]
         new = _rotated_objective(nk, W, D, variances)
         if _converged(objective, new):
             break
         objective = new
         D = _improve_orientation(W, D, variances, top)
     return _compose(np.ones(len(nk)), variances, D)
+
+
+def _eve(nk, W, previous):
+    return _common_orientation_model(nk, W, previous, True)
 
 
 def _vve(nk, W, previous):
-    D = _common_orientation(W, previous)
-    top = np.linalg.eigvalsh(W)[:, -1]
-    objective = np.inf
-    for _ in range(MSTEP_MAX_ITER):
-        variances = _rotated_diagonals(W, D) / nk[:, None]
-        new = _rotated_objective(nk, W, D, variances)
-        if _converged(objective, new):
-            break
-        objective = new
-        D = _improve_orientation(W, D, variances, top)
-    return _compose(np.ones(len(nk)), variances, D)
+    return _common_orientation_model(nk, W, previous, False)
 
 
 _MSTEPS = {"EII": _eii, "VII": _vii, "EEI": _eei, "VEI": _vei, "EVI": _evi, "VVI": _vvi,

@@ -13,7 +13,11 @@ so a report is recognised by how the line ends (:func:`is_interrupt_report`).
 
 import queue
 import re
+import signal
+import subprocess
+import sys
 import threading
+import time
 
 _BLOCK = re.compile(r"BLOCK (\d+)")
 
@@ -60,3 +64,26 @@ class ChildLines:
         assert line is not None, "the child ended early:\n" + "\n".join(self.seen)
         self.seen.append(line)
         return line
+
+
+def assert_sigint_stops_between_blocks(child_args, what, max_blocks_after=3):
+    """Run ``python -u child_args...`` (a child that reports ``BLOCK <ns>`` per block
+    and ``KEYBOARD_INTERRUPT`` on KeyboardInterrupt), send it SIGINT after two blocks
+    and check that at most ``max_blocks_after`` blocks started after the signal and
+    that the child then exits cleanly. ``what`` names the call in the failure."""
+    child = subprocess.Popen([sys.executable, "-u", *child_args], stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True)
+    lines = ChildLines(child)
+    try:
+        while count_blocks(lines.seen) < 2:
+            lines.next()
+        sent = time.monotonic_ns()
+        child.send_signal(signal.SIGINT)
+        while not is_interrupt_report(lines.next()):
+            assert blocks_started_after(lines.seen, sent) <= max_blocks_after, \
+                f"SIGINT did not stop {what}"
+        assert child.wait(timeout=60) == 0
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()

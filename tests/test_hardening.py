@@ -10,17 +10,15 @@ below.
 
 import io
 import os
-import signal
 import subprocess
 import sys
 import textwrap
-import time
 import warnings
 import zipfile
 
 import numpy as np
 import pytest
-from _signals import ChildLines, blocks_started_after, count_blocks, is_interrupt_report
+from _signals import assert_sigint_stops_between_blocks
 
 import fastgmm
 from fastgmm import GaussianMixture
@@ -281,22 +279,7 @@ _SAMPLE_CHILD = """
 
 
 def test_ctrl_c_stops_sample_between_blocks():
-    child = subprocess.Popen([sys.executable, "-u", "-c", textwrap.dedent(_SAMPLE_CHILD)],
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    lines = ChildLines(child)
-    seen, next_line = lines.seen, lines.next
-    try:
-        while count_blocks(seen) < 2:
-            next_line()
-        sent = time.monotonic_ns()
-        child.send_signal(signal.SIGINT)
-        while not is_interrupt_report(next_line()):
-            assert blocks_started_after(seen, sent) <= 3, "SIGINT did not stop sample"
-        assert child.wait(timeout=60) == 0
-    finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait()
+    assert_sigint_stops_between_blocks(["-c", textwrap.dedent(_SAMPLE_CHILD)], "sample")
 
 
 _HUGE_SAMPLE = """

@@ -16,7 +16,7 @@ import textwrap
 import time
 
 import pytest
-from _signals import ChildLines, blocks_started_after, count_blocks, is_interrupt_report
+from _signals import ChildLines, assert_sigint_stops_between_blocks
 
 _CHILD = textwrap.dedent("""
     import signal, sys, time
@@ -73,22 +73,7 @@ _CHILD = textwrap.dedent("""
 @pytest.mark.parametrize("what", ["predict", "predict_proba", "score_samples", "score",
                                   "kmeans"])
 def test_ctrl_c_stops_a_long_call_between_blocks(what):
-    child = subprocess.Popen([sys.executable, "-u", "-c", _CHILD, what],
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    lines = ChildLines(child)
-    seen, next_line = lines.seen, lines.next
-    try:
-        while count_blocks(seen) < 2:
-            next_line()
-        sent = time.monotonic_ns()
-        child.send_signal(signal.SIGINT)
-        while not is_interrupt_report(next_line()):
-            assert blocks_started_after(seen, sent) <= 3, "SIGINT did not stop the call"
-        assert child.wait(timeout=60) == 0
-    finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait()
+    assert_sigint_stops_between_blocks(["-c", _CHILD, what], "the call")
 
 
 _COMPILED_EM_CHILD = textwrap.dedent("""

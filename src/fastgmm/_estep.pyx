@@ -1057,23 +1057,34 @@ def em_statistics(
     _check_stats_buffers(&p, block_stats, stats)
     if shift.shape[0] != p.n_components or shift.shape[1] != p.n_features:
         raise ValueError("shift must have the shape of means")
-    p.gamma_source = GAMMA_ESTEP
-    p.want_stats = True
     p.sample_weight = _weights_ptr(sample_weight, p.n_samples)
-    p.shift = &shift[0, 0]
-    dtype = np.float64 if floating is double else np.float32
-    keep = _set_estep_parameters(&p, dtype, means, precisions_cholesky, log_norm_const,
-                                 shift)
+    _statistics_pass(&p, X, means, precisions_cholesky, log_norm_const, shift,
+                     block_stats, stats, n_threads)
+
+
+cdef void _statistics_pass(Problem* p, const floating[:, ::1] X,
+                           const double[:, ::1] means, const double[::1] prec_chol,
+                           const double[::1] log_const, const double[:, ::1] shift,
+                           double[:, ::1] block_stats, double[::1] stats,
+                           int n_threads) except *:
+    """One fused E-step and statistics pass of ``p`` (shapes checked, weights set)
+    under the given parameters, about ``shift``: ``em_statistics``' work, and each
+    iteration of ``em_iterations``."""
     cdef const floating* X_ptr = NULL
-    cdef int status
     cdef double* block_ptr = NULL
     cdef Py_ssize_t n_blocks_ = n_blocks(p.n_samples, p.n_stats)
+    cdef int status
+    p.gamma_source = GAMMA_ESTEP
+    p.want_stats = True
+    p.shift = &shift[0, 0]
     if p.n_samples > 0:
         X_ptr = &X[0, 0]
     if n_blocks_ > 0:
         block_ptr = &block_stats[0, 0]
+    keep = _set_estep_parameters(p, np.float64 if floating is double else np.float32,
+                                 means, prec_chol, log_const, shift)
     with nogil:
-        status = _run_blocks(&p, X_ptr, block_ptr, n_blocks_, &stats[0], n_threads)
+        status = _run_blocks(p, X_ptr, block_ptr, n_blocks_, &stats[0], n_threads)
     del keep
     if status != 0:
         raise MemoryError("could not allocate per-thread scratch buffers")
@@ -1140,14 +1151,11 @@ def em_iterations(
         ``EM_CONVERGED``, ``EM_MAX_ITER`` or ``EM_HANDOFF``.
     """
     cdef Py_ssize_t n = X.shape[0], d = X.shape[1]
-    cdef Py_ssize_t K = shift.shape[0], i, j, it, n_blocks_
+    cdef Py_ssize_t K = shift.shape[0], i, j, it
     cdef Problem p
     cdef double value, ratio, change
-    cdef int status, reason = EM_MAX_ITER
+    cdef int reason = EM_MAX_ITER
     cdef bint flagged, swapped = False
-    cdef const floating* X_ptr = NULL
-    cdef double* block_ptr = NULL
-    cdef const double* w_ptr
     # The two parameter sets, as views (acquired once) and as pointers by role.
     cdef double[::1] w0, w1, cov0, cov1, prec0, prec1, log0, log1
     cdef double[:, ::1] means0, means1
@@ -1167,7 +1175,7 @@ def em_iterations(
         raise ValueError("shift must have shape (n_components, n_features)")
     _fill_problem(&p, n, d, K, covariance_kind)
     _check_stats_buffers(&p, block_stats, stats)
-    w_ptr = _weights_ptr(sample_weight, n)
+    p.sample_weight = _weights_ptr(sample_weight, n)
     w0, means0, cov0, prec0, log0, bad0 = current
     w1, means1, cov1, prec1, log1, bad1 = following
     if (w0.shape[0] != K or w1.shape[0] != K or bad0.shape[0] != K or bad1.shape[0] != K
@@ -1175,12 +1183,6 @@ def em_iterations(
         raise ValueError("em_iterations: inconsistent parameter buffers")
     _check_parameters(&p, means0, prec0, log0)
     _check_parameters(&p, means1, prec1, log1)
-    n_blocks_ = n_blocks(n, p.n_stats)
-    if n > 0:
-        X_ptr = &X[0, 0]
-    if n_blocks_ > 0:
-        block_ptr = &block_stats[0, 0]
-    dtype = np.float64 if floating is double else np.float32
     for it in range(max_iter):
         PyErr_CheckSignals()
         if swapped:
@@ -1199,17 +1201,8 @@ def em_iterations(
                     shift[i, j] = means_in[i, j]
                 else:
                     shift[i, j] = <double> <float> means_in[i, j]
-        _fill_problem(&p, n, d, K, covariance_kind)
-        p.gamma_source = GAMMA_ESTEP
-        p.want_stats = True
-        p.sample_weight = w_ptr
-        p.shift = &shift[0, 0]
-        keep = _set_estep_parameters(&p, dtype, means_in, prec_in, log_in, shift)
-        with nogil:
-            status = _run_blocks(&p, X_ptr, block_ptr, n_blocks_, &stats[0], n_threads)
-        del keep
-        if status != 0:
-            raise MemoryError("could not allocate per-thread scratch buffers")
+        _statistics_pass(&p, X, means_in, prec_in, log_in, shift, block_stats, stats,
+                         n_threads)
         value = stats[0] / total_weight
         if not isfinite(value):
             reason = EM_HANDOFF

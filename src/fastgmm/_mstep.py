@@ -18,6 +18,7 @@ arithmetic is compiled in ``_covariance.pyx`` so that it costs microseconds.
 """
 
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
@@ -172,6 +173,15 @@ def log_det_cholesky(precisions_cholesky, covariance_type, n_features):
     return n_features * np.log(precisions_cholesky)
 
 
+def _constrained_mstep(model_code, stats, shift, previous, weights, means, covariances,
+                       precisions_cholesky, log_norm_const, bad):
+    """``_constrained.constrained_mstep_into`` with the package's tolerances (the
+    constrained M-step of ``ParameterBuffers``); returns the shift ratio."""
+    return constrained_mstep_into(model_code, stats, shift, previous, weights, means,
+                                  covariances, precisions_cholesky, log_norm_const, bad,
+                                  NK_EPS, MSTEP_TOL, MSTEP_MAX_ITER)
+
+
 class ParameterBuffers:
     """One set of mixture parameters in preallocated arrays that the compiled M-step
     fills in place (the EM loop keeps two and swaps them: no allocation per
@@ -193,6 +203,8 @@ class ParameterBuffers:
         self.model = (covariance_type if covariance_type in MCLUST_MODELS
                       and covariance_type not in UNCONSTRAINED else None)
         self._model_code = None if self.model is None else MODEL_CODES[self.model]
+        self._constrained_step = (None if self._model_code is None
+                                  else partial(_constrained_mstep, self._model_code))
         self.weights = np.empty(n_components)
         self.means = np.empty((n_components, n_features))
         self.covariances = np.empty(shape)
@@ -261,10 +273,7 @@ class ParameterBuffers:
                     and warm.flags.c_contiguous):
                 warm = np.ascontiguousarray(warm, dtype=np.float64)
             warm = warm.reshape(-1) if warm.size == self._cov_flat.size else None
-        return constrained_mstep_into(self._model_code, stats, shift, warm, self.weights,
-                                      self.means, self._cov_flat, self._prec_flat,
-                                      self.log_norm_const, self._bad, NK_EPS, MSTEP_TOL,
-                                      MSTEP_MAX_ITER)
+        return self._constrained_step(stats, shift, warm, *self.kernel_buffers)
 
     @property
     def kernel_buffers(self):
@@ -276,17 +285,9 @@ class ParameterBuffers:
     def constrained_step(self):
         """None for the unconstrained types, else the constrained M-step of the mclust
         model as ``_estep.em_iterations`` calls it: ``step(stats, shift,
-        previous_covariances, *kernel_buffers) -> shift_ratio`` (as ``_constrain``)."""
-        if self.model is None:
-            return None
-        code = self._model_code
-
-        def step(stats, shift, previous, weights, means, covariances, precisions_cholesky,
-                 log_norm_const, bad):
-            return constrained_mstep_into(code, stats, shift, previous, weights, means,
-                                          covariances, precisions_cholesky, log_norm_const,
-                                          bad, NK_EPS, MSTEP_TOL, MSTEP_MAX_ITER)
-        return step
+        previous_covariances, *kernel_buffers) -> shift_ratio`` (``_constrain`` runs
+        the same)."""
+        return self._constrained_step
 
     @property
     def needs_reseeding(self):
