@@ -8,11 +8,13 @@ from conftest import AWKWARD_SIZES, CHUNK, make_mixture
 import fastgmm._init as init_module
 from fastgmm._init import KMeansBuffers, kmeans, kmeans_plusplus
 from fastgmm._kernels import available_variants, variant_module
-from fastgmm._kmeans import (lloyd_statistics_length, lloyd_step, n_blocks,
-                             pick_by_potential, potential_blocks, seed_pass)
+from fastgmm._kmeans import (LLOYD_CONVERGED, LLOYD_EMPTY, LLOYD_MAX_ITER,
+                             lloyd_iterations, lloyd_statistics_length, lloyd_step,
+                             n_blocks, pick_by_potential, plusplus_seeds, potential_blocks,
+                             seed_pass)
 
-_KERNEL_NAMES = ("lloyd_statistics_length", "lloyd_step", "n_blocks", "pick_by_potential",
-                 "potential_blocks", "seed_pass")
+_KERNEL_NAMES = ("lloyd_iterations", "lloyd_statistics_length", "lloyd_step", "n_blocks",
+                 "pick_by_potential", "plusplus_seeds", "potential_blocks", "seed_pass")
 
 
 @pytest.fixture(autouse=True, params=available_variants())
@@ -459,11 +461,20 @@ def test_standardized_kmeans_is_kmeans_of_standardized_data():
 
 @pytest.mark.parametrize("n_features", [3, 6])   # rows of 24 bytes (no per-row bounds)
 def test_seeding_from_a_sample_of_large_data(monkeypatch, n_features):   # and of 48
-    # Lloyd's seeds come from k-means++ on a random sample of rows when the data are
-    # large; force that path on small data and check the k-means result is a valid
+    # On large data k-means++ and a first run of Lloyd's iterations use a random
+    # sample of rows, and the iterations over all rows start from the sample's
+    # centres; force that path on small data and check the k-means result is a valid
     # Lloyd fixed point, bit-identical for any thread count and reproducible, with and
     # without Hamerly's per-row bounds.
     monkeypatch.setattr(init_module, "SEEDING_SAMPLE_ROWS", 1000)
+    samples = []
+    original = init_module._kmeans_sample
+
+    def spy(*args):
+        samples.append(original(*args))
+        return samples[-1]
+
+    monkeypatch.setattr(init_module, "_kmeans_sample", spy)
     X, _ = make_mixture(5 * CHUNK + 3000, n_features, 4, seed=20)
     results = []
     for n_threads in (1, 2, 3):
@@ -473,6 +484,7 @@ def test_seeding_from_a_sample_of_large_data(monkeypatch, n_features):   # and o
     for centers, labels, inertia in results[1:]:
         assert np.array_equal(centers, results[0][0])
         assert np.array_equal(labels, results[0][1]) and inertia == results[0][2]
+    assert all(rows is not None and rows.size == 1000 for rows in samples)
     centers, labels, inertia = results[0]
     nearest = ((X[:, None, :] - centers[None]) ** 2).sum(-1).argmin(axis=1)
     assert np.array_equal(labels, nearest)
@@ -526,3 +538,238 @@ def test_lloyd_step_computes_the_half_separations_itself(K, bounded):
     computed = _lloyd(X, centers, labels=start.copy(), half_separation=E, **rows)
     for a, b in zip(given, computed):
         np.testing.assert_array_equal(a, b)
+
+
+# ---------------------------------------------------------------------------------
+# The compiled drivers: plusplus_seeds and lloyd_iterations against loops of the
+# pass kernels (the loops they replace), bit for bit
+# ---------------------------------------------------------------------------------
+
+def _ordered_sum(values):
+    total = 0.0
+    for value in values:
+        total = total + float(value)
+    return total
+
+
+def _reference_seeds(X, sw, scale, K, uniforms):
+    """Greedy k-means++ as a Python loop of seed_pass and pick_by_potential."""
+    n, d = X.shape
+    T = 2 + int(np.log(K))
+    nb = n_blocks(n, K, d)
+    labels, upper, lower = np.empty(n, dtype=np.intp), np.empty(n), np.empty(n)
+    weights_blocks, current, candidates_blocks = (np.empty(nb), np.empty((nb, 1)),
+                                                  np.empty((nb, T)))
+    unit = np.ones(d) if scale.size == 0 else scale
+    position = [0]
+
+    def draw(up, pending, blocks, n_draws):
+        targets = uniforms[position[0]:position[0] + n_draws]
+        position[0] += n_draws
+        total = _ordered_sum(blocks)
+        if total <= 0:
+            up, pending, blocks = E, E, weights_blocks
+            total = _ordered_sum(blocks)
+        out = np.empty(n_draws, dtype=np.intp)
+        pick_by_potential(X, sw, scale, up, pending, np.ascontiguousarray(blocks),
+                          targets * total, out)
+        return out
+
+    potential_blocks(n, sw, weights_blocks, 2)
+    indices = np.empty(K, dtype=np.intp)
+    indices[0] = draw(E, E, weights_blocks, 1)[0]
+    pending = X[indices[0]] * unit
+    seed_pass(X, sw, scale, pending, 0, np.empty((0, d)), labels, upper, lower, current, 2)
+    picks = draw(upper, E, current[:, 0], T) if K > 1 else None
+    for index in range(1, K):
+        cand = X[picks] * unit
+        seed_pass(X, sw, scale, pending if index > 1 else E, index - 1, cand, labels, upper,
+                  lower, candidates_blocks, 2)
+        totals = [_ordered_sum(candidates_blocks[:, t]) for t in range(T)]
+        best = int(np.argmin(totals))
+        indices[index] = picks[best]
+        pending = cand[best]
+        if index + 1 < K:
+            picks = draw(upper, pending, candidates_blocks[:, best], T)
+    if K > 1:
+        seed_pass(X, sw, scale, pending, K - 1, np.empty((0, d)), labels, upper, lower,
+                  current, 2)
+    return indices, labels, upper, lower
+
+
+@pytest.mark.parametrize("n_samples", [1, CHUNK - 1, CHUNK + 1, 9 * CHUNK + 7])
+@pytest.mark.parametrize("K", [1, 2, 6])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("weighted, scaled", [(False, False), (True, False), (True, True)])
+def test_plusplus_seeds_match_the_loop_of_pass_kernels(n_samples, K, dtype, weighted,
+                                                       scaled):
+    rng = np.random.default_rng(n_samples + K)
+    X = rng.normal(size=(n_samples, 3)).astype(dtype)
+    X[: n_samples // 3] = X[0]            # duplicates: potentials reach 0
+    sw = rng.uniform(0, 2, n_samples) * (rng.random(n_samples) > 0.2) if weighted else E
+    if weighted and not np.any(sw > 0):
+        sw[0] = 1.0
+    scale = np.array([0.5, 2.0, 3.0]) if scaled else E
+    T = 2 + int(np.log(K))
+    uniforms = rng.random(1 + (K - 1) * T)
+    expected = _reference_seeds(X, sw, scale, K, uniforms)
+    nb = n_blocks(n_samples, K, 3)
+    indices = np.empty(K, dtype=np.intp)
+    state = np.empty(n_samples, dtype=np.intp), np.empty(n_samples), np.empty(n_samples)
+    plusplus_seeds(X, sw, scale, uniforms, indices, *state, np.empty(nb), np.empty(nb),
+                   np.empty((nb, T)), 2)
+    for got, want in zip((indices,) + state, expected):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_plusplus_seeds_rejects_bad_buffers():
+    X = np.zeros((10, 2))
+    state = np.empty(10, dtype=np.intp), np.empty(10), np.empty(10)
+    blocks = np.empty(1), np.empty(1), np.empty((1, 2))
+    with pytest.raises(ValueError, match="uniforms must hold 1 \\+ \\(n_clusters - 1\\)"):
+        plusplus_seeds(X, E, E, np.zeros(2), np.empty(3, dtype=np.intp), *state, *blocks, 1)
+    with pytest.raises(ValueError, match="no row has a positive weight"):
+        plusplus_seeds(X, np.zeros(10), E, np.zeros(5), np.empty(3, dtype=np.intp), *state,
+                       *blocks, 1)
+    with pytest.raises(ValueError, match="at least one row and one seed"):
+        plusplus_seeds(np.zeros((0, 2)), E, E, np.zeros(1), np.empty(1, dtype=np.intp),
+                       *(a[:0] for a in state), np.empty(0), np.empty(0),
+                       np.empty((0, 2)), 1)
+
+
+def _reference_lloyd(X, sw, centers, labels, upper, lower, tol, max_iter):
+    """Lloyd's loop of lloyd_step calls, as lloyd_iterations documents it."""
+    K, d = centers.shape
+    bounded = upper.size > 0
+    stats = np.empty(lloyd_statistics_length(K, d))
+    block_stats = np.empty((n_blocks(X.shape[0], K, d), stats.size))
+    drift, lower_drift = np.zeros(K), np.zeros(K)
+    totals, n_iter, settled, reason = None, 0, False, LLOYD_MAX_ITER
+
+    def step(exact):
+        lloyd_step(X, sw, E, centers, E, drift, lower_drift, exact, labels, upper, lower,
+                   block_stats, stats, 2)
+
+    while n_iter < max_iter:
+        n_iter += 1
+        exact = totals is None or not bounded
+        step(exact)
+        totals = stats[2:].copy() if exact else totals + stats[2:]
+        if not np.all(totals[-K:] > 0):
+            if not exact:
+                drift[:] = lower_drift[:] = 0.0
+                step(True)
+            return n_iter, LLOYD_EMPTY, centers, totals, stats
+        new = totals[K:K + K * d].reshape(K, d) / totals[:K, None]
+        moved = new - centers
+        squares = np.zeros(K)
+        for j in range(d):
+            squares = squares + moved[:, j] * moved[:, j]
+        drift[:] = np.sqrt(squares)
+        lower_drift[:] = init_module._max_other(drift) if bounded else drift
+        centers = new
+        if n_iter > 1 and stats[1] == 0:
+            reason, settled = LLOYD_CONVERGED, exact
+            break
+        if _ordered_sum(drift * drift) <= tol:
+            reason = LLOYD_CONVERGED
+            break
+    if not settled:
+        step(True)
+    return n_iter, reason, centers, totals, stats
+
+
+@pytest.mark.parametrize("n_features, dtype", [(2, np.float64), (4, np.float64),
+                                               (8, np.float32), (3, np.float32)])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("case", ["converge", "max_iter", "empty", "tol"])
+def test_lloyd_iterations_match_the_loop_of_lloyd_steps(n_features, dtype, weighted, case):
+    # Rows of 32 bytes or more keep per-row bounds (Hamerly's bounded steps).
+    X, _ = make_mixture(6 * CHUNK + 11, n_features, 5, seed=n_features, separation=1.0)
+    X = X.astype(dtype)
+    n = X.shape[0]
+    rng = np.random.default_rng(3)
+    sw = rng.uniform(0, 2, n) if weighted else E
+    K = 5
+    seeds = rng.choice(n, K, replace=False)
+    if case == "empty":
+        seeds[-1] = seeds[0]              # two equal centres: one gets no row
+    centers0 = X[seeds].astype(np.float64)
+    bounded = n_features * X.itemsize >= 32
+    labels0 = ref.squared_distances(X, centers0).argmin(axis=1).astype(np.intp)
+    tol = {"tol": 1e-2 * float(np.mean(X.var(axis=0)))}.get(case, 0.0)
+    max_iter = 3 if case == "max_iter" else 300
+
+    def state():
+        rows = (np.zeros(n), np.zeros(n)) if bounded else (E, E)
+        return labels0.copy(), *rows
+
+    labels, upper, lower = state()
+    want = _reference_lloyd(X, sw, centers0.copy(), labels, upper, lower, tol, max_iter)
+    got_labels, got_upper, got_lower = state()
+    centers = centers0.copy()
+    totals = np.empty(lloyd_statistics_length(K, n_features) - 2)
+    stats = np.empty(totals.size + 2)
+    block_stats = np.empty((n_blocks(n, K, n_features), stats.size))
+    n_iter, reason = lloyd_iterations(X, sw, E, centers, totals, np.zeros(K), np.zeros(K),
+                                      True, 0, max_iter, tol, got_labels, got_upper,
+                                      got_lower, block_stats, stats, 2)
+    assert (n_iter, reason) == want[:2]
+    assert reason == {"converge": LLOYD_CONVERGED, "tol": LLOYD_CONVERGED,
+                      "max_iter": LLOYD_MAX_ITER, "empty": LLOYD_EMPTY}[case]
+    if case == "tol":
+        assert n_iter < _reference_lloyd(X, sw, centers0.copy(), *state(), 0.0, 300)[0]
+    np.testing.assert_array_equal(centers, want[2] if reason != LLOYD_EMPTY else centers0)
+    np.testing.assert_array_equal(totals, want[3])
+    np.testing.assert_array_equal(stats, want[4])
+    np.testing.assert_array_equal(got_labels, labels)
+    np.testing.assert_array_equal(got_upper, upper)
+    np.testing.assert_array_equal(got_lower, lower)
+
+
+def test_kmeans_goes_on_after_relocating_an_empty_cluster(monkeypatch):
+    # The compiled iterations hand an empty cluster back to Python, which relocates
+    # it and calls them again: every cluster ends with members, at a Lloyd fixed
+    # point of all the rows.
+    X, _ = make_mixture(4000, 4, 4, seed=8, separation=4.0)
+    calls = []
+    original = init_module.kmeans_kernels.lloyd_iterations
+
+    def counting(*args):
+        calls.append(original(*args))
+        return calls[-1]
+
+    original_seeds = init_module.kmeans_plusplus
+
+    def duplicate_seed(X_, sw, K, rng, n_threads, buffers=None, scale=E):
+        _, indices = original_seeds(X_, sw, K, rng, n_threads, buffers, scale)
+        indices[-1] = indices[0]
+        buffers.labels[:] = ref.squared_distances(X_, X_[indices]).argmin(axis=1)
+        buffers.lower[:] = 0.0
+        return X_[indices], indices
+
+    monkeypatch.setattr(init_module.kmeans_kernels, "lloyd_iterations", counting,
+                        raising=True)
+    monkeypatch.setattr(init_module, "kmeans_plusplus", duplicate_seed)
+    result = kmeans(X, E, 4, np.random.default_rng(2), 2)
+    assert [reason for _, reason in calls] == [LLOYD_EMPTY, LLOYD_CONVERGED]
+    assert np.all(np.bincount(result.labels, minlength=4) > 0) and result.converged
+    e_labels, _, _, _, e_inertia = ref.kmeans_assignment(X, result.centers)
+    assert np.array_equal(result.labels, e_labels)
+    assert result.inertia == pytest.approx(e_inertia, rel=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_column_variances_match_numpy(dtype, weighted):
+    rng = np.random.default_rng(5)
+    X = (rng.normal(size=(3 * CHUNK + 5, 4)) * [1.0, 1e3, 1e-3, 0.0]
+         + [1e6, -5.0, 3.0, 7.0]).astype(dtype)          # far from 0, a constant column
+    sw = rng.uniform(0, 2, X.shape[0]) if weighted else E
+    w = sw if weighted else np.ones(X.shape[0])
+    X64 = X.astype(np.float64)
+    mean = w @ X64 / w.sum()
+    expected = w @ (X64 - mean) ** 2 / w.sum()
+    got = init_module.column_variances(X, sw, 2)
+    np.testing.assert_allclose(got[:3], expected[:3], rtol=1e-9)
+    assert got[3] == 0.0              # exactly (the mean is the constant)

@@ -6,10 +6,11 @@ recommends ("use the k-means result to initialize"). User-supplied
 ``weights_init``, ``means_init`` and ``precisions_init`` then replace the
 corresponding estimates.
 
-k-means++ and Lloyd's k-means run on the chunked kernels of ``_kmeans`` and
-return to Python after every seed and every Lloyd step (so Ctrl-C interrupts
-within one pass over the data). Every random draw comes from the restart's own
-``numpy.random.Generator``; the kernels' results do not depend on threads.
+k-means++ and Lloyd's k-means run on the chunked kernels of ``_kmeans``: all the
+seeds in one compiled call, and Lloyd's steps in one call that returns to Python
+only to relocate an empty cluster; both check for Ctrl-C between passes over the
+data. Every random draw comes from the restart's own ``numpy.random.Generator``;
+the kernels' results do not depend on threads.
 """
 
 import math
@@ -17,25 +18,27 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._kernels import assignment_statistics, n_statistics
+from ._kernels import assignment_statistics, n_blocks, n_statistics
 from ._kernels import kmeans as kmeans_kernels
 from ._covariance import NK_EPS
 from ._mstep import (GaussianParams, covariance_kind, covariances_from_precision_cholesky,
                      precision_cholesky_from_precisions, split_statistics)
 from ._passes import CentresProblem, assignment_block, lloyd_block
-from ._reseed import ComponentReseeder, data_covariance, distinct_worst_rows
+from ._reseed import ComponentReseeder, distinct_worst_rows
 from ._source import ArraySource, sample_size
 from ._validation import row_chunks
 from ._ward import WardTree
 
 _EMPTY = np.empty(0)
 _EMPTY_LABELS = np.empty(0, dtype=np.intp)
+_DIAG_KIND = covariance_kind("diag")
 # Spherical models are not invariant under rescaling the features: their k-means
 # starts stay on the raw features.
 _SPHERICAL = ("spherical", "EII", "VII")
 KMEANS_MAX_ITER = 300     # scikit-learn's KMeans defaults
 KMEANS_TOL = 1e-4
-SEEDING_SAMPLE_ROWS = 1 << 17  # Lloyd's seeds: k-means++ on at most this many rows
+SEEDING_SAMPLE_ROWS = 1 << 17  # k-means' first stage: at most this many rows
+KMEANS_SAMPLE_ROWS = 1 << 12   # and at least this many (see _kmeans_sample)
 
 
 class RestartStreams:
@@ -110,6 +113,8 @@ class KMeansBuffers:
     X : ndarray of shape (n_samples, n_features)
     sample_weight : ndarray of shape (n_samples,) or (0,)
     n_clusters : int
+    n_threads : int
+        Threads of the passes that compute ``variances``.
 
     Attributes
     ----------
@@ -122,7 +127,7 @@ class KMeansBuffers:
         Lower bound on the distance to the second-nearest seed or centre (idem).
     """
 
-    def __init__(self, X, sample_weight, n_clusters):
+    def __init__(self, X, sample_weight, n_clusters, n_threads=1):
         n_samples, n_features = X.shape
         self.shape = (n_samples, n_features, n_clusters)
         self.labels = np.empty(n_samples, dtype=np.intp)
@@ -130,12 +135,13 @@ class KMeansBuffers:
         n_blocks_ = kmeans_kernels.n_blocks(n_samples, n_clusters, n_features)
         self.n_trials = 2 + int(math.log(n_clusters))
         self.block_potential = np.empty(n_blocks_)
-        self.block_current = np.empty((n_blocks_, 1))
+        self.block_current = np.empty(n_blocks_)
         self.block_candidates = np.empty((n_blocks_, self.n_trials))
         n_stats = kmeans_kernels.lloyd_statistics_length(n_clusters, n_features)
         self.block_stats = np.empty((n_blocks_, n_stats))
         self.stats = np.empty(n_stats)
         self._X, self._sample_weight = X, sample_weight
+        self._n_threads = n_threads
         self._variances = None
 
     def with_bounds(self):
@@ -151,7 +157,7 @@ class KMeansBuffers:
 
         They only set k-means' tolerance and the standardized restarts' scale, so on
         large data they are estimated from every k-th row (at least
-        SEEDING_SAMPLE_ROWS rows; deterministic).
+        SEEDING_SAMPLE_ROWS rows; deterministic), by ``column_variances``.
         """
         if self._variances is None:
             step = max(1, self._X.shape[0] // SEEDING_SAMPLE_ROWS)
@@ -159,7 +165,8 @@ class KMeansBuffers:
             if weights.size and not np.any(weights > 0):
                 weights = self._sample_weight          # the sample missed every weight
                 step = 1
-            self._variances = data_covariance(ArraySource(self._X[::step], weights), "diag")
+            rows = self._X if step == 1 else np.ascontiguousarray(self._X[::step])
+            self._variances = column_variances(rows, weights, self._n_threads)
         return self._variances
 
     def standardizing_scale(self):
@@ -168,13 +175,44 @@ class KMeansBuffers:
         return 1.0 / np.where(std > 0, std, 1.0)
 
 
-def _buffers_for(X, sample_weight, n_clusters, buffers):
+def _buffers_for(X, sample_weight, n_clusters, buffers, n_threads):
     """``buffers`` if they were made for this X, weights and K (they cache the
     variances of X), else new ones."""
     if (buffers is None or buffers.shape != (X.shape[0], X.shape[1], n_clusters)
             or buffers._X is not X or buffers._sample_weight is not sample_weight):
-        buffers = KMeansBuffers(X, sample_weight, n_clusters)
+        buffers = KMeansBuffers(X, sample_weight, n_clusters, n_threads)
     return buffers
+
+
+def column_variances(X, sample_weight, n_threads):
+    """Weighted variance of every column of X, in two compiled passes.
+
+    The first pass finds the mean (statistics about the first row), the second the
+    second moments about it, so nothing cancels however far X lies from 0.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features), float32 or float64, C-contiguous
+    sample_weight : ndarray of shape (n_samples,) or (0,), with a positive weight
+    n_threads : int
+
+    Returns
+    -------
+    ndarray of shape (n_features,)
+    """
+    n, d = X.shape
+    labels = np.zeros(n, dtype=np.intp)          # every row in one "component"
+    stats = np.empty(n_statistics("diag", 1, d))
+    block_stats = np.empty((max(n_blocks(n, stats.size), 1), stats.size))
+    no_resp = np.empty((0, 1))
+    shift = X[:1].astype(np.float64)
+    for _ in range(2):
+        assignment_statistics(X, sample_weight, shift, labels, no_resp, _DIAG_KIND,
+                              block_stats, stats, n_threads)
+        _, nk, s1, s2 = split_statistics(stats, "diag", 1, d)
+        offset = s1[0] / nk[0]            # the mean's offset from the shift
+        shift = shift + offset
+    return np.maximum(s2[0] / nk[0] - offset * offset, 0.0)
 
 
 def kmeans_plusplus(X, sample_weight, n_clusters, rng, n_threads, buffers=None,
@@ -186,7 +224,8 @@ def kmeans_plusplus(X, sample_weight, n_clusters, rng, n_threads, buffers=None,
     ``sum_n w_n min_k |x_n - c_k|^2`` once added) of candidates drawn with
     probability proportional to the potential. Draws use only ``rng`` and ordered
     block sums, so the seeds depend on the random stream and the data, never on
-    ``n_threads``. Every seed costs one pass over X (``_kmeans.seed_pass``).
+    ``n_threads``. Every seed costs one pass over X; all of them run in one compiled
+    call (``_kmeans.plusplus_seeds``), which Ctrl-C interrupts between seeds.
 
     Parameters
     ----------
@@ -209,47 +248,13 @@ def kmeans_plusplus(X, sample_weight, n_clusters, rng, n_threads, buffers=None,
     indices : ndarray of shape (n_clusters,)
         The rows of X the seeds are.
     """
-    n_features = X.shape[1]
-    buf = _buffers_for(X, sample_weight, n_clusters, buffers).with_bounds()
-    unit = np.ones(n_features) if scale.size == 0 else scale
+    buf = _buffers_for(X, sample_weight, n_clusters, buffers, n_threads).with_bounds()
+    # The draws of every seed at once: the first seed's, then n_trials a seed.
+    uniforms = rng.random(1 + (n_clusters - 1) * buf.n_trials)
     indices = np.empty(n_clusters, dtype=np.intp)
-    picks = np.empty(buf.n_trials, dtype=np.intp)
-    no_candidates = np.empty((0, n_features))
-
-    def draw(upper, pending, block_potential, out, n_draws):
-        """Rows proportional to the potential, or to the weight once it is all 0."""
-        total = float(block_potential.sum())  # deterministic: fixed block count
-        targets = rng.random(n_draws)
-        if total <= 0:   # every row with weight lies on a seed: only duplicates left
-            # buf.block_potential still holds the weight sums of the blocks.
-            upper, pending, block_potential = _EMPTY, _EMPTY, buf.block_potential
-            total = float(block_potential.sum())
-        kmeans_kernels.pick_by_potential(X, sample_weight, scale, upper, pending,
-                                         block_potential, targets * total, out)
-
-    kmeans_kernels.potential_blocks(X.shape[0], sample_weight, buf.block_potential, n_threads)
-    draw(_EMPTY, _EMPTY, buf.block_potential, indices[:1], 1)
-    pending = X[indices[0]] * unit
-    kmeans_kernels.seed_pass(X, sample_weight, scale, pending, 0, no_candidates, buf.labels,
-                             buf.upper, buf.lower, buf.block_current, n_threads)
-    if n_clusters > 1:
-        draw(buf.upper, _EMPTY, buf.block_current[:, 0], picks, buf.n_trials)
-    for index in range(1, n_clusters):
-        candidates = X[picks] * unit
-        kmeans_kernels.seed_pass(X, sample_weight, scale, pending if index > 1 else _EMPTY,
-                                 index - 1, candidates, buf.labels, buf.upper, buf.lower,
-                                 buf.block_candidates, n_threads)
-        totals = buf.block_candidates.sum(axis=0)
-        best = int(totals.argmin())
-        indices[index] = picks[best]
-        pending = candidates[best]
-        if index + 1 < n_clusters:
-            draw(buf.upper, pending, np.ascontiguousarray(buf.block_candidates[:, best]),
-                 picks, buf.n_trials)
-    if n_clusters > 1:   # the last seed is still pending: add it (complete row state)
-        kmeans_kernels.seed_pass(X, sample_weight, scale, pending, n_clusters - 1,
-                                 no_candidates, buf.labels, buf.upper, buf.lower,
-                                 buf.block_current, n_threads)
+    kmeans_kernels.plusplus_seeds(X, sample_weight, scale, uniforms, indices, buf.labels,
+                                  buf.upper, buf.lower, buf.block_potential,
+                                  buf.block_current, buf.block_candidates, n_threads)
     return X[indices].astype(np.float64), indices
 
 
@@ -264,16 +269,21 @@ def _distances_to_labels(X, scale, centers, labels):
     return out
 
 
-def _seeding_sample(n_samples, n_clusters, sample_weight, rng):
-    """Rows to seed Lloyd's k-means from, or None for all of them.
+def _kmeans_sample(n_samples, n_clusters, sample_weight, rng):
+    """Rows to run k-means on first, or None for all of them.
 
-    k-means++ costs one pass over the rows per seed; on large data it seeds from a
-    uniform random sample of ``max(SEEDING_SAMPLE_ROWS, 1024 * n_clusters)`` rows
-    (sorted, with their weights), and Lloyd's iterations then run on every row. A
-    sample with fewer positive-weight rows than ``4 * n_clusters`` is not used.
+    On data much larger than a statistically ample sample, k-means++ (one pass per
+    seed) and Lloyd's iterations first run on a uniform random sample of
+    ``min(SEEDING_SAMPLE_ROWS, max(KMEANS_SAMPLE_ROWS, 256 * n_clusters,
+    n_samples // 16))`` rows (sorted, with their weights); Lloyd's iterations then
+    go on over every row from the sample's centres, to the same convergence test,
+    which a few steps usually meet. The sample is used when the data have more than
+    four times as many rows and it has at least ``4 * n_clusters`` rows of positive
+    weight.
     """
-    size = max(SEEDING_SAMPLE_ROWS, 1024 * n_clusters)
-    if n_samples <= size:
+    size = min(SEEDING_SAMPLE_ROWS, max(KMEANS_SAMPLE_ROWS, 256 * n_clusters,
+                                        n_samples // 16))
+    if n_samples <= 4 * size:
         return None
     # Systematic sample: one uniformly random row in each of ``size`` equal strata
     # (sorted and distinct by construction; every row equally likely).
@@ -308,7 +318,7 @@ class KMeansResult:
     inertia : float
         ``sum_n w_n |x_n - c_{label_n}|^2`` for ``labels`` and ``centers``.
     n_iter : int
-        Lloyd steps that updated the centres.
+        Lloyd steps over every row (after those on the sample, on large data).
     converged : bool
     """
 
@@ -326,7 +336,10 @@ def kmeans(X, sample_weight, n_clusters, rng, n_threads, buffers=None, *,
     Stops when no label changes, or when the squared centre shift summed over the
     clusters is at most ``tol`` times the mean feature variance, or after
     ``max_iter`` steps. An empty cluster is re-seeded at the (distinct) rows
-    farthest from their centres. With ``standardize`` the clustering is done in
+    farthest from their centres. On large data the seeding and a first run of the
+    iterations use a random sample of the rows (``_kmeans_sample``), and the
+    iterations over every row start from the sample's centres. With
+    ``standardize`` the clustering is done in
     standardized coordinates (every feature divided by its weighted standard
     deviation), which makes it independent of the features' units.
 
@@ -347,91 +360,93 @@ def kmeans(X, sample_weight, n_clusters, rng, n_threads, buffers=None, *,
     -------
     KMeansResult
     """
-    buf = _buffers_for(X, sample_weight, n_clusters, buffers)
+    buf = _buffers_for(X, sample_weight, n_clusters, buffers, n_threads)
     scale = buf.standardizing_scale() if standardize else _EMPTY
     unit = np.ones(X.shape[1]) if scale.size == 0 else scale
     # Hamerly's per-row bounds (16 bytes a row) pay off on wide rows; on narrow ones
     # (fewer than 32 bytes: e.g. 2 float64 features) every step is exact instead,
     # which costs a few multiply-adds a row and keeps no per-row state but labels.
     bounded = X.shape[1] * X.itemsize >= 32
-    rows = _seeding_sample(X.shape[0], n_clusters, sample_weight, rng)
+    tol_abs = tol * float(np.mean(buf.variances * unit * unit))
+    rows = _kmeans_sample(X.shape[0], n_clusters, sample_weight, rng)
     if rows is None:
         _, indices = kmeans_plusplus(X, sample_weight, n_clusters, rng, n_threads, buf, scale)
+        centers = X[indices] * unit          # in the clustering's coordinates
     else:
-        sample_weights = sample_weight[rows] if sample_weight.size else _EMPTY
-        _, picked = kmeans_plusplus(np.ascontiguousarray(X[rows]), sample_weights, n_clusters,
-                                    rng, n_threads, None, scale)
-        indices = rows[picked]
-        # No seeding pass ran over all rows: Lloyd's exact first step searches every
-        # centre for the rows without a label (it also resets their lower bounds).
+        # k-means on the sample, then Lloyd's iterations on every row from its centres.
+        X_sample = np.ascontiguousarray(X[rows])
+        w_sample = sample_weight[rows] if sample_weight.size else _EMPTY
+        sample_buf = KMeansBuffers(X_sample, w_sample, n_clusters, n_threads)
+        _, picked = kmeans_plusplus(X_sample, w_sample, n_clusters, rng, n_threads,
+                                    sample_buf, scale)
+        centers = X_sample[picked] * unit
+        if not bounded:
+            sample_buf.upper = sample_buf.lower = _EMPTY
+        _lloyd(X_sample, w_sample, scale, unit, centers, sample_buf, tol_abs, max_iter,
+               n_threads)
+        # No pass over all rows yet: the first step searches every centre for the
+        # rows without a label (it also resets their lower bounds).
         buf.labels[...] = -1
         if bounded:
             buf.with_bounds()
     if not bounded:
         buf.upper = buf.lower = _EMPTY       # not needed by exact steps: release
-    centers = X[indices] * unit          # in the clustering's coordinates
-    tol_abs = tol * float(np.mean(buf.variances * unit * unit))
-    K, d = n_clusters, X.shape[1]
-    drift = lower_drift = np.zeros(K)
-    stats = buf.stats
-    totals = None            # counts, sums and members of the current assignment
+    n_iter, converged = _lloyd(X, sample_weight, scale, unit, centers, buf, tol_abs,
+                               max_iter, n_threads)
+    centers = centers / unit
+    return KMeansResult(centers, buf.labels, float(buf.stats[0]), n_iter, converged)
 
-    def step(exact):
-        kmeans_kernels.lloyd_step(X, sample_weight, scale, centers, _EMPTY,
-                                  drift, lower_drift, exact, buf.labels, buf.upper,
-                                  buf.lower, buf.block_stats, stats, n_threads)
-        return stats[2:].copy() if exact else totals + stats[2:]
 
-    converged = False
-    settled = False          # the last step was exact and moved no label
-    n_iter = 0
-    for n_iter in range(1, max_iter + 1):
-        # The first step (and one after a relocation) recomputes everything; the
-        # others only move the rows whose bounds do not settle them.
-        exact = totals is None or not bounded
-        totals = step(exact)
+def _lloyd(X, sample_weight, scale, unit, centers, buf, tol_abs, max_iter, n_threads):
+    """Lloyd's iterations from ``centers`` (updated in place, in the clustering's
+    coordinates ``X * unit``) and the row state in ``buf`` (with per-row bounds when
+    ``buf.upper`` is allocated), to ``tol_abs`` or ``max_iter`` steps, then an exact
+    assignment to the final centres (``buf.labels``, inertia in ``buf.stats[0]``).
+
+    Returns
+    -------
+    n_iter : int
+    converged : bool
+    """
+    stats, block_stats = buf.stats, buf.block_stats
+    K, d = centers.shape
+    bounded = buf.upper.size > 0
+    drift, lower_drift = np.zeros(K), np.zeros(K)
+    totals = np.empty(stats.size - 2)   # counts, sums and members of the assignment
+    n_iter, exact_first = 0, True
+    while True:
+        n_iter, reason = kmeans_kernels.lloyd_iterations(
+            X, sample_weight, scale, centers, totals, drift, lower_drift, exact_first,
+            n_iter, max_iter, tol_abs, buf.labels, buf.upper, buf.lower, block_stats,
+            stats, n_threads)
+        if reason != kmeans_kernels.LLOYD_EMPTY:
+            converged = reason == kmeans_kernels.LLOYD_CONVERGED
+            break
+        # Step n_iter left clusters empty: they move to the rows farthest from their
+        # centres, by exact distances for this assignment (``upper`` with per-row
+        # bounds), and the next step is exact.
         counts, sums, members = totals[:K], totals[K:K + K * d].reshape(K, d), totals[-K:]
         full = members > 0
-        all_full = bool(full.all())
-        if all_full:
-            new_centers = sums / counts[:, None]
-        else:
-            new_centers = centers.copy()
-            new_centers[full] = sums[full] / counts[full, None]
-        if not all_full:
-            # The empty clusters move to the rows farthest from their centres, by
-            # exact distances for this assignment: ``upper`` after an exact step
-            # (a bounded one first redoes the step exactly, with no centre moved).
-            if bounded and not exact:
-                drift = lower_drift = np.zeros(K)
-                step(True)
-            empty = np.flatnonzero(~full)
-            distances = buf.upper if bounded else _distances_to_labels(X, scale, centers,
-                                                                        buf.labels)
-            rows = distinct_worst_rows(X, distances, sample_weight, empty.size, floor=0.0)
-            new_centers[empty[:rows.size]] = X[rows] * unit
-            totals = None
+        new_centers = centers.copy()
+        new_centers[full] = sums[full] / counts[full, None]
+        empty = np.flatnonzero(~full)
+        distances = buf.upper if bounded else _distances_to_labels(X, scale, centers,
+                                                                    buf.labels)
+        rows = distinct_worst_rows(X, distances, sample_weight, empty.size, floor=0.0)
+        new_centers[empty[:rows.size]] = X[rows] * unit
         moved = new_centers - centers
-        drift = np.sqrt(np.einsum("kd,kd->k", moved, moved))
-        # Only the per-row lower bounds read lower_drift: exact steps without bounds
-        # never do (any array of length K serves them).
-        lower_drift = _max_other(drift) if bounded else drift
-        centers = new_centers
-        if n_iter > 1 and stats[1] == 0 and all_full:
-            # Same labels twice: the centres are their means (drift is exactly 0).
-            converged = True
-            settled = exact
+        drift[:] = np.sqrt(np.einsum("kd,kd->k", moved, moved))
+        lower_drift[:] = _max_other(drift) if bounded else drift
+        centers[...] = new_centers
+        exact_first = True
+        converged = float(np.dot(drift, drift)) <= tol_abs
+        if converged or n_iter >= max_iter:
+            # Final exact step: labels consistent with the final centres, exact inertia.
+            kmeans_kernels.lloyd_step(X, sample_weight, scale, centers, _EMPTY, drift,
+                                      lower_drift, True, buf.labels, buf.upper, buf.lower,
+                                      block_stats, stats, n_threads)
             break
-        if float(np.dot(drift, drift)) <= tol_abs:
-            converged = True
-            break
-    # Final exact step: labels consistent with the final centres, exact inertia. Not
-    # needed when the last step was exact and changed no label: its centres are the
-    # final ones (drift 0), so it already computed exactly these labels and inertia.
-    if not settled:
-        step(True)
-    centers = centers / unit
-    return KMeansResult(centers, buf.labels, float(stats[0]), n_iter, converged)
+    return n_iter, converged
 
 
 # ---------------------------------------------------------------------------------
@@ -556,7 +571,7 @@ def _streamed_parameters(source, n_components, covariance_type, *, init_params, 
                                      n_threads=n_threads, workspace=workspace,
                                      restart=restart)
     standardize = restart % 2 == 1 and covariance_type not in _SPHERICAL
-    buffers = KMeansBuffers(X_sample, w_sample, n_components)
+    buffers = KMeansBuffers(X_sample, w_sample, n_components, n_threads)
     result = kmeans(X_sample, w_sample, n_components, rng, n_threads, buffers,
                     standardize=standardize)
     scale = buffers.standardizing_scale() if standardize else _EMPTY
@@ -572,9 +587,10 @@ def _streamed_parameters(source, n_components, covariance_type, *, init_params, 
     return reseeder.maximize(stats, np.ascontiguousarray(centres / unit))
 
 
-def _kmeans_buffers(workspace, X, sample_weight, n_clusters):
+def _kmeans_buffers(workspace, X, sample_weight, n_clusters, n_threads):
     """The fit's k-means buffers (made on first use, then shared by the restarts)."""
-    workspace.kmeans = _buffers_for(X, sample_weight, n_clusters, workspace.kmeans)
+    workspace.kmeans = _buffers_for(X, sample_weight, n_clusters, workspace.kmeans,
+                                    n_threads)
     return workspace.kmeans
 
 
@@ -592,7 +608,7 @@ def _in_memory_parameters(source, n_components, covariance_type, *, init_params,
     if init_params == "kmeans":
         standardize = restart % 2 == 1 and covariance_type not in _SPHERICAL
         result = kmeans(X, sample_weight, n_components, rng, n_threads,
-                        _kmeans_buffers(workspace, X, sample_weight, n_components),
+                        _kmeans_buffers(workspace, X, sample_weight, n_components, n_threads),
                         standardize=standardize)
         return parameters_from_assignment(*fit_args, labels=result.labels,
                                           shift=result.centers)
@@ -602,7 +618,7 @@ def _in_memory_parameters(source, n_components, covariance_type, *, init_params,
     if init_params == "k-means++":
         centers, seeds = kmeans_plusplus(
             X, sample_weight, n_components, rng, n_threads,
-            _kmeans_buffers(workspace, X, sample_weight, n_components))
+            _kmeans_buffers(workspace, X, sample_weight, n_components, n_threads))
     else:  # random_from_data
         candidates = (np.arange(n_samples) if sample_weight.size == 0
                       else np.flatnonzero(sample_weight > 0))

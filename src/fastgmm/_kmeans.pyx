@@ -47,10 +47,11 @@ features.
 """
 
 from cython cimport floating
+from cpython.exc cimport PyErr_CheckSignals
 from cython.parallel cimport parallel, prange
 from libc.math cimport INFINITY, sqrt
 from libc.stdlib cimport calloc, free, malloc
-from libc.string cimport memset
+from libc.string cimport memcpy, memset
 
 from ._partition cimport (CHUNK_SIZE, block_first_chunk, block_first_row, lane_dot,
                          lane_sum, n_chunks_of, ordered_block_sum, partition_blocks,
@@ -409,9 +410,7 @@ def pick_by_potential(
     cdef const double* up = NULL
     cdef const double* pend = NULL
     cdef Py_ssize_t nb = block_potential.shape[0]
-    cdef Py_ssize_t q, b, r, start, stop, chosen_block, chosen, last_positive
-    cdef double acc, target, pot
-    cdef bint found
+    cdef Py_ssize_t q, chosen
     if upper.shape[0] not in (0, n_samples) or pending.shape[0] not in (0, d):
         raise ValueError(f"upper must have length n_samples={n_samples} or 0, pending "
                          f"n_features={d} or 0")
@@ -423,37 +422,242 @@ def pick_by_potential(
     if pending.shape[0] > 0:
         pend = &pending[0]
     cdef const floating* Xp = &X[0, 0] if n_samples > 0 else NULL
+    cdef const double* bp = &block_potential[0] if nb > 0 else NULL
     for q in range(targets.shape[0]):
-        target = targets[q]
-        acc = 0.0
-        chosen_block = -1
-        found = False
-        for b in range(nb):
-            if block_potential[b] > 0.0:
-                chosen_block = b
-                if acc + block_potential[b] > target:
-                    found = True
-                    break
-                acc = acc + block_potential[b]
-        if chosen_block < 0:
+        chosen = _pick_row(Xp, w, sc, up, pend, n_samples, d, bp, nb, targets[q])
+        if chosen < 0:
             raise ValueError("no row has a positive potential; nothing can be drawn")
-        if not found:          # target at the very end (rounding): the last block
-            acc = acc - block_potential[chosen_block]
-        target = target - acc
-        start = block_first_row(chosen_block, n_samples, nb)
-        stop = block_first_row(chosen_block + 1, n_samples, nb)
-        acc = 0.0
-        chosen = -1
-        last_positive = -1
-        for r in range(start, stop):
-            pot = _scan_potential(Xp, w, sc, up, pend, d, r)
-            if pot > 0.0:
-                last_positive = r
-            acc = acc + pot
-            if acc > target:
-                chosen = r
+        out[q] = chosen
+
+
+cdef Py_ssize_t _pick_row(const floating* X, const double* w, const double* scale,
+                          const double* upper, const double* pending, Py_ssize_t n_samples,
+                          Py_ssize_t d, const double* block_potential, Py_ssize_t nb,
+                          double target) noexcept nogil:
+    """The row of ``pick_by_potential`` for one target; -1 when no block has a
+    positive potential."""
+    cdef Py_ssize_t b, r, start, stop, chosen_block = -1, chosen = -1, last_positive = -1
+    cdef double acc = 0.0, pot
+    cdef bint found = False
+    for b in range(nb):
+        if block_potential[b] > 0.0:
+            chosen_block = b
+            if acc + block_potential[b] > target:
+                found = True
                 break
-        out[q] = chosen if chosen >= 0 else last_positive
+            acc = acc + block_potential[b]
+    if chosen_block < 0:
+        return -1
+    if not found:          # target at the very end (rounding): the last block
+        acc = acc - block_potential[chosen_block]
+    target = target - acc
+    start = block_first_row(chosen_block, n_samples, nb)
+    stop = block_first_row(chosen_block + 1, n_samples, nb)
+    acc = 0.0
+    for r in range(start, stop):
+        pot = _scan_potential(X, w, scale, upper, pending, d, r)
+        if pot > 0.0:
+            last_positive = r
+        acc = acc + pot
+        if acc > target:
+            chosen = r
+            break
+    return chosen if chosen >= 0 else last_positive
+
+
+cdef inline void _scaled_row(const floating* X, const double* scale, Py_ssize_t d,
+                             Py_ssize_t r, double* out) noexcept nogil:
+    """out = X[r] * scale (in double precision; no scaling when scale is NULL)."""
+    cdef Py_ssize_t j
+    for j in range(d):
+        out[j] = X[r * d + j]
+        if scale != NULL:
+            out[j] = out[j] * scale[j]
+
+
+cdef inline double _ordered_total(const double* values, Py_ssize_t n,
+                                  Py_ssize_t stride) noexcept nogil:
+    """values[0] + values[stride] + ... (n terms, in order)."""
+    cdef Py_ssize_t b
+    cdef double total = 0.0
+    for b in range(n):
+        total = total + values[b * stride]
+    return total
+
+
+cdef enum:
+    NO_POSITIVE_WEIGHT = -2     # _draw_rows: nothing can be drawn (-1: no scratch)
+
+
+cdef int _draw_rows(const floating* X, const double* w, const double* scale,
+                    const double* upper, const double* pending, Py_ssize_t n,
+                    Py_ssize_t d, const double* block_potential,
+                    const double* weight_blocks, Py_ssize_t nb, const double* uniforms,
+                    Py_ssize_t n_draws, Py_ssize_t* out) noexcept nogil:
+    """Rows drawn with probability proportional to the potential (``uniforms`` in
+    [0, 1) times its total), or to the weight (``weight_blocks``) once the potential
+    is 0 everywhere. Returns 0, or NO_POSITIVE_WEIGHT when no row has a positive
+    weight either."""
+    cdef Py_ssize_t q
+    cdef double total = _ordered_total(block_potential, nb, 1)
+    if total <= 0.0:     # every row with weight lies on a seed: only duplicates left
+        upper = pending = NULL
+        block_potential = weight_blocks
+        total = _ordered_total(block_potential, nb, 1)
+    for q in range(n_draws):
+        out[q] = _pick_row(X, w, scale, upper, pending, n, d, block_potential, nb,
+                           uniforms[q] * total)
+        if out[q] < 0:
+            return NO_POSITIVE_WEIGHT
+    return 0
+
+
+cdef int _seed_pass_blocks(SeedProblem* p, const floating* X, Py_ssize_t n,
+                           const double* pending, Py_ssize_t pending_index,
+                           const double* candidates, Py_ssize_t n_candidates,
+                           double* block_out, Py_ssize_t nb, int n_threads) noexcept nogil:
+    """``seed_pass`` on the prepared problem ``p`` (row state already set)."""
+    cdef Py_ssize_t width = n_candidates if n_candidates > 1 else 1
+    p.pending = pending
+    p.pending_index = pending_index
+    p.candidates = candidates
+    p.n_candidates = n_candidates
+    return _run_blocks(PASS_SEED, p, X, n, p.n_features, width, block_out, width, nb,
+                       n_threads, (n_candidates + 1) * p.n_features + 16)
+
+
+def plusplus_seeds(
+    const floating[:, ::1] X,                 # IN (n_samples, n_features)
+    const double[::1] sample_weight,          # IN (n_samples,) or (0,): unit weights
+    const double[::1] scale,                  # IN (n_features,) or (0,): no scaling
+    const double[::1] uniforms,               # IN (1 + (n_clusters - 1) * n_trials,)
+    Py_ssize_t[::1] indices,                  # OUT (n_clusters,): rows of the seeds
+    Py_ssize_t[::1] labels,                   # OUT (n_samples,): nearest seed
+    double[::1] upper,                        # OUT (n_samples,): distance to it
+    double[::1] lower,                        # OUT (n_samples,): 2nd-nearest distance
+    double[::1] weight_blocks,                # OUT workspace (n_blocks,)
+    double[::1] current_blocks,               # OUT workspace (n_blocks,)
+    double[:, ::1] candidate_blocks,          # OUT workspace (n_blocks, n_trials)
+    int n_threads,                            # IN
+):
+    """Greedy k-means++ seeding in one call: one ``seed_pass`` per seed.
+
+    The first seed is drawn with probability proportional to the row weights
+    (``uniforms[0]``); every next one is the best, by the potential it would leave,
+    of ``n_trials`` candidates drawn with probability proportional to the current
+    potential (the next ``n_trials`` uniforms). Each draw scales its uniforms by the
+    ordered sum of the block potentials and picks as ``pick_by_potential``; when
+    every row with weight already lies on a seed (potential 0) the draw is
+    proportional to the weights instead. The seeds depend only on the uniforms and
+    the data, never on ``n_threads``. A pending signal (Ctrl-C) raises between seeds.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features), float32 or float64, C-contiguous
+    sample_weight : ndarray of shape (n_samples,) or (0,) for unit weights
+    scale : ndarray of shape (n_features,) or (0,)
+        Seed in the coordinates ``X * scale`` (empty: those of X).
+    uniforms : ndarray of shape (1 + (n_clusters - 1) * n_trials,)
+        Uniform numbers in [0, 1), consumed in order.
+    indices : ndarray of shape (n_clusters,)
+        Output: the rows of X the seeds are.
+    labels, upper, lower : ndarray of shape (n_samples,)
+        Output: every row's nearest seed, the distance to it and the distance to
+        the second-nearest seed (``inf`` for one seed), all seeds added.
+    weight_blocks, current_blocks : ndarray of shape (n_blocks,)
+    candidate_blocks : ndarray of shape (n_blocks, n_trials)
+        Workspace (per-block potentials, ``n_blocks`` from ``n_blocks``).
+    n_threads : int
+
+    Raises
+    ------
+    ValueError
+        If no row has a positive weight, or a buffer has the wrong shape.
+    """
+    cdef Py_ssize_t n = X.shape[0], d = X.shape[1], K = indices.shape[0]
+    cdef Py_ssize_t nb = candidate_blocks.shape[0], T = candidate_blocks.shape[1]
+    cdef Py_ssize_t index, t, best, b
+    cdef double value, best_value
+    cdef int status = 0
+    if K < 1 or n < 1:
+        raise ValueError(f"k-means++ needs at least one row and one seed, got "
+                         f"n_samples={n}, n_clusters={K}")
+    if K > 1 and T < 1:
+        raise ValueError("candidate_blocks needs at least one column (n_trials >= 1)")
+    if uniforms.shape[0] != 1 + (K - 1) * T:
+        raise ValueError(f"uniforms must hold 1 + (n_clusters - 1) * n_trials = "
+                         f"{1 + (K - 1) * T} numbers, got {uniforms.shape[0]}")
+    if labels.shape[0] != n or upper.shape[0] != n or lower.shape[0] != n:
+        raise ValueError(f"labels, upper and lower must have length n_samples={n}")
+    if weight_blocks.shape[0] != nb or current_blocks.shape[0] != nb:
+        raise ValueError(f"weight_blocks and current_blocks must have length n_blocks={nb}")
+    _check_blocks(n, nb, "candidate_blocks")
+    cdef SeedProblem p
+    memset(&p, 0, sizeof(SeedProblem))
+    p.n_features = d
+    p.sample_weight = _weights_ptr(sample_weight, n)
+    p.scale = _scale_ptr(scale, d)
+    p.labels = &labels[0]
+    p.upper = &upper[0]
+    p.lower = &lower[0]
+    potential_blocks(n, sample_weight, weight_blocks, n_threads)
+    cdef const floating* Xp = &X[0, 0]
+    cdef const double* u = &uniforms[0]
+    cdef double* wb = &weight_blocks[0]
+    cdef double* cb = &current_blocks[0]
+    cdef double* tb = &candidate_blocks[0, 0]
+    cdef Py_ssize_t* picks = <Py_ssize_t*> malloc((T + 1) * sizeof(Py_ssize_t))
+    cdef double* candidates = <double*> malloc((T + 1) * d * sizeof(double))
+    cdef double* pending = <double*> malloc(d * sizeof(double))
+    cdef double* column = <double*> malloc(nb * sizeof(double))
+    if picks == NULL or candidates == NULL or pending == NULL or column == NULL:
+        free(picks); free(candidates); free(pending); free(column)
+        raise MemoryError("could not allocate the k-means++ buffers")
+    try:
+        with nogil:
+            status = _draw_rows(Xp, p.sample_weight, p.scale, NULL, NULL, n, d, wb, wb, nb,
+                                u, 1, &indices[0])
+            if status == 0:
+                _scaled_row(Xp, p.scale, d, indices[0], pending)
+                status = _seed_pass_blocks(&p, Xp, n, pending, 0, NULL, 0, cb, nb,
+                                           n_threads)
+            if status == 0 and K > 1:
+                status = _draw_rows(Xp, p.sample_weight, p.scale, p.upper, NULL, n, d, cb,
+                                    wb, nb, u + 1, T, picks)
+        for index in range(1, K):
+            if status != 0:
+                break
+            PyErr_CheckSignals()
+            with nogil:
+                for t in range(T):
+                    _scaled_row(Xp, p.scale, d, picks[t], candidates + t * d)
+                status = _seed_pass_blocks(&p, Xp, n, pending if index > 1 else NULL,
+                                           index - 1, candidates, T, tb, nb, n_threads)
+                if status == 0:
+                    best = 0           # the first of the lowest totals (blocks in order)
+                    best_value = INFINITY
+                    for t in range(T):
+                        value = _ordered_total(tb + t, nb, T)
+                        if value < best_value:
+                            best, best_value = t, value
+                    indices[index] = picks[best]
+                    memcpy(pending, candidates + best * d, d * sizeof(double))
+                    if index + 1 < K:
+                        for b in range(nb):
+                            column[b] = tb[b * T + best]
+                        status = _draw_rows(Xp, p.sample_weight, p.scale, p.upper, pending,
+                                            n, d, column, wb, nb, u + 1 + index * T, T,
+                                            picks)
+        if status == 0 and K > 1:   # the last seed is still pending: add it
+            with nogil:
+                status = _seed_pass_blocks(&p, Xp, n, pending, K - 1, NULL, 0, cb, nb,
+                                           n_threads)
+    finally:
+        free(picks); free(candidates); free(pending); free(column)
+    if status == NO_POSITIVE_WEIGHT:
+        raise ValueError("no row has a positive weight; k-means++ has nothing to draw")
+    if status != 0:
+        raise MemoryError("could not allocate per-thread scratch buffers")
 
 
 # --------------------------------------------------------------------------------
@@ -766,24 +970,58 @@ def lloyd_step(
     n_threads : int
     """
     cdef LloydProblem p
-    memset(&p, 0, sizeof(LloydProblem))
-    p.n_samples = X.shape[0]
-    p.n_features = X.shape[1]
-    p.n_clusters = centers.shape[0]
-    p.n_stats = _lloyd_length(p.n_clusters, p.n_features)
+    _prepare_lloyd(&p, X.shape[0], X.shape[1], sample_weight, scale, centers, drift,
+                   lower_drift, labels, upper, lower, block_stats, stats)
     p.exact = exact
-    cdef Py_ssize_t n = p.n_samples, K = p.n_clusters
-    if K < 1 or centers.shape[1] != p.n_features:
-        raise ValueError(f"centers must have shape (n_clusters >= 1, {p.n_features}), got "
+    if (half_separation.shape[0] not in (p.n_clusters, 0)) or (
+            lower.shape[0] == 0 and not exact):
+        raise ValueError(f"half_separation must have length {p.n_clusters} or 0 (computed "
+                         "here); a step without per-row bounds (upper and lower empty) "
+                         "must be exact")
+    if p.n_samples == 0:
+        stats[:] = 0.0
+        return
+    cdef double* own_separation = NULL
+    if half_separation.shape[0] > 0:
+        p.half_separation = &half_separation[0]
+    elif _reads_separation(&p):
+        own_separation = <double*> malloc(p.n_clusters * sizeof(double))
+        if own_separation == NULL:
+            raise MemoryError("could not allocate the half-separations")
+        _half_separations(p.centers, p.n_clusters, p.n_features, own_separation)
+        p.half_separation = own_separation
+    cdef int status
+    cdef const floating* Xp = &X[0, 0]
+    with nogil:
+        status = _lloyd_pass(&p, Xp, &block_stats[0, 0], block_stats.shape[0], &stats[0],
+                             n_threads)
+    free(own_separation)
+    if status != 0:
+        raise MemoryError("could not allocate per-thread scratch buffers")
+
+
+cdef void _prepare_lloyd(LloydProblem* p, Py_ssize_t n, Py_ssize_t d,
+                         const double[::1] sample_weight, const double[::1] scale,
+                         const double[:, ::1] centers, const double[::1] drift,
+                         const double[::1] lower_drift, Py_ssize_t[::1] labels,
+                         double[::1] upper, double[::1] lower, double[:, ::1] block_stats,
+                         double[::1] stats) except *:
+    """Check the buffers of a Lloyd pass and point ``p`` at them (``exact`` and
+    ``half_separation`` are left to the caller)."""
+    memset(p, 0, sizeof(LloydProblem))
+    p.n_samples = n
+    p.n_features = d
+    p.n_clusters = centers.shape[0]
+    p.n_stats = _lloyd_length(p.n_clusters, d)
+    cdef Py_ssize_t K = p.n_clusters
+    if K < 1 or centers.shape[1] != d:
+        raise ValueError(f"centers must have shape (n_clusters >= 1, {d}), got "
                          f"({centers.shape[0]}, {centers.shape[1]})")
-    if (half_separation.shape[0] not in (K, 0) or drift.shape[0] != K
-            or lower_drift.shape[0] != K):
-        raise ValueError(f"half_separation must have length {K} or 0 (computed here), "
-                         f"drift and lower_drift length {K}")
+    if drift.shape[0] != K or lower_drift.shape[0] != K:
+        raise ValueError(f"drift and lower_drift must have length {K}")
     if labels.shape[0] != n:
         raise ValueError(f"labels must have length n_samples={n}")
-    if (lower.shape[0], upper.shape[0]) not in ((n, n), (0, 0)) or (
-            lower.shape[0] == 0 and not exact):
+    if (lower.shape[0], upper.shape[0]) not in ((n, n), (0, 0)):
         raise ValueError(f"upper and lower must both have length n_samples={n}, or both "
                          "be empty (no per-row bounds: exact steps only)")
     if stats.shape[0] != p.n_stats or (block_stats.shape[0] > 0
@@ -792,35 +1030,231 @@ def lloyd_step(
                          f"{p.n_stats} columns")
     _check_blocks(n, block_stats.shape[0], "block_stats")
     p.sample_weight = _weights_ptr(sample_weight, n)
-    p.scale = _scale_ptr(scale, p.n_features)
+    p.scale = _scale_ptr(scale, d)
     if n == 0:
-        stats[:] = 0.0
         return
     p.centers = &centers[0, 0]
-    cdef double* own_separation = NULL
-    if half_separation.shape[0] > 0:
-        p.half_separation = &half_separation[0]
-    elif lower.shape[0] > 0 or K > SEARCH_ALL_MAX_CLUSTERS:    # the bounds read it
-        own_separation = <double*> malloc(K * sizeof(double))
-        if own_separation == NULL:
-            raise MemoryError("could not allocate the half-separations")
-        _half_separations(p.centers, K, p.n_features, own_separation)
-        p.half_separation = own_separation
     p.drift = &drift[0]
     p.lower_drift = &lower_drift[0]
     p.labels = &labels[0]
     if lower.shape[0] > 0:
         p.upper = &upper[0]
         p.lower = &lower[0]
-    cdef int status
+
+
+cdef inline bint _reads_separation(const LloydProblem* p) noexcept nogil:
+    """Whether a pass reads the half-separations (the per-row bounds, or an exact
+    step's half-separation test beyond SEARCH_ALL_MAX_CLUSTERS centres)."""
+    return p.lower != NULL or p.n_clusters > SEARCH_ALL_MAX_CLUSTERS
+
+
+cdef int _lloyd_pass(const LloydProblem* p, const floating* X, double* block_stats,
+                     Py_ssize_t nb, double* stats, int n_threads) noexcept nogil:
+    """One Lloyd pass over the fixed partition into ``stats`` (blocks in order).
+    Returns 0, or -1 when scratch is missing."""
+    cdef int status = _run_blocks(PASS_LLOYD, p, X, p.n_samples, p.n_features, 0,
+                                  block_stats, p.n_stats, nb, n_threads,
+                                  p.n_clusters * p.n_features + 16)
+    if status == 0:
+        ordered_block_sum(block_stats, nb, p.n_stats, stats, n_threads)
+    return status
+
+
+# Why ``lloyd_iterations`` returned.
+LLOYD_CONVERGED = 0    # no label changed, or the centres moved less than the tolerance
+LLOYD_MAX_ITER = 1     # it ran the steps it was allowed
+LLOYD_EMPTY = 2        # the last step left a cluster without members: relocate it
+
+
+def lloyd_iterations(
+    const floating[:, ::1] X,                 # IN (n_samples, n_features)
+    const double[::1] sample_weight,          # IN (n_samples,) or (0,)
+    const double[::1] scale,                  # IN (n_features,) or (0,): no scaling
+    double[:, ::1] centers,                   # INOUT (K, n_features)
+    double[::1] totals,                       # INOUT (n_stats - 2,)
+    double[::1] drift,                        # INOUT (K,)
+    double[::1] lower_drift,                  # INOUT (K,)
+    bint exact_first,                         # IN
+    Py_ssize_t n_done,                        # IN steps done before this call
+    Py_ssize_t max_iter,                      # IN
+    double tol,                               # IN on the summed squared centre shift
+    Py_ssize_t[::1] labels,                   # INOUT (n_samples,)
+    double[::1] upper,                        # INOUT (n_samples,) or (0,)
+    double[::1] lower,                        # INOUT (n_samples,) or (0,)
+    double[:, ::1] block_stats,               # OUT workspace (n_blocks, n_stats)
+    double[::1] stats,                        # OUT (n_stats,)
+    int n_threads,                            # IN
+):
+    """Lloyd's iterations in one call, from the given centres and row state.
+
+    Every step is a ``lloyd_step`` (exact when there are no per-row bounds, for the
+    first step when ``exact_first``, and otherwise Hamerly's bounded step, whose
+    changes are added to ``totals``); the new centres are the cluster means, and
+    ``drift``/``lower_drift`` how far they moved. The loop stops
+
+    * with ``LLOYD_CONVERGED`` when a step after the first (``n_done + 1 > 1``)
+      changed no label, or when ``sum_k drift_k^2 <= tol``;
+    * with ``LLOYD_MAX_ITER`` after step ``max_iter``;
+    * with ``LLOYD_EMPTY`` when a step leaves a cluster without members (rows of
+      positive weight): ``centers`` and ``drift`` are then those before the step,
+      ``totals`` the statistics of its assignment, and (a bounded step is redone
+      exactly, centres unmoved, ``drift`` and ``lower_drift`` set to 0) ``upper``
+      the exact distance of every row to its centre. The caller relocates the
+      empty clusters and calls again with ``exact_first``.
+
+    Unless it returns ``LLOYD_EMPTY``, a final exact step makes ``labels`` and
+    ``stats`` (the inertia in ``stats[0]``) those of the final centres; it is
+    skipped when the last step was exact and changed no label (it would compute
+    the same). A pending signal (Ctrl-C) raises between steps.
+
+    Parameters
+    ----------
+    X, sample_weight, scale, labels, upper, lower, block_stats, stats, n_threads
+        As for ``lloyd_step``. With per-row bounds, ``labels``, ``upper`` and
+        ``lower`` must be valid for ``centers`` moved by ``drift`` and
+        ``lower_drift`` (as a previous step or the seeding leaves them); a row
+        labelled outside ``[0, K)`` needs ``exact_first``.
+    centers : ndarray of shape (n_clusters, n_features)
+        Input: the current centres. Output: the final ones.
+    totals : ndarray of shape (lloyd_statistics_length(K, d) - 2,)
+        Counts, sums and members of the current assignment (read only by a first
+        bounded step); output: those of the last step's assignment.
+    drift, lower_drift : ndarray of shape (n_clusters,)
+        As for ``lloyd_step`` (input: since the row state was computed).
+    exact_first : bool
+    n_done, max_iter : int
+        Steps already done, and the cap on all of them.
+    tol : float
+        Absolute tolerance on ``sum_k |c_k(new) - c_k(old)|^2``.
+
+    Returns
+    -------
+    n_iter : int
+        Steps done, ``n_done`` included.
+    reason : int
+        ``LLOYD_CONVERGED``, ``LLOYD_MAX_ITER`` or ``LLOYD_EMPTY``.
+    """
+    cdef LloydProblem p
+    _prepare_lloyd(&p, X.shape[0], X.shape[1], sample_weight, scale, centers, drift,
+                   lower_drift, labels, upper, lower, block_stats, stats)
+    cdef Py_ssize_t K = p.n_clusters, d = p.n_features, n_iter = n_done
+    cdef Py_ssize_t q, n_totals = p.n_stats - 2
+    if totals.shape[0] != n_totals:
+        raise ValueError(f"totals must have length {n_totals}")
+    if p.n_samples == 0:
+        raise ValueError("lloyd_iterations needs at least one row")
+    if p.lower == NULL:
+        exact_first = True
+    cdef double* separation = <double*> malloc(K * sizeof(double))
+    if separation == NULL:
+        raise MemoryError("could not allocate the half-separations")
     cdef const floating* Xp = &X[0, 0]
     cdef double* bs = &block_stats[0, 0]
     cdef Py_ssize_t nb = block_stats.shape[0]
-    with nogil:
-        status = _run_blocks(PASS_LLOYD, &p, Xp, n, p.n_features, 0, bs, p.n_stats, nb,
-                             n_threads, K * p.n_features + 16)
-        if status == 0:
-            ordered_block_sum(bs, nb, p.n_stats, &stats[0], n_threads)
-    free(own_separation)
+    cdef double* tot = &totals[0]
+    cdef double* st = &stats[0]
+    cdef int status = 0, reason = LLOYD_MAX_ITER
+    cdef bint exact = True, settled = False, all_full = True
+    try:
+        while n_iter < max_iter:
+            PyErr_CheckSignals()
+            n_iter += 1
+            exact = exact_first or p.lower == NULL
+            exact_first = False
+            with nogil:
+                status = _lloyd_step_in_loop(&p, Xp, separation, exact, bs, nb, st,
+                                             n_threads)
+                if status == 0:
+                    for q in range(n_totals):
+                        tot[q] = st[2 + q] if exact else tot[q] + st[2 + q]
+                    all_full = _all_clusters_full(tot, K, d)
+                    if not all_full and not exact:
+                        # Exact distances for the relocation, centres unmoved.
+                        memset(<double*> p.drift, 0, K * sizeof(double))
+                        memset(<double*> p.lower_drift, 0, K * sizeof(double))
+                        status = _lloyd_step_in_loop(&p, Xp, separation, True, bs, nb,
+                                                     st, n_threads)
+            if status != 0:
+                break
+            if not all_full:
+                reason = LLOYD_EMPTY
+                break
+            with nogil:
+                _move_centers(&centers[0, 0], tot, K, d, p.lower != NULL,
+                              <double*> p.drift, <double*> p.lower_drift)
+            if n_iter > 1 and st[1] == 0.0:
+                # Same labels twice: the centres are their means (drift is exactly 0).
+                reason = LLOYD_CONVERGED
+                settled = exact
+                break
+            if _squared_norm(p.drift, K) <= tol:
+                reason = LLOYD_CONVERGED
+                break
+        if status == 0 and reason != LLOYD_EMPTY and not settled:
+            with nogil:
+                status = _lloyd_step_in_loop(&p, Xp, separation, True, bs, nb, st,
+                                             n_threads)
+    finally:
+        free(separation)
     if status != 0:
         raise MemoryError("could not allocate per-thread scratch buffers")
+    return n_iter, reason
+
+
+cdef int _lloyd_step_in_loop(LloydProblem* p, const floating* X, double* separation,
+                             bint exact, double* block_stats, Py_ssize_t nb, double* stats,
+                             int n_threads) noexcept nogil:
+    """A ``lloyd_step`` of ``lloyd_iterations`` (half-separations computed here)."""
+    p.exact = exact
+    p.half_separation = NULL
+    if _reads_separation(p):
+        _half_separations(p.centers, p.n_clusters, p.n_features, separation)
+        p.half_separation = separation
+    return _lloyd_pass(p, X, block_stats, nb, stats, n_threads)
+
+
+cdef inline bint _all_clusters_full(const double* totals, Py_ssize_t K,
+                                    Py_ssize_t d) noexcept nogil:
+    """Whether every cluster has a member (``totals``: counts, sums, members)."""
+    cdef Py_ssize_t k
+    for k in range(K):
+        if not totals[K + K * d + k] > 0.0:
+            return False
+    return True
+
+
+cdef void _move_centers(double* centers, const double* totals, Py_ssize_t K, Py_ssize_t d,
+                        bint bounded, double* drift, double* lower_drift) noexcept nogil:
+    """centers <- sums / counts; drift_k = |c_k(new) - c_k(old)| (squares summed in
+    feature order); lower_drift_k = max_{j != k} drift_j with per-row bounds (else
+    drift)."""
+    cdef Py_ssize_t k, j, top = 0
+    cdef double c, v, dsq, first = -INFINITY, second = -INFINITY
+    for k in range(K):
+        dsq = 0.0
+        for j in range(d):
+            c = totals[K + k * d + j] / totals[k]
+            v = c - centers[k * d + j]
+            dsq = dsq + v * v
+            centers[k * d + j] = c
+        drift[k] = sqrt(dsq)
+    for k in range(K):
+        if not bounded:
+            lower_drift[k] = drift[k]
+        elif drift[k] > first:
+            second = first
+            first = drift[k]
+            top = k
+        elif drift[k] > second:
+            second = drift[k]
+    if bounded:
+        for k in range(K):
+            lower_drift[k] = first if k != top else (second if K > 1 else 0.0)
+
+
+cdef inline double _squared_norm(const double* values, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t k
+    cdef double total = 0.0
+    for k in range(n):
+        total = total + values[k] * values[k]
+    return total

@@ -243,7 +243,8 @@ class _SharedStarts:
         key = (index, standardize)
         if key not in self._partitions:
             X, weights = self.source.X, self.source.sample_weight
-            self._buffers = _buffers_for(X, weights, self.n_components, self._buffers)
+            self._buffers = _buffers_for(X, weights, self.n_components, self._buffers,
+                                        self.n_threads)
             result = kmeans(X, weights, self.n_components, self.streams.restart(index),
                             self.n_threads, self._buffers, standardize=standardize)
             # The labels live in the buffers, which the next k-means overwrites.
