@@ -183,20 +183,29 @@ def _rotated_diagonals(W, D):
     return np.einsum("ij,kil,lj->kj", D, W, D)
 
 
-def _improve_orientation(W, D, variances, top_eigenvalues):
-    """Two majorization-minimization steps (Browne & McNicholas 2014) that decrease
-    f(D) = sum_k tr(W_k D diag(1/variances_k) D^T) over orthogonal D."""
+def _orientation_sweep(W, D, variances):
+    """One sweep of plane rotations that decreases f(D) = sum_k tr(W_k D
+    diag(1/variances_k) D^T) over orthogonal D: each pair of columns (p, q) in turn
+    turns by the angle that minimizes f exactly, f = const + A cos 2t + B sin 2t."""
     inverse = _ratio(1.0, variances)                              # (K, d)
-    # W_k - w_k I <= 0 with w_k the largest eigenvalue of W_k.
-    F = np.einsum("kij,jl,kl->il", top_eigenvalues[:, None, None] * np.eye(len(D)) - W,
-                  D, inverse)
-    U, _, Vt = np.linalg.svd(F)
-    D = U @ Vt
-    # The same with the roles swapped: diag(1/variances_k) - b_k I <= 0.
-    b = inverse.max(axis=1)
-    F = np.einsum("kj,ji,kil->jl", b[:, None] - inverse, D.T, W)
-    U, _, Vt = np.linalg.svd(F)
-    return (U @ Vt).T
+    D = D.copy()
+    M = np.einsum("li,klm,mj->kij", D, W, D)                      # D^T W_k D
+    d = len(D)
+    for p in range(d - 1):
+        for q in range(p + 1, d):
+            weight = inverse[:, p] - inverse[:, q]
+            A = float(np.sum(0.5 * (M[:, p, p] - M[:, q, q]) * weight))
+            B = float(np.sum(M[:, p, q] * weight))
+            if not A * A + B * B > 0:
+                continue
+            angle = 0.5 * np.arctan2(-B, -A)
+            G = np.eye(d)
+            G[p, p] = G[q, q] = np.cos(angle)
+            G[q, p] = np.sin(angle)
+            G[p, q] = -G[q, p]
+            D = D @ G
+            M = np.einsum("li,klm,mj->kij", G, M, G)
+    return D
 
 
 def _rotated_objective(nk, W, D, variances):
@@ -207,9 +216,8 @@ def _rotated_objective(nk, W, D, variances):
 
 def _common_orientation_model(nk, W, previous, equal_volumes):
     """EVE (``equal_volumes``) and VVE: alternate the optimal variances for a fixed
-    orientation D and the MM updates of D."""
+    orientation D and a sweep of plane rotations of D."""
     D = _common_orientation(W, previous)
-    top = np.linalg.eigvalsh(W)[:, -1]
     objective = np.inf
     for _ in range(MSTEP_MAX_ITER):
         diagonals = _rotated_diagonals(W, D)
@@ -222,7 +230,7 @@ def _common_orientation_model(nk, W, previous, equal_volumes):
         if _converged(objective, new):
             break
         objective = new
-        D = _improve_orientation(W, D, variances, top)
+        D = _orientation_sweep(W, D, variances)
     return _compose(np.ones(len(nk)), variances, D)
 
 

@@ -392,8 +392,9 @@ def test_statistics_layer_and_fit_function_accept_mclust_names():
     total = stats.block_statistics(X, params)
     new = stats.maximize(total)
     warm = stats.maximize(total, previous=params)
-    # Equal up to the M-step tolerance (the orientation MM converges linearly).
-    np.testing.assert_allclose(warm.covariances, new.covariances, rtol=1e-4, atol=1e-7)
+    # Equal up to the M-step tolerance: Q to MSTEP_TOL (relative) pins the
+    # covariances to about sqrt(MSTEP_TOL) ~ 1e-4 relative.
+    np.testing.assert_allclose(warm.covariances, new.covariances, rtol=1e-3, atol=1e-7)
     assert new.covariance_type == "VVE" and new.covariances.shape == (3, 3, 3)
     _check_constraint("VVE", new.covariances)
     assert fastgmm.fit(X, 2, covariance_type="EVI", random_state=0).covariance_type == "EVI"

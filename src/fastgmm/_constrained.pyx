@@ -9,10 +9,10 @@ Layout: every array is row-major and flat; diagonal models take scatter diagonal
 ``w`` (K, d) and return variances (K, d), the others take scatter matrices ``W``
 (K, d, d) and return covariances (K, d, d).
 
-Linear algebra on d x d matrices: Cholesky factors, inverses and the polar factors
-of the orientation updates (one-sided Jacobi) are plain loops; symmetric
-eigendecompositions (and the rare polar factor Jacobi cannot give) go to LAPACK
-(``scipy.linalg.cython_lapack``; a symmetric matrix is its own Fortran transpose).
+Linear algebra on d x d matrices: Cholesky factors, inverses and the plane
+rotations of the shared orientation (EVE, VVE) are plain loops; symmetric
+eigendecompositions go to LAPACK (``scipy.linalg.cython_lapack``; a symmetric
+matrix is its own Fortran transpose).
 Plain loops are faster for small d, and some of OpenBLAS's LAPACK routines (dpotri)
 wake its thread pool even for 2 x 2 matrices, which against busy OpenMP threads cost
 milliseconds per call.
@@ -22,20 +22,14 @@ shared matrix is not positive definite (then the covariances are NaN: the caller
 flags the components as degenerate), or ``NO_MEMORY``.
 """
 
-from libc.math cimport INFINITY, NAN, exp, fabs, isfinite, log, sqrt
+from libc.math cimport INFINITY, NAN, atan2, cos, exp, fabs, isfinite, log, sin, sqrt
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy
-from scipy.linalg.cython_lapack cimport dgesvd, dsyev
+from scipy.linalg.cython_lapack cimport dsyev
 
 from ._covariance cimport _log_diagonal_sum, _upper_precision_cholesky
 
 cdef double LOG_2PI = 1.8378770664093453
-# One-sided Jacobi SVD: a pair of columns is orthogonal when |a_p . a_q| <=
-# JACOBI_TOL |a_p| |a_q|; at most JACOBI_MAX_SWEEPS sweeps; singular values below
-# JACOBI_SINGULAR d sigma_max count as zero.
-cdef double JACOBI_TOL = 1e-15
-cdef int JACOBI_MAX_SWEEPS = 40
-cdef double JACOBI_SINGULAR = 1e-12
 
 cdef enum:
     FAILED = 1
@@ -114,122 +108,6 @@ cdef int _eigh(const double* A, Py_ssize_t d, bint with_vectors, double* values,
         for i in range(d):
             for j in range(d):
                 vectors[i * d + j] = a[j * d + i]
-    return 0
-
-
-cdef int _polar_jacobi(const double* F, Py_ssize_t d, bint transpose, double* out,
-                       double* work) noexcept nogil:
-    """out := U V^T (or its transpose) for the SVD F = U S V^T of F (d, d), by
-    one-sided Jacobi rotations (Hestenes): F V = U S with V the product of the
-    rotations that make the columns of F V orthogonal. FAILED when the rotations
-    do not converge or F is numerically singular (U is then not unique); the caller
-    falls back to LAPACK. work: 2 d^2 + d doubles."""
-    cdef double* A = work
-    cdef double* V = work + d * d
-    cdef Py_ssize_t i, j, p, q, r, c
-    cdef int sweep
-    cdef bint rotated = True
-    cdef double alpha, beta, gamma, zeta, t, cos_, sin_, a_p, a_q, value, largest = 0.0
-    memcpy(A, F, d * d * sizeof(double))
-    for i in range(d * d):
-        V[i] = 0.0
-    for i in range(d):
-        V[i * d + i] = 1.0
-    for sweep in range(JACOBI_MAX_SWEEPS):
-        if not rotated:
-            break
-        rotated = False
-        for p in range(d - 1):
-            for q in range(p + 1, d):
-                alpha = 0.0
-                beta = 0.0
-                gamma = 0.0
-                for i in range(d):
-                    alpha = alpha + A[i * d + p] * A[i * d + p]
-                    beta = beta + A[i * d + q] * A[i * d + q]
-                    gamma = gamma + A[i * d + p] * A[i * d + q]
-                if not fabs(gamma) > JACOBI_TOL * sqrt(alpha * beta):
-                    continue
-                rotated = True
-                zeta = (beta - alpha) / (2.0 * gamma)
-                t = (1.0 if zeta >= 0.0 else -1.0) / (fabs(zeta) + sqrt(1.0 + zeta * zeta))
-                cos_ = 1.0 / sqrt(1.0 + t * t)
-                sin_ = cos_ * t
-                for i in range(d):
-                    a_p = A[i * d + p]
-                    a_q = A[i * d + q]
-                    A[i * d + p] = cos_ * a_p - sin_ * a_q
-                    A[i * d + q] = sin_ * a_p + cos_ * a_q
-                    a_p = V[i * d + p]
-                    a_q = V[i * d + q]
-                    V[i * d + p] = cos_ * a_p - sin_ * a_q
-                    V[i * d + q] = sin_ * a_p + cos_ * a_q
-    if rotated:
-        return FAILED
-    # Columns of A: U_j sigma_j. Scale them to unit length.
-    for j in range(d):
-        value = 0.0
-        for i in range(d):
-            value = value + A[i * d + j] * A[i * d + j]
-        value = sqrt(value)
-        if not isfinite(value):
-            return FAILED
-        if value > largest:
-            largest = value
-        for i in range(d):
-            A[i * d + j] = A[i * d + j] / value if value > 0.0 else 0.0
-        work[2 * d * d + j] = value
-    for j in range(d):
-        if not work[2 * d * d + j] > JACOBI_SINGULAR * d * largest:
-            return FAILED
-    for r in range(d):
-        for c in range(d):
-            value = 0.0
-            for j in range(d):
-                value = value + A[r * d + j] * V[c * d + j]
-            if transpose:
-                out[c * d + r] = value
-            else:
-                out[r * d + c] = value
-    return 0
-
-
-cdef int _polar(const double* F, Py_ssize_t d, bint transpose, double* out,
-                double* work) noexcept nogil:
-    """out := U V^T (or its transpose) for the SVD F = U S V^T of F (d, d): by
-    Jacobi rotations, else by LAPACK's dgesvd. work: 4 d^2 + 9 d + 64 doubles."""
-    if not _polar_jacobi(F, d, transpose, out, work):
-        return 0
-    return _polar_lapack(F, d, transpose, out, work)
-
-
-cdef int _polar_lapack(const double* F, Py_ssize_t d, bint transpose, double* out,
-                       double* work) noexcept nogil:
-    """_polar by dgesvd."""
-    cdef char job = b'A'
-    cdef int n = <int> d, lwork = <int> (8 * d + 64), info = 0
-    cdef double* a = work
-    cdef double* u = work + d * d
-    cdef double* vt = work + 2 * d * d
-    cdef double* s = work + 3 * d * d
-    cdef double* lwk = work + 3 * d * d + d
-    cdef Py_ssize_t r, c, l
-    cdef double value
-    memcpy(a, F, d * d * sizeof(double))
-    # Fortran sees G = F^T = u s vt, whose polar factor u vt is (U V^T)^T; stored
-    # column-major, that product is U V^T row-major.
-    dgesvd(&job, &job, &n, &n, a, &n, s, u, &n, vt, &n, lwk, &lwork, &info)
-    if info != 0:
-        return FAILED
-    for r in range(d):
-        for c in range(d):
-            value = 0.0
-            for l in range(d):
-                value = value + u[c + l * d] * vt[l + r * d]
-            if transpose:
-                out[c * d + r] = value
-            else:
-                out[r * d + c] = value
     return 0
 
 
@@ -681,54 +559,72 @@ cdef double _rotated_objective(const double* nk, const double* diagonals,
     return logs + traces
 
 
-cdef int _improve_orientation(const double* W, double* D, const double* variances,
-                              const double* top, Py_ssize_t K, Py_ssize_t d,
-                              double* work) noexcept nogil:
-    """Two majorization-minimization steps (Browne & McNicholas 2014) that decrease
-    f(D) = sum_k tr(W_k D diag(1/variances_k) D^T) over orthogonal D (d, d), in
-    place. work: K d + 2 d^2 + (4 d^2 + 9 d + 64) doubles."""
+cdef void _orientation_sweep(const double* W, double* D, const double* variances,
+                             Py_ssize_t K, Py_ssize_t d, double* work) noexcept nogil:
+    """One sweep of plane rotations that decreases f(D) = sum_k tr(W_k D
+    diag(1/variances_k) D^T) over orthogonal D (d, d), in place.
+
+    For every pair of columns (p, q) in turn, D's columns p and q turn by the angle t
+    that minimizes f exactly: with M_k = D^T W_k D, f restricted to that plane is
+    const + A cos 2t + B sin 2t, A = sum_k (M_k[p,p] - M_k[q,q]) (1/v_kp - 1/v_kq) / 2
+    and B = sum_k M_k[p,q] (1/v_kp - 1/v_kq), least at 2t = atan2(-B, -A). The M_k
+    turn with D. Near the optimum the angles are small and a sweep does what many
+    majorization-minimization steps of D do. work: K d + K d^2 + d^2 doubles."""
     cdef double* inverse = work
-    cdef double* F = work + K * d
-    cdef double* product = F + d * d
-    cdef double* rest = product + d * d
-    cdef Py_ssize_t k, i, j, l
-    cdef double b, value
+    cdef double* M = work + K * d
+    cdef double* product = M + K * d * d
+    cdef double* Mk
+    cdef Py_ssize_t k, i, j, l, p, q
+    cdef double value, a_sum, b_sum, weight, angle, c, s, x, y
     for i in range(K * d):
         inverse[i] = _ratio(1.0, variances[i])
-    # W_k - w_k I <= 0 with w_k the largest eigenvalue of W_k:
-    # F = sum_k (w_k I - W_k) D diag(1/variances_k).
-    for i in range(d * d):
-        F[i] = 0.0
-    for k in range(K):
+    for k in range(K):              # M_k = D^T (W_k D)
+        Mk = M + k * d * d
         for i in range(d):
-            for l in range(d):
+            for j in range(d):
                 value = 0.0
-                for j in range(d):
-                    value = value + W[k * d * d + i * d + j] * D[j * d + l]
-                product[i * d + l] = top[k] * D[i * d + l] - value
+                for l in range(d):
+                    value = value + W[k * d * d + i * d + l] * D[l * d + j]
+                product[i * d + j] = value
         for i in range(d):
-            for l in range(d):
-                F[i * d + l] += product[i * d + l] * inverse[k * d + l]
-    if _polar(F, d, False, D, rest):
-        return FAILED
-    # The same with the roles swapped: diag(1/variances_k) - b_k I <= 0:
-    # F = sum_k (b_k I - diag(1/variances_k)) D^T W_k, D := polar(F)^T.
-    for i in range(d * d):
-        F[i] = 0.0
-    for k in range(K):
-        b = inverse[k * d]
-        for j in range(1, d):
-            if inverse[k * d + j] > b:
-                b = inverse[k * d + j]
-        for j in range(d):
-            for l in range(d):
+            for j in range(d):
                 value = 0.0
+                for l in range(d):
+                    value = value + D[l * d + i] * product[l * d + j]
+                Mk[i * d + j] = value
+    for p in range(d - 1):
+        for q in range(p + 1, d):
+            a_sum = 0.0
+            b_sum = 0.0
+            for k in range(K):
+                Mk = M + k * d * d
+                weight = inverse[k * d + p] - inverse[k * d + q]
+                a_sum = a_sum + 0.5 * (Mk[p * d + p] - Mk[q * d + q]) * weight
+                b_sum = b_sum + Mk[p * d + q] * weight
+            if not (a_sum * a_sum + b_sum * b_sum > 0.0):
+                continue            # f does not depend on the angle (or is not finite)
+            angle = 0.5 * atan2(-b_sum, -a_sum)
+            c = cos(angle)
+            s = sin(angle)
+            if s == 0.0:
+                continue
+            for i in range(d):      # columns p, q of D G, G the rotation
+                x = D[i * d + p]
+                y = D[i * d + q]
+                D[i * d + p] = c * x + s * y
+                D[i * d + q] = c * y - s * x
+            for k in range(K):      # M_k := G^T M_k G
+                Mk = M + k * d * d
                 for i in range(d):
-                    value = value + D[i * d + j] * W[k * d * d + i * d + l]
-                F[j * d + l] += (b - inverse[k * d + j]) * value
-    if _polar(F, d, True, D, rest):
-        return FAILED
-    return 0
+                    x = Mk[i * d + p]
+                    y = Mk[i * d + q]
+                    Mk[i * d + p] = c * x + s * y
+                    Mk[i * d + q] = c * y - s * x
+                for j in range(d):
+                    x = Mk[p * d + j]
+                    y = Mk[q * d + j]
+                    Mk[p * d + j] = c * x + s * y
+                    Mk[q * d + j] = c * y - s * x
 
 
 cdef int _common_orientation(const double* W, const double* previous, Py_ssize_t K,
@@ -763,23 +659,18 @@ cdef int _common_orientation_model(const double* nk, const double* W,
                                    bint equal_volumes, double tol, int max_iter,
                                    double* out, double* work) noexcept nogil:
     """EVE (``equal_volumes``) and VVE: alternate the optimal variances for a fixed
-    orientation D and the MM updates of D. work: d^2 + 3 K d + K + K d
-    + (4 d^2 + 9 d + 64) + 2 d^2 doubles."""
+    orientation D and a sweep of plane rotations of D (``_orientation_sweep``).
+    work: d^2 + 3 K d + max(4 d^2 + 9 d + 64, K d + K d^2 + d^2) doubles."""
     cdef double* D = work
     cdef double* diagonals = D + d * d
     cdef double* variances = diagonals + K * d
-    cdef double* top = variances + K * d
-    cdef double* scale = top + K
+    cdef double* scale = variances + K * d
     cdef double* rest = scale + K * d
     cdef Py_ssize_t k, j
     cdef int iteration
     cdef double objective = INFINITY, new, volume, n = _sum(nk, K)
     if _common_orientation(W, previous, K, d, D, rest):
         return FAILED
-    for k in range(K):
-        if _eigh(W + k * d * d, d, False, scale, NULL, rest):
-            return FAILED
-        top[k] = scale[d - 1]
     for iteration in range(max_iter):
         _rotated_diagonals(W, D, K, d, diagonals)
         if equal_volumes:
@@ -797,8 +688,7 @@ cdef int _common_orientation_model(const double* nk, const double* W,
         if _converged(objective, new, tol):
             break
         objective = new
-        if _improve_orientation(W, D, variances, top, K, d, rest):
-            return FAILED
+        _orientation_sweep(W, D, variances, K, d, rest)
     for k in range(K):
         _compose(variances + k * d, D, d, out + k * d * d)
     return 0

@@ -24,9 +24,11 @@ added to every ``W_k``, which for the unconstrained models is exactly
 
 EII, VII, EEI, EVI, VVI, EEE, EEV, EVV and VVV have closed forms. VEI, VEE, VEV
 (Celeux & Govaert's alternating updates of volumes and the shared shape), EVE and
-VVE (Browne & McNicholas 2014: the shared orientation by majorization-minimization)
-are iterative: every update maximizes Q in some parameters with the others fixed,
-or increases it through a majorizer, so Q never decreases. They start from the
+VVE (the volumes and shapes for a fixed shared orientation, then a sweep of plane
+rotations of the orientation, each the exact maximizer of Q in its plane: faster
+than the majorization-minimization steps of Browne & McNicholas 2014, which creep
+when the scatter matrices are far from spherical) are iterative: every update
+maximizes Q in some parameters with the others fixed, so Q never decreases. They start from the
 previous EM iteration's covariances when given (then the M-step never returns
 parameters worse than those, and EM's log-likelihood never decreases) and stop when
 Q changes by at most ``MSTEP_TOL`` (relative), or after ``MSTEP_MAX_ITER`` updates.
