@@ -119,6 +119,35 @@ def test_best_equals_the_fit_of_that_model_alone(blobs, blobs_result, init_param
         assert model.lower_bound_ == alone.lower_bound_
 
 
+def test_types_of_one_kind_share_the_start_statistics(blobs, monkeypatch):
+    """The mclust types whose statistics have the same layout (full scatter
+    matrices, or diagonals) take one statistics pass per shared partition, and each
+    fit still equals the fit of that model alone."""
+    import fastgmm._init as init_module
+    calls = []
+    original = init_module.assignment_statistics
+
+    def counting(*args):
+        calls.append(args[5])              # the covariance kind
+        return original(*args)
+
+    monkeypatch.setattr(init_module, "assignment_statistics", counting)
+    _quiet(select, blobs, range(1, 4), covariance_types=("EEE", "VVI"), random_state=0,
+           n_init=2)
+    one_type_per_kind = len(calls)
+    calls.clear()
+    types = ("EEE", "VVV", "EVE", "VVI", "EEI")
+    result = _quiet(select, blobs, range(1, 4), covariance_types=types, random_state=0,
+                    n_init=2, return_models=True)
+    assert len(calls) == one_type_per_kind, calls
+    monkeypatch.setattr(init_module, "assignment_statistics", original)
+    for (kind, k), model in result.models.items():
+        alone = _quiet(GaussianMixture(k, covariance_type=kind, random_state=0,
+                                       n_init=2, init_params="ward").fit, blobs)
+        np.testing.assert_array_equal(model.means_, alone.means_)
+        np.testing.assert_array_equal(model.covariances_, alone.covariances_)
+
+
 def test_result_does_not_depend_on_n_jobs(blobs):
     one = _quiet(select, blobs, range(1, 5), random_state=1, n_init=2, n_jobs=1,
                  return_models=True)
@@ -310,6 +339,19 @@ def test_icl_is_bic_plus_the_hard_assignment_entropy(blobs):
     resp = model.predict_proba(blobs)
     expected = model.bic(blobs) - 2 * np.sum(np.log(resp.max(axis=1)))
     assert model.icl(blobs) == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize("n_columns", [1, 2, 5, 32, 33])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_row_maxima_equal_numpys(n_columns, dtype):
+    """The criteria's row maxima (a column loop for few columns) are numpy's."""
+    from fastgmm._model import _row_maxima
+    values = np.random.default_rng(n_columns).random((257, n_columns)).astype(dtype)
+    values[3, -1] = np.nan
+    for rows in (values, values[:0]):
+        out = _row_maxima(rows)
+        assert out.dtype == dtype
+        np.testing.assert_array_equal(out, rows.max(axis=1))
 
 
 @pytest.mark.parametrize("kwargs, error, match", [

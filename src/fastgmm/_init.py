@@ -454,7 +454,8 @@ def _lloyd(X, sample_weight, scale, unit, centers, buf, tol_abs, max_iter, n_thr
 # ---------------------------------------------------------------------------------
 
 def parameters_from_assignment(source, n_components, covariance_type, reg_covar, n_threads,
-                               workspace, *, labels=None, resp=None, shift=None):
+                               workspace, *, labels=None, resp=None, shift=None,
+                               statistics=None):
     """One M-step on given responsibilities (hard ``labels`` or soft ``resp``) of the
     rows of an in-memory source.
 
@@ -481,13 +482,24 @@ def parameters_from_assignment(source, n_components, covariance_type, reg_covar,
     resp : ndarray of shape (n_samples, n_components) or None
         Soft responsibilities (rows summing to 1).
     shift : ndarray of shape (n_components, n_features) or None
+    statistics : dict or None
+        With ``shift``: a cache of the statistics of this assignment about ``shift``,
+        by covariance kind (``select`` keeps one per partition for the covariance
+        types of a K), read when it holds this type's kind, else filled.
 
     Returns
     -------
     GaussianParams
     """
-    X, sample_weight = source.X, source.sample_weight
     kind = covariance_kind(covariance_type)
+    reseeder = ComponentReseeder(source, n_components, covariance_type, reg_covar, n_threads)
+    if shift is None:
+        statistics = None
+    else:
+        shift = np.ascontiguousarray(shift, dtype=np.float64)
+        if statistics is not None and kind in statistics:
+            return reseeder.maximize(statistics[kind], shift)
+    X, sample_weight = source.X, source.sample_weight
     n_samples, n_features = X.shape
     if labels is None:
         labels = _EMPTY_LABELS
@@ -495,7 +507,6 @@ def parameters_from_assignment(source, n_components, covariance_type, reg_covar,
         resp = np.empty((0, n_components))
     stats = workspace.stats
     block_stats = workspace.scratch.block_stats(n_samples, stats.size)
-    reseeder = ComponentReseeder(source, n_components, covariance_type, reg_covar, n_threads)
     if shift is None:
         # First pass: the means alone (statistics about 0, no covariance), so that
         # the second accumulates the covariances about them.
@@ -507,6 +518,8 @@ def parameters_from_assignment(source, n_components, covariance_type, reg_covar,
     shift = np.ascontiguousarray(shift, dtype=np.float64)
     assignment_statistics(X, sample_weight, shift, labels, resp, kind, block_stats, stats,
                           n_threads)
+    if statistics is not None:
+        statistics[kind] = stats.copy()
     return reseeder.maximize(stats, shift)
 
 

@@ -1168,7 +1168,7 @@ default="full"
         ``fitted_now``: ``select`` asks right after ``_fit`` (see ``_estep_problem``)."""
         log_norm, resp, _ = self._estep(source, log_norm=True, resp=True,
                                         fitted_now=fitted_now)
-        hard = np.log(resp.max(axis=1))
+        hard = np.log(_row_maxima(resp))
         if sample_weight is None or sample_weight.size == 0:
             log_likelihood, hard_sum, n = float(log_norm.sum()), float(hard.sum()), \
                 source.n_samples
@@ -1237,6 +1237,19 @@ def _sample_block(rng, mean, factor, out):
     np.add(mean, z, out=out)
 
 
+def _row_maxima(values):
+    """``values.max(axis=1)`` of a C-ordered (n, K) array: with few columns, one
+    vectorized maximum per column (numpy's reduction along short rows costs about
+    30 ns a row, 20 to 40 times as much at K = 2 to 5)."""
+    n_columns = values.shape[1]
+    if n_columns > 32 or n_columns == 0:
+        return values.max(axis=1)
+    out = values[:, 0].copy()
+    for k in range(1, n_columns):
+        np.maximum(out, values[:, k], out=out)
+    return out
+
+
 def _check_verbose(verbose):
     """``verbose`` as 0, 1, 2, ... (bools as 0 and 1) or the text "progress"."""
     if isinstance(verbose, str):
@@ -1249,6 +1262,9 @@ def _check_verbose(verbose):
     return check_int(verbose, "verbose", low=0)
 
 
+_DTYPE_NAMES = {np.dtype(np.float64): "float64", np.dtype(np.float32): "float32"}
+
+
 def _fit_metadata(source, seconds, n_threads):
     """When and how a fit ran (saved with the model, shown by ``fastgmm info``)."""
     from . import __version__
@@ -1259,7 +1275,7 @@ def _fit_metadata(source, seconds, n_threads):
         "fit_seconds": round(float(seconds), 6),
         "fastgmm_version": __version__,
         "n_samples": int(n_samples) if isinstance(n_samples, (int, np.integer)) else None,
-        "dtype": str(np.dtype(source.dtype)),
+        "dtype": _DTYPE_NAMES.get(source.dtype) or str(np.dtype(source.dtype)),
         "n_threads": int(n_threads),
     }
 

@@ -238,6 +238,7 @@ class _SharedStarts:
         self.ward_tree = ward_tree
         self._buffers = None
         self._partitions = {}
+        self._statistics = {}   # per partition: its statistics by covariance kind
 
     def _partition(self, index, standardize):
         key = (index, standardize)
@@ -260,13 +261,16 @@ class _SharedStarts:
         """``start_parameters(index, workspace)`` for one covariance type."""
         def start(index, workspace):
             if index == 0 and self.ward_tree is not None:
+                key = "ward"
                 labels, centres = self._ward_partition()
             else:
                 standardize = index % 2 == 1 and covariance_type not in _RAW_KMEANS_ONLY
+                key = (index, standardize)
                 labels, centres = self._partition(index, standardize)
             return parameters_from_assignment(
                 self.source, self.n_components, covariance_type, reg_covar,
-                self.n_threads, workspace, labels=labels, shift=centres)
+                self.n_threads, workspace, labels=labels, shift=centres,
+                statistics=self._statistics.setdefault(key, {}))
         return start
 
 
