@@ -31,10 +31,6 @@ from ._covariance cimport _log_diagonal_sum, _upper_precision_cholesky
 
 cdef double LOG_2PI = 1.8378770664093453
 
-cdef enum:
-    FAILED = 1
-    NO_MEMORY = -1
-
 # Model codes (the order of MCLUST_MODELS).
 cdef enum:
     M_EII, M_VII, M_EEI, M_VEI, M_EVI, M_VVI, M_EEE, M_VEE, M_EVE, M_VVE, M_EEV, M_VEV, M_EVV, M_VVV
@@ -876,15 +872,13 @@ def constrained_mstep_into(
         ``max_kj (mu_kj - c_kj)^2 / Sigma_k,jj`` under the new covariances (0 when
         not finite).
     """
-    cdef Py_ssize_t K = shift.shape[0], d = shift.shape[1], k
-    cdef bint diagonal = model in DIAGONAL_CODES
-    cdef Py_ssize_t size = K * d if diagonal else K * d * d
+    cdef Py_ssize_t K = shift.shape[0], d = shift.shape[1]
+    cdef Py_ssize_t size = K * d if model in DIAGONAL_CODES else K * d * d
     cdef const double[::1] warm
     cdef const double* warm_ptr = NULL
-    cdef double* nk
     cdef int status
-    cdef double ratio
-    if not diagonal and not M_EEE <= model <= M_VVV:
+    cdef double ratio = 0.0
+    if model not in DIAGONAL_CODES and not M_EEE <= model <= M_VVV:
         raise ValueError(f"constrained_mstep_into: unknown model code {model}")
     if (stats.shape[0] < 1 + K or weights.shape[0] != K or means.shape[0] != K
             or means.shape[1] != d or covariances.shape[0] != size
@@ -897,19 +891,40 @@ def constrained_mstep_into(
         warm = previous
         if warm.shape[0] == size:
             warm_ptr = &warm[0]
-    nk = <double*> malloc(K * sizeof(double))
-    if nk == NULL:
-        raise MemoryError("constrained_mstep_into: out of memory")
     with nogil:
-        for k in range(K):
-            nk[k] = stats[1 + k] + nk_eps
-        status = _constrained(model, nk, &covariances[0], True, warm_ptr, K, d, tol,
-                              max_iter, &covariances[0])
-        if status != NO_MEMORY:
-            ratio = _finish(diagonal, &weights[0], &means[0, 0], &shift[0, 0], K, d,
-                            &covariances[0], &precisions_cholesky[0], &log_norm_const[0],
-                            &bad[0])
-    free(nk)
+        status = _constrained_mstep(model, &stats[0], &shift[0, 0], warm_ptr, &weights[0],
+                                    &means[0, 0], K, d, nk_eps, tol, max_iter,
+                                    &covariances[0], &precisions_cholesky[0],
+                                    &log_norm_const[0], &bad[0], &ratio)
     if status == NO_MEMORY:
         raise MemoryError("constrained_mstep_into: out of memory")
     return ratio
+
+
+cdef int _constrained_mstep(int model, const double* stats, const double* shift,
+                            const double* previous, const double* weights,
+                            const double* means, Py_ssize_t K, Py_ssize_t d,
+                            double nk_eps, double tol, int max_iter, double* covariances,
+                            double* precisions_cholesky, double* log_norm_const,
+                            Py_ssize_t* bad, double* shift_ratio) noexcept nogil:
+    """``constrained_mstep_into`` without its checks (and without the GIL): the
+    unconstrained covariances in ``covariances`` become the model's (``previous``:
+    the warm start, or NULL), their factors, constants and flags follow, and
+    ``shift_ratio`` receives the shift ratio. Returns 0 or NO_MEMORY (a failed
+    decomposition leaves NaN covariances, which ``bad`` flags)."""
+    cdef bint diagonal = model <= M_VVI
+    cdef double* nk = <double*> malloc(K * sizeof(double))
+    cdef Py_ssize_t k
+    cdef int status
+    if nk == NULL:
+        return NO_MEMORY
+    for k in range(K):
+        nk[k] = stats[1 + k] + nk_eps
+    status = _constrained(model, nk, covariances, True, previous, K, d, tol, max_iter,
+                          covariances)
+    free(nk)
+    if status == NO_MEMORY:
+        return NO_MEMORY
+    shift_ratio[0] = _finish(diagonal, weights, means, shift, K, d, covariances,
+                             precisions_cholesky, log_norm_const, bad)
+    return 0

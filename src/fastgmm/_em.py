@@ -237,7 +237,7 @@ def run_em(source, params, covariance_type, *, tol, max_iter, reg_covar, n_threa
         shift_buffer = np.empty((n_components, n_features))
         bounds = np.empty(min(max_iter, _COMPILED_ITERATIONS_PER_CALL))
         block_stats = workspace.scratch.block_stats(source.n_samples, stats.size)
-        constrain = following.constrained_step()
+        constrained = following.constrained_step()
     started = time.perf_counter()
     n_iter = 0
     while n_iter < max_iter:
@@ -245,7 +245,7 @@ def run_em(source, params, covariance_type, *, tol, max_iter, reg_covar, n_threa
             done, swapped, reason = em_iterations(
                 X, weights, kind, total_weight, reg_covar, DEAD_FRACTION, _MAX_SHIFT_RATIO,
                 tol, min(max_iter - n_iter, bounds.size), run.lower_bound,
-                current.kernel_buffers, following.kernel_buffers, constrain, shift_buffer,
+                current.kernel_buffers, following.kernel_buffers, constrained, shift_buffer,
                 block_stats, stats, bounds, n_threads)
             if done:
                 values = bounds[:done].tolist()

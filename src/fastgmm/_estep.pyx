@@ -59,10 +59,12 @@ from cython.parallel cimport parallel, prange
 from libc.math cimport fabs, isfinite, sqrt
 from libc.stdlib cimport free
 from libc.string cimport memset
+from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
 from scipy.linalg.cython_blas cimport dsyrk, dtrmm, ssyrk, strmm
 
 import numpy as np
 
+from ._constrained cimport _constrained_mstep
 from ._covariance cimport (COV_DIAG, COV_FULL, COV_SPHERICAL, COV_TIED, _mstep, factor_size,
                            s2_size)
 from ._partition cimport (CHUNK_SIZE, block_first_chunk, lane_dot, lane_sum, n_chunks_of,
@@ -1091,9 +1093,26 @@ cdef void _statistics_pass(Problem* p, const floating[:, ::1] X,
 
 
 # Why ``em_iterations`` returned.
-EM_CONVERGED = 0    # the last counted iteration changed the lower bound by < tol
-EM_MAX_ITER = 1     # it ran the iterations it was allowed
-EM_HANDOFF = 2      # the next iteration needs the Python loop (not counted)
+cdef enum:
+    REASON_CONVERGED = 0    # the last counted iteration changed the lower bound by < tol
+    REASON_MAX_ITER = 1     # it ran the iterations it was allowed
+    REASON_HANDOFF = 2      # the next iteration needs the Python loop (not counted)
+
+EM_CONVERGED = REASON_CONVERGED
+EM_MAX_ITER = REASON_MAX_ITER
+EM_HANDOFF = REASON_HANDOFF
+
+# em_iterations takes the GIL to check for a pending signal (Ctrl-C) at most this
+# often: between iterations, and only once this much time has passed since the last
+# check, so that the iterations of small data run without the GIL, beside other
+# threads' Python (select's parallel fits).
+cdef double SIGNAL_CHECK_SECONDS = 0.002
+
+
+cdef inline double _monotonic_seconds() noexcept nogil:
+    cdef timespec now
+    clock_gettime(CLOCK_MONOTONIC, &now)
+    return now.tv_sec + 1e-9 * now.tv_nsec
 
 
 def em_iterations(
@@ -1109,7 +1128,7 @@ def em_iterations(
     double lower_bound,                       # IN lower bound before the first one
     tuple current,                            # INOUT parameter buffers, see below
     tuple following,                          # INOUT the other set
-    object constrain,                         # IN None or the constrained M-step
+    tuple constrained,                        # IN None or the constrained M-step
     double[:, ::1] shift,                     # OUT workspace (K, n_features)
     double[:, ::1] block_stats,               # OUT workspace (n_blocks, n_stats)
     double[::1] stats,                        # OUT (n_stats,)
@@ -1124,8 +1143,10 @@ def em_iterations(
     parameter set, and the sets swap. An iteration that the Python loop must handle
     (a non-finite log-likelihood, a component the M-step flags, a shift ratio above
     ``max_shift_ratio``) is not counted: the call returns before it, ``current``
-    unchanged, and the loop redoes it from there. A pending signal (Ctrl-C) raises
-    between iterations.
+    unchanged, and the loop redoes it from there. The iterations run without the
+    GIL (they take it only to prepare the parameters of the matrix and tied
+    E-steps, and to check for a pending signal, which raises between iterations at
+    most ``SIGNAL_CHECK_SECONDS`` after it arrived).
 
     Parameters
     ----------
@@ -1134,10 +1155,10 @@ def em_iterations(
         (flat), log_norm_const (K,), bad (K,))``: float64 arrays and an intp one, as
         ``_mstep.ParameterBuffers.kernel_buffers`` holds them; ``current`` holds the
         starting parameters.
-    constrain : callable or None
-        ``constrain(stats, shift, previous_covariances, *following) -> shift_ratio``,
-        the constrained M-step of an mclust model applied after the compiled one
-        (``_mstep.ParameterBuffers._constrain``).
+    constrained : tuple or None
+        ``(model_code, nk_eps, tol, max_iter)``: the constrained M-step of an mclust
+        model (``_constrained.constrained_mstep_into``'s arguments) applied after
+        the compiled one, as ``_mstep.ParameterBuffers.constrained_step`` gives it.
     lower_bounds : ndarray
         ``lower_bounds[i]`` receives the mean log-likelihood of iteration ``i``.
 
@@ -1151,83 +1172,124 @@ def em_iterations(
         ``EM_CONVERGED``, ``EM_MAX_ITER`` or ``EM_HANDOFF``.
     """
     cdef Py_ssize_t n = X.shape[0], d = X.shape[1]
-    cdef Py_ssize_t K = shift.shape[0], i, j, it
+    cdef Py_ssize_t K = shift.shape[0], i, it, n_done = max_iter
     cdef Problem p
-    cdef double value, ratio, change
-    cdef int reason = EM_MAX_ITER
-    cdef bint flagged, swapped = False
-    # The two parameter sets, as views (acquired once) and as pointers by role.
+    cdef double value, ratio, change, last_check
+    cdef int reason = REASON_MAX_ITER, status = 0, model = -1, mstep_max_iter = 1
+    cdef double nk_eps = 0.0, mstep_tol = 0.0
+    cdef bint flagged, swapped = False, python_setup
+    # The two parameter sets, as views (acquired once) and as pointers.
     cdef double[::1] w0, w1, cov0, cov1, prec0, prec1, log0, log1
     cdef double[:, ::1] means0, means1
     cdef Py_ssize_t[::1] bad0, bad1
-    cdef const double[:, ::1] means_in
-    cdef const double[::1] prec_in, log_in
-    cdef double[::1] cov_in
+    cdef double* sets[2][5]     # weights, means, covariances, prec_chol, log_const
+    cdef Py_ssize_t* bads[2]
     cdef double* w_out
     cdef double* means_out
     cdef double* cov_out
     cdef double* prec_out
     cdef double* log_out
     cdef Py_ssize_t* bad_out
+    cdef const double* means_in
+    cdef const double* cov_in
+    cdef double* shift_ptr
+    cdef int side_in, side_out
     if lower_bounds.shape[0] < max_iter:
         raise ValueError("lower_bounds must hold max_iter values")
-    if shift.shape[1] != d:
-        raise ValueError("shift must have shape (n_components, n_features)")
+    if shift.shape[1] != d or K < 1:
+        raise ValueError("shift must have shape (n_components >= 1, n_features)")
+    if constrained is not None:
+        model, nk_eps, mstep_tol, mstep_max_iter = constrained
+        if mstep_max_iter < 1:
+            raise ValueError("the constrained M-step needs max_iter >= 1")
     _fill_problem(&p, n, d, K, covariance_kind)
     _check_stats_buffers(&p, block_stats, stats)
     p.sample_weight = _weights_ptr(sample_weight, n)
     w0, means0, cov0, prec0, log0, bad0 = current
     w1, means1, cov1, prec1, log1, bad1 = following
     if (w0.shape[0] != K or w1.shape[0] != K or bad0.shape[0] != K or bad1.shape[0] != K
-            or cov0.shape[0] != prec0.shape[0] or cov1.shape[0] != prec1.shape[0]):
+            or cov0.shape[0] != prec0.shape[0] or cov1.shape[0] != prec1.shape[0]
+            or cov0.shape[0] != cov1.shape[0] or cov0.shape[0] == 0):
         raise ValueError("em_iterations: inconsistent parameter buffers")
     _check_parameters(&p, means0, prec0, log0)
     _check_parameters(&p, means1, prec1, log1)
-    for it in range(max_iter):
-        PyErr_CheckSignals()
-        if swapped:
-            means_in, prec_in, log_in, cov_in = means1, prec1, log1, cov1
-            w_out, means_out, cov_out = &w0[0], &means0[0, 0], &cov0[0]
-            prec_out, log_out, bad_out = &prec0[0], &log0[0], &bad0[0]
-            out_set = current
-        else:
-            means_in, prec_in, log_in, cov_in = means0, prec0, log0, cov0
-            w_out, means_out, cov_out = &w1[0], &means1[0, 0], &cov1[0]
-            prec_out, log_out, bad_out = &prec1[0], &log1[0], &bad1[0]
-            out_set = following
-        for i in range(K):
-            for j in range(d):
+    sets[0][0], sets[0][1], sets[0][2] = &w0[0], &means0[0, 0], &cov0[0]
+    sets[0][3], sets[0][4], bads[0] = &prec0[0], &log0[0], &bad0[0]
+    sets[1][0], sets[1][1], sets[1][2] = &w1[0], &means1[0, 0], &cov1[0]
+    sets[1][3], sets[1][4], bads[1] = &prec1[0], &log1[0], &bad1[0]
+    shift_ptr = &shift[0, 0]
+    cdef const floating* X_ptr = &X[0, 0] if n > 0 else NULL
+    cdef Py_ssize_t n_blocks_ = n_blocks(n, p.n_stats)
+    cdef double* block_ptr = &block_stats[0, 0] if n_blocks_ > 0 else NULL
+    dtype = np.float64 if floating is double else np.float32
+    keep = None
+    p.gamma_source = GAMMA_ESTEP
+    p.want_stats = True
+    p.shift = shift_ptr
+    p.path = _choose_path(covariance_kind, d)
+    # The row loop reads the parameters through p's pointers; the matrix paths and
+    # the tied E-step also need arrays made in Python (_set_estep_parameters).
+    python_setup = p.path != PATH_ROWS or covariance_kind == COV_TIED
+    PyErr_CheckSignals()
+    last_check = _monotonic_seconds()
+    with nogil:
+        for it in range(max_iter):
+            if it > 0 and _monotonic_seconds() - last_check >= SIGNAL_CHECK_SECONDS:
+                with gil:
+                    PyErr_CheckSignals()
+                last_check = _monotonic_seconds()
+            side_in = 1 if swapped else 0
+            side_out = 1 - side_in
+            means_in, cov_in = sets[side_in][1], sets[side_in][2]
+            w_out, means_out, cov_out = sets[side_out][0], sets[side_out][1], sets[side_out][2]
+            prec_out, log_out, bad_out = sets[side_out][3], sets[side_out][4], bads[side_out]
+            for i in range(K * d):
                 if floating is double:
-                    shift[i, j] = means_in[i, j]
+                    shift_ptr[i] = means_in[i]
                 else:
-                    shift[i, j] = <double> <float> means_in[i, j]
-        _statistics_pass(&p, X, means_in, prec_in, log_in, shift, block_stats, stats,
-                         n_threads)
-        value = stats[0] / total_weight
-        if not isfinite(value):
-            reason = EM_HANDOFF
-            break
-        with nogil:
-            ratio = _mstep(&stats[0], &shift[0, 0], covariance_kind, K, d, reg_covar,
+                    shift_ptr[i] = <double> <float> means_in[i]
+            p.means = means_in
+            p.prec_chol = sets[side_in][3]
+            p.log_const = sets[side_in][4]
+            if python_setup:
+                with gil:
+                    keep = _set_estep_parameters(
+                        &p, dtype, means1 if swapped else means0,
+                        prec1 if swapped else prec0, log1 if swapped else log0, shift)
+            status = _run_blocks(&p, X_ptr, block_ptr, n_blocks_, &stats[0], n_threads)
+            if status != 0:
+                break
+            value = stats[0] / total_weight
+            if not isfinite(value):
+                reason, n_done = REASON_HANDOFF, it
+                break
+            ratio = _mstep(&stats[0], shift_ptr, covariance_kind, K, d, reg_covar,
                            dead_fraction, w_out, means_out, cov_out, prec_out, log_out,
                            bad_out)
-        if constrain is not None:
-            ratio = constrain(stats.base, shift.base, cov_in.base, *out_set)
-        flagged = False
-        for i in range(K):
-            flagged = flagged or bad_out[i] != 0
-        if flagged or ratio > max_shift_ratio:
-            reason = EM_HANDOFF
-            break
-        lower_bounds[it] = value
-        change = value - lower_bound
-        lower_bound = value
-        swapped = not swapped
-        if fabs(change) < tol:
-            return it + 1, swapped, EM_CONVERGED
-    else:
-        return max_iter, swapped, EM_MAX_ITER
-    return it, swapped, reason
+            if model >= 0:
+                status = _constrained_mstep(model, &stats[0], shift_ptr, cov_in, w_out,
+                                            means_out, K, d, nk_eps, mstep_tol,
+                                            mstep_max_iter, cov_out, prec_out, log_out,
+                                            bad_out, &ratio)
+                if status != 0:
+                    break
+            flagged = False
+            for i in range(K):
+                flagged = flagged or bad_out[i] != 0
+            if flagged or ratio > max_shift_ratio:
+                reason, n_done = REASON_HANDOFF, it
+                break
+            lower_bounds[it] = value
+            change = value - lower_bound
+            lower_bound = value
+            swapped = not swapped
+            if fabs(change) < tol:
+                reason, n_done = REASON_CONVERGED, it + 1
+                break
+    del keep
+    if status != 0:
+        raise MemoryError("em_iterations: out of memory for the pass or the M-step")
+    return n_done, swapped, reason
 
 
 def assignment_statistics(

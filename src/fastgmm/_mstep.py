@@ -284,10 +284,11 @@ class ParameterBuffers:
 
     def constrained_step(self):
         """None for the unconstrained types, else the constrained M-step of the mclust
-        model as ``_estep.em_iterations`` calls it: ``step(stats, shift,
-        previous_covariances, *kernel_buffers) -> shift_ratio`` (``_constrain`` runs
-        the same)."""
-        return self._constrained_step
+        model as ``_estep.em_iterations`` takes it: ``(model_code, nk_eps, tol,
+        max_iter)``, the arguments with which ``_constrain`` runs the same step."""
+        if self._model_code is None:
+            return None
+        return (self._model_code, NK_EPS, MSTEP_TOL, MSTEP_MAX_ITER)
 
     @property
     def needs_reseeding(self):
