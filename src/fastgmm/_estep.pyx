@@ -976,6 +976,19 @@ cdef const double* _weights_ptr(const double[::1] sample_weight, Py_ssize_t n) e
     return &sample_weight[0]
 
 
+cdef void _tied_offsets(const double* means, const double* U, Py_ssize_t K, Py_ssize_t d,
+                        double* out) noexcept nogil:
+    """out[k] = (mu_k - mu_0) U (K, d) for the upper-triangular tied factor U."""
+    cdef Py_ssize_t k, i, j
+    cdef double total
+    for k in range(K):
+        for j in range(d):
+            total = 0.0
+            for i in range(j + 1):
+                total = total + (means[k * d + i] - means[i]) * U[i * d + j]
+            out[k * d + j] = total
+
+
 cdef object _set_estep_parameters(Problem* p, object dtype, const double[:, ::1] means,
                                   const double[::1] prec_chol, const double[::1] log_const,
                                   object shift):
@@ -990,10 +1003,9 @@ cdef object _set_estep_parameters(Problem* p, object dtype, const double[:, ::1]
     p.path = _choose_path(p.kind, d)
     keep = []
     if p.kind == COV_TIED:
-        mu = np.asarray(means)
-        offsets = np.ascontiguousarray(
-            (mu - mu[0]) @ np.triu(np.asarray(prec_chol).reshape(d, d)))
+        offsets = np.empty((K, d))
         offsets_view = offsets
+        _tied_offsets(&means[0, 0], &prec_chol[0], K, d, &offsets_view[0, 0])
         p.tied_offsets = &offsets_view[0, 0]
         keep.append(offsets)
     if p.path == PATH_ROWS:
@@ -1144,9 +1156,9 @@ def em_iterations(
     (a non-finite log-likelihood, a component the M-step flags, a shift ratio above
     ``max_shift_ratio``) is not counted: the call returns before it, ``current``
     unchanged, and the loop redoes it from there. The iterations run without the
-    GIL (they take it only to prepare the parameters of the matrix and tied
-    E-steps, and to check for a pending signal, which raises between iterations at
-    most ``SIGNAL_CHECK_SECONDS`` after it arrived).
+    GIL (they take it only to prepare the parameters of the matrix E-steps, d >=
+    MATRIX_MIN_FEATURES, and to check for a pending signal, which raises between
+    iterations at most ``SIGNAL_CHECK_SECONDS`` after it arrived).
 
     Parameters
     ----------
@@ -1227,9 +1239,13 @@ def em_iterations(
     p.want_stats = True
     p.shift = shift_ptr
     p.path = _choose_path(covariance_kind, d)
-    # The row loop reads the parameters through p's pointers; the matrix paths and
-    # the tied E-step also need arrays made in Python (_set_estep_parameters).
-    python_setup = p.path != PATH_ROWS or covariance_kind == COV_TIED
+    # The row loop reads the parameters through p's pointers (and, tied, the
+    # offsets computed here); the matrix paths need arrays made in Python
+    # (_set_estep_parameters).
+    python_setup = p.path != PATH_ROWS
+    tied = np.empty((K if covariance_kind == COV_TIED else 1, d))
+    cdef double[:, ::1] tied_view = tied
+    cdef double* tied_ptr = &tied_view[0, 0]
     PyErr_CheckSignals()
     last_check = _monotonic_seconds()
     with nogil:
@@ -1251,6 +1267,9 @@ def em_iterations(
             p.means = means_in
             p.prec_chol = sets[side_in][3]
             p.log_const = sets[side_in][4]
+            if covariance_kind == COV_TIED:
+                _tied_offsets(means_in, p.prec_chol, K, d, tied_ptr)
+                p.tied_offsets = tied_ptr
             if python_setup:
                 with gil:
                     keep = _set_estep_parameters(
