@@ -163,6 +163,25 @@ def test_result_does_not_depend_on_n_jobs(blobs):
                                       two.models[key].precisions_cholesky_)
 
 
+def test_default_n_jobs_is_serial_on_small_data(monkeypatch):
+    """n_jobs=None fits small data one fit at a time (on the kernels' threads) and
+    larger data with one job per usable core."""
+    from fastgmm import _select
+    assert _select._check_n_jobs(None, 9, _select.SERIAL_GRID_MAX_VALUES) == 1
+    monkeypatch.setattr(_select, "effective_n_threads", lambda n=None: 2)
+    assert _select._check_n_jobs(None, 9, _select.SERIAL_GRID_MAX_VALUES + 1) == 2
+    assert _select._check_n_jobs(2, 9, 10) == 2          # explicit values win
+    pools = []
+    real_pool = _select.ThreadPoolExecutor
+    monkeypatch.setattr(_select, "ThreadPoolExecutor",
+                        lambda *a, **k: pools.append(1) or real_pool(*a, **k))
+    X, _ = make_mixture(300, 2, 2, seed=3, separation=6.0)
+    _quiet(select, X, range(1, 3), random_state=0)
+    assert not pools
+    _quiet(select, X, range(1, 3), random_state=0, n_jobs=2)
+    assert pools == [1]
+
+
 def test_sampled_ward_tree_is_each_fits_own_and_n_jobs_independent():
     """Beyond 2048 rows the tree is built on rows drawn from restart 0's stream: the
     grid's shared tree is the one each fit alone draws, whatever n_jobs."""
