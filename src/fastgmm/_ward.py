@@ -131,12 +131,18 @@ class WardTree:
         numbered by their first leaf; shape (n_leaves,)."""
         n_leaves = self.n_leaves
         n_merges = n_leaves - n_clusters            # merges made before the cut
+        # Every node points at the node its merge made (the cut's clusters at
+        # themselves); pointer jumping (root := root[root], each step doubling the
+        # distance covered) reaches every leaf's cluster in log2(depth) steps.
         root = np.arange(2 * n_leaves - 1, dtype=np.intp)
-        # Latest merge first: a merged node's root is final before its children's.
-        for index in range(n_merges - 1, -1, -1):
-            node = root[n_leaves + index]
-            root[self.merges[index, 0]] = node
-            root[self.merges[index, 1]] = node
+        made = np.arange(n_leaves, n_leaves + n_merges, dtype=np.intp)
+        root[self.merges[:n_merges, 0]] = made
+        root[self.merges[:n_merges, 1]] = made
+        while True:
+            jumped = root[root]
+            if np.array_equal(jumped, root):
+                break
+            root = jumped
         _, first, inverse = np.unique(root[:n_leaves], return_index=True,
                                       return_inverse=True)
         rank = np.empty(first.size, dtype=np.intp)
