@@ -129,6 +129,30 @@ def test_file_format(tmp_path):
     assert {"weights_init", "means_init", "precisions_init"}.isdisjoint(entries)
 
 
+def test_fit_metadata_describes_the_fit_and_survives_pickle_and_save(tmp_path):
+    """The metadata are formatted when first read, with the fit's own time, and a
+    pickle or a file made before that reading holds the same."""
+    import time
+    before = time.time()
+    model = GaussianMixture(2, random_state=0, n_threads=1).fit(X.astype(np.float32))
+    after = time.time()
+    clone = pickle.loads(pickle.dumps(model))        # before any reading
+    meta = model._fit_metadata
+    stamp = time.mktime(time.strptime(meta["fitted_at"], "%Y-%m-%dT%H:%M:%S+00:00"))
+    stamp -= time.timezone                             # mktime reads local time
+    assert int(before) - 1 <= stamp <= after + 1
+    assert meta["dtype"] == "float32" and meta["n_samples"] == X.shape[0]
+    assert meta["n_threads"] == 1 and 0 <= meta["fit_seconds"] <= after - before
+    assert clone._fit_metadata == meta
+    path = tmp_path / "model.npz"
+    clone.save(path)
+    loaded = fastgmm.load(path)._fit_metadata         # plus the file's own entries
+    assert {key: loaded[key] for key in meta} == meta
+    assert GaussianMixture(2)._fit_metadata is None
+    del model._fit_metadata
+    assert model._fit_metadata is None
+
+
 def test_save_writes_exactly_the_given_path_and_file_objects(tmp_path):
     model = GaussianMixture(2, random_state=0).fit(X)
     model.save(tmp_path / "model.bin")            # no ".npz" appended

@@ -683,8 +683,31 @@ default="full"
             self.feature_names_in_ = feature_names
         elif hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
-        self._fit_metadata = _fit_metadata(source, time.perf_counter() - started, n_threads)
+        # Formatted when first read (``_fit_metadata``): a fit in a grid never pays it.
+        vars(self).pop("_fit_metadata", None)
+        self._fit_record = (time.time(), time.perf_counter() - started,
+                            getattr(source, "n_samples", None), source.dtype, n_threads)
         return self
+
+    @property
+    def _fit_metadata(self):
+        """When and how the fit ran (a dict saved with the model, shown by ``fastgmm
+        info``), or None before a fit."""
+        state = vars(self)
+        record = state.pop("_fit_record", None)
+        if record is not None:
+            state["_fit_metadata"] = _fit_metadata(*record)
+        return state.get("_fit_metadata")
+
+    @_fit_metadata.setter
+    def _fit_metadata(self, value):
+        vars(self).pop("_fit_record", None)
+        vars(self)["_fit_metadata"] = value
+
+    @_fit_metadata.deleter
+    def _fit_metadata(self):
+        vars(self).pop("_fit_record", None)
+        vars(self).pop("_fit_metadata", None)
 
     def _check_warm_start(self, n_features):
         """warm_start=True continues the previous fit: the same problem is required."""
@@ -1265,17 +1288,17 @@ def _check_verbose(verbose):
 _DTYPE_NAMES = {np.dtype(np.float64): "float64", np.dtype(np.float32): "float32"}
 
 
-def _fit_metadata(source, seconds, n_threads):
-    """When and how a fit ran (saved with the model, shown by ``fastgmm info``)."""
+def _fit_metadata(finished, seconds, n_samples, dtype, n_threads):
+    """When and how a fit ran (``GaussianMixture._fit_metadata``): ``finished`` a
+    ``time.time()``, ``n_samples`` None where unknown (some dask sources)."""
     from . import __version__
-    n_samples = getattr(source, "n_samples", None)    # unknown for some dask sources
     return {
-        # datetime.now(timezone.utc).isoformat(timespec="seconds"), at half the cost.
-        "fitted_at": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime()),
+        # datetime.fromtimestamp(finished, timezone.utc).isoformat(timespec="seconds")
+        "fitted_at": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(finished)),
         "fit_seconds": round(float(seconds), 6),
         "fastgmm_version": __version__,
         "n_samples": int(n_samples) if isinstance(n_samples, (int, np.integer)) else None,
-        "dtype": _DTYPE_NAMES.get(source.dtype) or str(np.dtype(source.dtype)),
+        "dtype": _DTYPE_NAMES.get(dtype) or str(np.dtype(dtype)),
         "n_threads": int(n_threads),
     }
 
