@@ -329,6 +329,34 @@ def test_compiled_iterations_hand_large_mean_moves_to_the_python_loop(monkeypatc
     _assert_same_fit(compiled, python)
 
 
+def test_compiled_iterations_refuse_a_constrained_step_of_another_kind():
+    """A constrained M-step whose covariances have another layout than the kind's
+    (an axis-aligned model on full buffers, an unknown code, no updates) is a
+    ValueError, not a write past the buffers."""
+    from fastgmm._kernels import COVARIANCE_KINDS, em_iterations, n_statistics
+    from fastgmm._mstep import ParameterBuffers
+    X = np.random.default_rng(0).normal(size=(50, 2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        fitted = GaussianMixture(2, covariance_type="VVE", random_state=0,
+                                 max_iter=2).fit(X)
+    current = ParameterBuffers("VVE", 2, 2).load(fitted._params())
+    following = ParameterBuffers("VVE", 2, 2)
+    stats = np.empty(n_statistics("full", 2, 2))
+
+    def run(constrained):
+        return em_iterations(X, np.empty(0), COVARIANCE_KINDS["full"], 50.0, 1e-6, 0.0,
+                             1e3, 1e-3, 5, -np.inf, current.kernel_buffers,
+                             following.kernel_buffers, constrained, np.empty((2, 2)),
+                             np.empty((1, stats.size)), stats, np.empty(5), 1)
+
+    good = current.constrained_step()
+    for bad in [(0,) + good[1:], (99,) + good[1:], good[:3] + (0,)]:
+        with pytest.raises(ValueError, match="does not fit covariance kind"):
+            run(bad)
+    assert run(good)[0] >= 1
+
+
 def test_compiled_iterations_over_several_calls(monkeypatch):
     """A run longer than one compiled call's buffer continues in the next call."""
     import fastgmm._em as em_module

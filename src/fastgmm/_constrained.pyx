@@ -31,10 +31,7 @@ from ._covariance cimport _log_diagonal_sum, _upper_precision_cholesky
 
 cdef double LOG_2PI = 1.8378770664093453
 
-# Model codes (the order of MCLUST_MODELS).
-cdef enum:
-    M_EII, M_VII, M_EEI, M_VEI, M_EVI, M_VVI, M_EEE, M_VEE, M_EVE, M_VVE, M_EEV, M_VEV, M_EVV, M_VVV
-
+# Model codes: the M_* enum of _constrained.pxd.
 MODEL_CODES = {"EII": M_EII, "VII": M_VII, "EEI": M_EEI, "VEI": M_VEI, "EVI": M_EVI,
                "VVI": M_VVI, "EEE": M_EEE, "VEE": M_VEE, "EVE": M_EVE, "VVE": M_VVE,
                "EEV": M_EEV, "VEV": M_VEV, "EVV": M_EVV, "VVV": M_VVV}

@@ -64,7 +64,7 @@ from scipy.linalg.cython_blas cimport dsyrk, dtrmm, ssyrk, strmm
 
 import numpy as np
 
-from ._constrained cimport _constrained_mstep
+from ._constrained cimport M_EII, M_VVI, M_VVV, _constrained_mstep
 from ._covariance cimport (COV_DIAG, COV_FULL, COV_SPHERICAL, COV_TIED, _mstep, factor_size,
                            s2_size)
 from ._partition cimport (CHUNK_SIZE, block_first_chunk, lane_dot, lane_sum, n_chunks_of,
@@ -402,21 +402,6 @@ cdef inline void _add_gram(const floating* E, int m, int d, double* s1, double* 
 # Phase A: log-probabilities of a chunk, lp[k, i] = log pi_k + log N(x_i | k).
 # --------------------------------------------------------------------------------
 
-cdef inline void _log_prob_full_2(const double* xt, const double* mu, const double* U,
-                                  double c, Py_ssize_t m, double* lp) noexcept nogil:
-    """lp[i] = c - |(x_i - mu)^T U|^2 / 2 for two features, in one pass (the row
-    loop's centre, transform and sum of squares fused)."""
-    cdef Py_ssize_t i
-    cdef double a, b, y0, y1
-    cdef double mu0 = mu[0], mu1 = mu[1], u00 = U[0], u01 = U[1], u11 = U[3]
-    for i in range(m):
-        a = xt[i] - mu0
-        b = xt[CHUNK_SIZE + i] - mu1
-        y0 = a * u00
-        y1 = a * u01 + b * u11
-        lp[i] = c - 0.5 * (y0 * y0 + y1 * y1)
-
-
 cdef void _log_prob_rows(const Problem* p, Scratch* s, Py_ssize_t m) noexcept nogil:
     """Row-loop path, float64."""
     cdef Py_ssize_t d = p.n_features, K = p.n_components
@@ -432,9 +417,6 @@ cdef void _log_prob_rows(const Problem* p, Scratch* s, Py_ssize_t m) noexcept no
     for k in range(K):
         lp = s.lp + k * CHUNK_SIZE
         mu = p.means + k * d
-        if p.kind == COV_FULL and d == 2:
-            _log_prob_full_2(s.xt, mu, p.prec_chol + 4 * k, p.log_const[k], m, lp)
-            continue
         if p.kind == COV_FULL:
             _center(s.xt, mu, m, d, s.diff)
             _upper_transform(s.diff, p.prec_chol + k * d * d, m, d, s.ybuf)
@@ -1230,8 +1212,12 @@ def em_iterations(
         raise ValueError("shift must have shape (n_components >= 1, n_features)")
     if constrained is not None:
         model, nk_eps, mstep_tol, mstep_max_iter = constrained
-        if mstep_max_iter < 1:
-            raise ValueError("the constrained M-step needs max_iter >= 1")
+        # An axis-aligned model on the diagonal kind's (K, d) variances, the others on
+        # the full kind's (K, d, d) covariances.
+        if not (M_EII <= model <= M_VVV and mstep_max_iter >= 1 and covariance_kind == (
+                COV_DIAG if model <= M_VVI else COV_FULL)):
+            raise ValueError(f"em_iterations: constrained M-step {constrained!r} does not "
+                             f"fit covariance kind {covariance_kind}")
     _fill_problem(&p, n, d, K, covariance_kind)
     _check_stats_buffers(&p, block_stats, stats)
     p.sample_weight = _weights_ptr(sample_weight, n)
