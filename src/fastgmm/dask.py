@@ -59,7 +59,14 @@ def _task_threads(requested):
 
 
 def _with_threads(problem):
-    """The problem (a namedtuple of ``_passes``) with the task's thread count."""
+    """The problem (a namedtuple of ``_passes``) with the task's thread count, and its
+    arrays aligned (deserialized in a worker, they can start at any byte)."""
+    fields = getattr(problem, "_fields", ())
+    arrays = {name: _aligned(getattr(problem, name)) for name in fields
+              if isinstance(getattr(problem, name), np.ndarray)
+              and not getattr(problem, name).flags.aligned}
+    if arrays:
+        problem = problem._replace(**arrays)
     estep = getattr(problem, "estep", None)
     if estep is not None:                       # WorstRowsProblem, SafeEStepProblem
         return problem._replace(estep=_with_threads(estep))
@@ -68,16 +75,25 @@ def _with_threads(problem):
     return problem
 
 
+def _aligned(array, dtype=None):
+    """``array`` as an aligned C-contiguous ndarray, copied only when it is not one: a
+    chunk deserialized from another process can start at any byte, and the kernels
+    read whole float64/float32 values."""
+    return np.require(array, dtype=dtype, requirements=("C", "A"))
+
+
+def _task_weights(w):
+    return _EMPTY if w is None else _aligned(w, np.float64)
+
+
 def _reduce_task(X, w, function, problem, size):
     out = np.empty(size)
-    function(np.ascontiguousarray(X), _EMPTY if w is None else w, _with_threads(problem), out,
-             None)
+    function(_aligned(X), _task_weights(w), _with_threads(problem), out, None)
     return out
 
 
 def _merge_task(X, w, start, function, problem):
-    return function(np.ascontiguousarray(X), _EMPTY if w is None else w, start,
-                    _with_threads(problem))
+    return function(_aligned(X), _task_weights(w), start, _with_threads(problem))
 
 
 def _tree(parts, combine):
@@ -268,7 +284,7 @@ class DaskSource:
         X = self.X[rows]
         w = self._w[rows] if self.weighted else None
         X, w = dask.compute(X, w)
-        return (np.ascontiguousarray(X), _EMPTY if w is None else np.asarray(w))
+        return _aligned(X), _task_weights(w)
 
     def column_ranges(self):
         return self._low, self._high
@@ -298,7 +314,7 @@ class DaskSource:
 
 def _rows_task(X, function, problem, kind, n_components, dtype):
     """One chunk's ``kind`` output of ``function`` (see ``DaskSource.lazy_map_rows``)."""
-    X = np.ascontiguousarray(X)
+    X = _aligned(X)
     n, K = X.shape[0], n_components
     outputs = [np.empty(n) if kind == "log_norm" else _EMPTY,
                np.empty((n, K)) if kind == "resp" else np.empty((0, K)),
