@@ -68,6 +68,17 @@ def init_from_params(params, covariance_type):
                 precisions_init=precisions)
 
 
+def at_odd_byte(array):
+    """A copy of ``array`` that starts one byte into its buffer (unaligned),
+    as memory-mapped files at odd offsets and buffers unpickled in a worker can."""
+    raw = np.zeros(array.nbytes + 1, dtype=np.uint8)
+    raw[1:] = np.frombuffer(np.ascontiguousarray(array).tobytes(), dtype=np.uint8)
+    view = np.frombuffer(raw.data, dtype=array.dtype, count=array.size,
+                         offset=1).reshape(array.shape)
+    assert not view.flags.aligned
+    return view
+
+
 def assert_rel_close(actual, expected, rtol, what=""):
     """max |actual - expected| <= rtol * max |expected| (scale-aware closeness)."""
     actual = np.asarray(actual, dtype=np.float64)

@@ -13,7 +13,7 @@ import pytest
 da = pytest.importorskip("dask.array")
 distributed = pytest.importorskip("distributed")
 
-from conftest import (assert_rel_close, init_from_params,  # noqa: E402
+from conftest import (assert_rel_close, at_odd_byte, init_from_params,  # noqa: E402
                       make_mixture, random_params)
 from fastgmm import ConvergenceWarning, GaussianMixture  # noqa: E402
 
@@ -171,17 +171,6 @@ def test_dask_rows_beyond_float64_score_minus_inf_as_in_memory():
     np.testing.assert_array_equal(gm.predict_proba(dX).compute(), gm.predict_proba(far))
 
 
-def _at_odd_byte(array):
-    """A copy of ``array`` that starts one byte into its buffer (unaligned), as a
-    buffer deserialized in a worker can."""
-    raw = np.zeros(array.nbytes + 1, dtype=np.uint8)
-    view = np.frombuffer(raw.data, dtype=array.dtype, count=array.size,
-                         offset=1).reshape(array.shape)
-    raw[1:] = np.frombuffer(array.tobytes(), dtype=np.uint8)
-    assert not view.flags.aligned
-    return view
-
-
 def test_tasks_hand_the_kernels_aligned_chunks_weights_and_parameters():
     """Chunks, weights and the problem's arrays unpickled in a worker can start at
     any byte; the tasks give the kernels aligned copies (they read whole values),
@@ -190,7 +179,7 @@ def test_tasks_hand_the_kernels_aligned_chunks_weights_and_parameters():
     from fastgmm._passes import EStepProblem
     rng = np.random.default_rng(0)
     X, w, means = rng.normal(size=(7, 3)), rng.uniform(size=7), rng.normal(size=(2, 3))
-    problem = EStepProblem(0, _at_odd_byte(means), _at_odd_byte(np.ones(18)),
+    problem = EStepProblem(0, at_odd_byte(means), at_odd_byte(np.ones(18)),
                            np.zeros(2), None, 2)
     seen = []
 
@@ -198,7 +187,7 @@ def test_tasks_hand_the_kernels_aligned_chunks_weights_and_parameters():
         seen.append((X_b, w_b, problem_b))
         out[:] = 0.0
 
-    fastgmm_dask._reduce_task(_at_odd_byte(X), _at_odd_byte(w), block_function, problem, 1)
+    fastgmm_dask._reduce_task(at_odd_byte(X), at_odd_byte(w), block_function, problem, 1)
     X_b, w_b, problem_b = seen[0]
     for got, want in [(X_b, X), (w_b, w), (problem_b.means, means),
                       (problem_b.precisions_cholesky, np.ones(18))]:

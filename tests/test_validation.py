@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 
 import fastgmm
-from conftest import make_mixture
+from conftest import at_odd_byte, make_mixture
 from fastgmm import ConvergenceWarning, GaussianMixture, NotFittedError, ReseedWarning
 from fastgmm._validation import column_ranges, row_chunks
 
@@ -127,12 +127,7 @@ def _npy_mmap(tmp_path):
 
 
 def _unaligned(tmp_path):
-    raw = np.zeros(X_GOOD.nbytes + 1, dtype=np.uint8)
-    view = np.frombuffer(raw.data, dtype=np.float64, count=X_GOOD.size,
-                         offset=1).reshape(X_GOOD.shape)
-    raw[1:] = np.frombuffer(X_GOOD.tobytes(), dtype=np.uint8)
-    assert not view.flags.aligned
-    return view
+    return at_odd_byte(X_GOOD)
 
 
 def _readonly(tmp_path):

@@ -413,15 +413,15 @@ def _lloyd(X, sample_weight, scale, unit, centers, buf, tol_abs, max_iter, n_thr
     bounded = buf.upper.size > 0
     drift, lower_drift = np.zeros(K), np.zeros(K)
     totals = np.empty(stats.size - 2)   # counts, sums and members of the assignment
-    n_iter, exact_first = 0, True
+    n_iter, limit, moved_within_tol = 0, max_iter, False
     while True:
+        # With ``limit`` reached the call takes no step, only the final exact one.
         n_iter, reason = kmeans_kernels.lloyd_iterations(
-            X, sample_weight, scale, centers, totals, drift, lower_drift, exact_first,
-            n_iter, max_iter, tol_abs, buf.labels, buf.upper, buf.lower, block_stats,
-            stats, n_threads)
+            X, sample_weight, scale, centers, totals, drift, lower_drift, True, n_iter,
+            limit, tol_abs, buf.labels, buf.upper, buf.lower, block_stats, stats,
+            n_threads)
         if reason != kmeans_kernels.LLOYD_EMPTY:
-            converged = reason == kmeans_kernels.LLOYD_CONVERGED
-            break
+            return n_iter, moved_within_tol or reason == kmeans_kernels.LLOYD_CONVERGED
         # Step n_iter left clusters empty: they move to the rows farthest from their
         # centres, by exact distances for this assignment (``upper`` with per-row
         # bounds), and the next step is exact.
@@ -438,15 +438,10 @@ def _lloyd(X, sample_weight, scale, unit, centers, buf, tol_abs, max_iter, n_thr
         drift[:] = np.sqrt(np.einsum("kd,kd->k", moved, moved))
         lower_drift[:] = _max_other(drift) if bounded else drift
         centers[...] = new_centers
-        exact_first = True
-        converged = float(np.dot(drift, drift)) <= tol_abs
-        if converged or n_iter >= max_iter:
-            # Final exact step: labels consistent with the final centres, exact inertia.
-            kmeans_kernels.lloyd_step(X, sample_weight, scale, centers, _EMPTY, drift,
-                                      lower_drift, True, buf.labels, buf.upper, buf.lower,
-                                      block_stats, stats, n_threads)
-            break
-    return n_iter, converged
+        # The relocation's own move may meet the tolerance: then no further step.
+        moved_within_tol = float(np.dot(drift, drift)) <= tol_abs
+        if moved_within_tol:
+            limit = n_iter
 
 
 # ---------------------------------------------------------------------------------

@@ -696,7 +696,7 @@ default="full"
         state = vars(self)
         record = state.pop("_fit_record", None)
         if record is not None:
-            state["_fit_metadata"] = _fit_metadata(*record)
+            state["_fit_metadata"] = _format_fit_metadata(*record)
         return state.get("_fit_metadata")
 
     @_fit_metadata.setter
@@ -1288,7 +1288,7 @@ def _check_verbose(verbose):
 _DTYPE_NAMES = {np.dtype(np.float64): "float64", np.dtype(np.float32): "float32"}
 
 
-def _fit_metadata(finished, seconds, n_samples, dtype, n_threads):
+def _format_fit_metadata(finished, seconds, n_samples, dtype, n_threads):
     """When and how a fit ran (``GaussianMixture._fit_metadata``): ``finished`` a
     ``time.time()``, ``n_samples`` None where unknown (some dask sources)."""
     from . import __version__

@@ -58,7 +58,7 @@ def _task_threads(requested):
     return max(1, min(requested, effective_n_threads(None) // max(1, slots)))
 
 
-def _with_threads(problem):
+def _task_problem(problem):
     """The problem (a namedtuple of ``_passes``) with the task's thread count, and its
     arrays aligned (deserialized in a worker, they can start at any byte)."""
     fields = getattr(problem, "_fields", ())
@@ -69,7 +69,7 @@ def _with_threads(problem):
         problem = problem._replace(**arrays)
     estep = getattr(problem, "estep", None)
     if estep is not None:                       # WorstRowsProblem, SafeEStepProblem
-        return problem._replace(estep=_with_threads(estep))
+        return problem._replace(estep=_task_problem(estep))
     if hasattr(problem, "n_threads"):
         return problem._replace(n_threads=_task_threads(problem.n_threads))
     return problem
@@ -88,12 +88,12 @@ def _task_weights(w):
 
 def _reduce_task(X, w, function, problem, size):
     out = np.empty(size)
-    function(_aligned(X), _task_weights(w), _with_threads(problem), out, None)
+    function(_aligned(X), _task_weights(w), _task_problem(problem), out, None)
     return out
 
 
 def _merge_task(X, w, start, function, problem):
-    return function(_aligned(X), _task_weights(w), start, _with_threads(problem))
+    return function(_aligned(X), _task_weights(w), start, _task_problem(problem))
 
 
 def _tree(parts, combine):
@@ -319,6 +319,6 @@ def _rows_task(X, function, problem, kind, n_components, dtype):
     outputs = [np.empty(n) if kind == "log_norm" else _EMPTY,
                np.empty((n, K)) if kind == "resp" else np.empty((0, K)),
                np.empty(n, dtype=np.intp) if kind == "labels" else np.empty(0, dtype=np.intp)]
-    function(X, 0, _with_threads(problem), outputs)
+    function(X, 0, _task_problem(problem), outputs)
     result = outputs[{"log_norm": 0, "resp": 1, "labels": 2}[kind]]
     return result if kind == "labels" else result.astype(dtype, copy=False)
